@@ -1,0 +1,504 @@
+"""AsyncPhygitals: one thin method per partner endpoint, over the one HTTP seam."""
+
+from __future__ import annotations
+
+import os
+import ssl as ssl_module
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import yarl
+
+from . import _bulk
+from ._errors import ConfigurationError
+from ._http import Call, Retry, Transport
+from ._models import (
+    Address,
+    BulkSellbackReport,
+    Card,
+    Inventory,
+    Item,
+    OrderStatus,
+    Pack,
+    Pull,
+    Purchase,
+    PurchasePending,
+    PurchaseResult,
+    Sellback,
+    ShipmentCreated,
+    ShippingOrder,
+    ShippingQuote,
+    ShippingRate,
+)
+from ._polling import Poll, PurchasePoll, poll_until
+from ._validation import (
+    destination_json,
+    item_id_of,
+    item_ids_of,
+    path_segment,
+    quote_id_of,
+    require_id,
+    require_int,
+)
+
+__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
+
+PRODUCTION_URL = "https://api.phygitals.com"
+SANDBOX_URL = "https://api.phygitals.com/_"
+API_KEY_ENV = "PHYGITALS_API_KEY"
+_SANDBOX_PREFIX = "sandbox-"
+_TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
+
+
+def _resolve_key(api_key: str | None) -> str:
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if not key:
+        msg = f"no API key: pass api_key=... or set {API_KEY_ENV}"
+        raise ConfigurationError(msg)
+    if not isinstance(key, str) or any(c.isspace() or not c.isprintable() for c in key):
+        msg = "the API key must be a string without whitespace or control characters"
+        raise ConfigurationError(msg)
+    return key
+
+
+def _resolve_base_url(base_url: str | None, key: str) -> str:
+    sandbox_key = key.startswith(_SANDBOX_PREFIX)
+    if base_url is None:
+        return SANDBOX_URL if sandbox_key else PRODUCTION_URL
+    url = yarl.URL(base_url.rstrip("/"))
+    if url.scheme not in {"http", "https"} or not url.host:
+        msg = f"base_url must be an http(s) URL, got {base_url!r}"
+        raise ConfigurationError(msg)
+    if url.host == yarl.URL(PRODUCTION_URL).host:
+        sandbox_url = url.path.rstrip("/") == "/_"
+        if sandbox_key and not sandbox_url:
+            msg = f"a sandbox- key only works against the sandbox ({SANDBOX_URL})"
+            raise ConfigurationError(msg)
+        if sandbox_url and not sandbox_key:
+            msg = f"the sandbox ({SANDBOX_URL}) needs a key starting with 'sandbox-'"
+            raise ConfigurationError(msg)
+    return str(url)
+
+
+class AsyncPhygitals:
+    """The async client for the Phygitals partner API.
+
+    One client per process (and per event loop) is the intended use: it holds a connection
+    pool and is safe to share between concurrent tasks. Times are seconds as float.
+
+    Example::
+
+        async with AsyncPhygitals(api_key="sandbox-...") as client:
+            packs = await client.list_packs()
+            purchase = await client.buy(packs[0].id, amount=2, user_id="u1")
+            result = await client.wait_for_purchase(purchase.session_id, timeout=60)
+
+    Args:
+        api_key: the partner key; defaults to ``$PHYGITALS_API_KEY``. Keys starting with
+            ``sandbox-`` select the sandbox.
+        base_url: overrides the URL chosen from the key (e.g. a local sandbox).
+        timeout: the default deadline of one call, covering every retry and wait.
+        max_retries: how many times a call may be resent when its retry class allows.
+        max_connections: the size of the connection pool.
+        connect_timeout: the limit on opening one connection (``None``: only the deadline).
+        read_timeout: the limit on a silent socket during one attempt (``None``: only the
+            deadline).
+        ssl: ``True`` to verify with the system CAs, an ``SSLContext`` for a custom CA.
+        trust_env: read proxy settings (``HTTPS_PROXY``...) and ``.netrc`` from the environment.
+        retry_backoff: the first backoff step; each retry doubles it, with jitter.
+        retry_backoff_max: the cap on one backoff step.
+
+    Raises:
+        ConfigurationError: no key, or a key and base URL of different environments.
+    """
+
+    def __init__(  # noqa: PLR0913  each option is a documented setting
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        max_connections: int = 100,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = None,
+        ssl: ssl_module.SSLContext | bool = True,
+        trust_env: bool = True,
+        retry_backoff: float = 0.5,
+        retry_backoff_max: float = 8.0,
+    ) -> None:
+        key = _resolve_key(api_key)
+        if not (timeout > 0):
+            msg = f"timeout must be > 0 seconds, got {timeout!r}"
+            raise ConfigurationError(msg)
+        require_int("max_retries", max_retries, minimum=0)
+        require_int("max_connections", max_connections, minimum=1)
+        self._transport = Transport(
+            api_key=key,
+            base_url=_resolve_base_url(base_url, key),
+            timeout=timeout,
+            max_retries=max_retries,
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            ssl=ssl,
+            trust_env=trust_env,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The URL every path is appended to."""
+        return self._transport.base_url
+
+    @property
+    def is_sandbox(self) -> bool:
+        """Whether this client talks to a sandbox (the hosted one or a local one)."""
+        return self._transport.base_url.endswith("/_")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> AsyncPhygitals:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool. Calls made after this raise; closing twice is fine."""
+        await self._transport.aclose()
+
+    # -- packs -------------------------------------------------------------------------
+
+    async def list_packs(
+        self,
+        platform: str = "mainnet",
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> list[Pack]:
+        """Every pack that can be bought now (``GET /vm/available``)."""
+        call = Call(
+            "list_packs",
+            "GET",
+            "/api/v1/vm/available",
+            Retry.SAFE,
+            params=[("platform", require_id("platform", platform))],
+        )
+        result: list[Pack] = await self._transport.request(
+            call, list[Pack], timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    async def recent_pulls(
+        self,
+        claw_ids: Sequence[str] | None = None,
+        limit: int = 20,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> list[Pull]:
+        """The newest pulls, across all packs or the packs in ``claw_ids`` (``limit`` 1-100)."""
+        if isinstance(claw_ids, str):
+            claw_ids = [claw_ids]
+        params = [("claw_ids", require_id("claw_id", c)) for c in claw_ids or ()]
+        params.append(("limit", str(require_int("limit", limit, minimum=1, maximum=100))))
+        call = Call("recent_pulls", "GET", "/api/v1/vm/recent-pulls", Retry.SAFE, params=params)
+        result: list[Pull] = await self._transport.request(
+            call, list[Pull], timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    # -- purchase ------------------------------------------------------------------------
+
+    async def buy(
+        self,
+        pack_id: str,
+        *,
+        amount: int,
+        user_id: str,
+        timeout: float | None = None,
+    ) -> Purchase:
+        """Buy ``amount`` pulls of a pack for ``user_id`` (``POST /vm/buy/init``).
+
+        Never resent once it may have reached the server: an ambiguous failure raises
+        :class:`OutcomeUnknownError`; check ``inventory(user_id)`` before buying again.
+        """
+        body = {
+            "id": require_id("pack_id", pack_id),
+            "amount": require_int("amount", amount, minimum=1),
+            "user_id": require_id("user_id", user_id),
+        }
+        arguments = {"pack_id": pack_id, "amount": amount, "user_id": user_id}
+        call = Call("buy", "POST", "/api/v1/vm/buy/init", Retry.UNSAFE, arguments, json=body)
+        result: Purchase = await self._transport.request(call, Purchase, timeout=timeout)
+        return result
+
+    async def purchase_status(
+        self,
+        session_id: str,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> PurchaseResult | PurchasePending:
+        """One look at a purchase (``POST /vm/buy/status``): the result, or pending."""
+        body = {"session_id": require_id("session_id", session_id)}
+        call = Call("purchase_status", "POST", "/api/v1/vm/buy/status", Retry.SAFE, json=body)
+        result: PurchaseResult | PurchasePending = await self._transport.request(
+            call, PurchaseResult | PurchasePending, timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    def poll_purchase(
+        self,
+        session_id: str,
+        *,
+        interval: float = 1.0,
+        max_interval: float = 10.0,
+        timeout: float = 120.0,
+    ) -> PurchasePoll:
+        """Start polling a purchase in a task and return its handle at once.
+
+        The handle is awaitable (the :class:`PurchaseResult`), and has ``cancel()`` and
+        ``done()``. The wait between polls starts at ``interval`` and grows to
+        ``max_interval``; after ``timeout`` it raises :class:`PollTimeoutError`. A failed
+        purchase raises :class:`TransactionFailedError`. Must be called inside a running loop.
+        """
+        require_id("session_id", session_id)
+        transport = self._transport
+
+        async def fetch(remaining: float) -> PurchaseResult | PurchasePending:
+            return await self.purchase_status(
+                session_id, timeout=min(remaining, transport.timeout)
+            )
+
+        def record(status: object) -> None:
+            handle.last_status = status
+
+        handle = PurchasePoll(
+            poll_until(
+                fetch,
+                lambda status: isinstance(status, PurchaseResult),
+                interval=interval,
+                max_interval=max_interval,
+                timeout=timeout,
+                clock=transport.clock,
+                sleep=transport.sleep,
+                what=f"purchase {session_id}",
+                on_status=record,
+            ),
+            session_id=session_id,
+        )
+        return handle
+
+    async def wait_for_purchase(
+        self,
+        session_id: str,
+        *,
+        interval: float = 1.0,
+        max_interval: float = 10.0,
+        timeout: float = 120.0,
+    ) -> PurchaseResult:
+        """Poll until the purchase is fulfilled; ``await poll_purchase(...)``."""
+        return await self.poll_purchase(
+            session_id, interval=interval, max_interval=max_interval, timeout=timeout
+        )
+
+    # -- inventory, cards, sellback -------------------------------------------------------
+
+    async def inventory(
+        self,
+        user_id: str,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Inventory:
+        """The user's items not yet sold back or shipped (``GET /inventory/:user_id``)."""
+        path = "/api/v1/inventory/" + path_segment(require_id("user_id", user_id))
+        call = Call("inventory", "GET", path, Retry.SAFE)
+        result: Inventory = await self._transport.request(
+            call, Inventory, timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    async def card(
+        self,
+        item_id: str | Item,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Card:
+        """Card details with fair-market value (``GET /card/:item_id``)."""
+        path = "/api/v1/card/" + path_segment(item_id_of(item_id))
+        call = Call("card", "GET", path, Retry.SAFE)
+        result: Card = await self._transport.request(
+            call, Card, timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    async def sell_back(
+        self,
+        item_id: str | Item,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Sellback:
+        """Sell an item back at its buyback price (``POST /vm/buyback``).
+
+        Resent only on 429 ("already being processed") or when it never left this machine;
+        otherwise an ambiguous failure raises :class:`OutcomeUnknownError`.
+        """
+        item = item_id_of(item_id)
+        call = Call(
+            "sell_back",
+            "POST",
+            "/api/v1/vm/buyback",
+            Retry.BUYBACK,
+            {"item_id": item},
+            json={"item_id": item},
+        )
+        answer: _bulk.BuybackAnswer = await self._transport.request(
+            call, _bulk.BuybackAnswer, timeout=timeout, max_retries=max_retries
+        )
+        return Sellback(item_id=item, amount=answer.amount)
+
+    async def sell_back_many(
+        self,
+        items_or_ids: Iterable[str | Item],
+        *,
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> BulkSellbackReport:
+        """Sell many items back; every item ends sold, failed or unknown, none is lost.
+
+        At most ``concurrency`` sellbacks are in flight. With ``journal`` (an SQLite path)
+        every outcome is committed as it happens and a rerun skips settled items.
+        ``on_progress(done, total)`` is called after each item.
+        """
+        return await _bulk.sell_back_many(
+            self, items_or_ids, concurrency=concurrency, journal=journal, on_progress=on_progress
+        )
+
+    def iter_sell_back(
+        self,
+        items_or_ids: Iterable[str | Item],
+        *,
+        concurrency: int = 8,
+        journal: str | os.PathLike[str] | None = None,
+    ) -> AsyncIterator[_bulk.SellbackOutcome]:
+        """Like :meth:`sell_back_many`, yielding each item's outcome as it completes."""
+        return _bulk.iter_sell_back(self, items_or_ids, concurrency=concurrency, journal=journal)
+
+    # -- shipping ------------------------------------------------------------------------
+
+    async def ship_quote(
+        self,
+        item_ids: Sequence[str | Item],
+        *,
+        destination: Address | Mapping[str, Any],
+        timeout: float | None = None,
+    ) -> ShippingQuote:
+        """Shipping rates for items to an address (``POST /ship/quote``)."""
+        body = {"item_ids": item_ids_of(item_ids), "destination": destination_json(destination)}
+        call = Call("ship_quote", "POST", "/api/v1/ship/quote", Retry.UNSAFE, body, json=body)
+        result: ShippingQuote = await self._transport.request(call, ShippingQuote, timeout=timeout)
+        return result
+
+    async def ship_request(
+        self,
+        quote_id: str | ShippingRate,
+        *,
+        timeout: float | None = None,
+    ) -> ShipmentCreated:
+        """Create a shipping order from one rate of a quote (``POST /ship/request``).
+
+        Never resent once it may have reached the server; on :class:`OutcomeUnknownError`
+        check the user's inventory (shipped items leave it) before asking again.
+        """
+        body = {"quote_id": quote_id_of(quote_id)}
+        call = Call("ship_request", "POST", "/api/v1/ship/request", Retry.UNSAFE, body, json=body)
+        result: ShipmentCreated = await self._transport.request(
+            call, ShipmentCreated, timeout=timeout
+        )
+        return result
+
+    async def ship_order(
+        self,
+        order_id: str,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> ShippingOrder:
+        """A shipping order's status and tracking (``GET /ship/order/:order_id``)."""
+        path = "/api/v1/ship/order/" + path_segment(require_id("order_id", order_id))
+        call = Call("ship_order", "GET", path, Retry.SAFE)
+        result: ShippingOrder = await self._transport.request(
+            call, ShippingOrder, timeout=timeout, max_retries=max_retries
+        )
+        return result
+
+    def poll_shipment(
+        self,
+        order_id: str,
+        *,
+        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        interval: float = 30.0,
+        max_interval: float = 300.0,
+        timeout: float = 3600.0,
+    ) -> Poll[ShippingOrder]:
+        """Start polling an order until its status is in ``until``, or cancelled/failed.
+
+        Returns an awaitable handle with ``cancel()`` and ``done()``; after ``timeout``
+        seconds it raises :class:`PollTimeoutError` carrying the last order seen.
+        """
+        require_id("order_id", order_id)
+        wanted = frozenset(str(s) for s in until)
+        if not wanted:
+            msg = "until must name at least one order status"
+            raise ConfigurationError(msg)
+        transport = self._transport
+
+        async def fetch(remaining: float) -> ShippingOrder:
+            return await self.ship_order(order_id, timeout=min(remaining, transport.timeout))
+
+        def record(status: object) -> None:
+            handle.last_status = status
+
+        handle: Poll[ShippingOrder] = Poll(
+            poll_until(
+                fetch,
+                lambda order: str(order.status) in wanted or order.status in _TERMINAL_ORDER,
+                interval=interval,
+                max_interval=max_interval,
+                timeout=timeout,
+                clock=transport.clock,
+                sleep=transport.sleep,
+                what=f"order {order_id}",
+                on_status=record,
+            ),
+            name=f"phygitals-poll-order-{order_id}",
+        )
+        return handle
+
+    async def wait_for_shipment(
+        self,
+        order_id: str,
+        *,
+        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        interval: float = 30.0,
+        max_interval: float = 300.0,
+        timeout: float = 3600.0,
+    ) -> ShippingOrder:
+        """Poll an order until its status is in ``until`` (or it is cancelled/failed)."""
+        return await self.poll_shipment(
+            order_id, until=until, interval=interval, max_interval=max_interval, timeout=timeout
+        )

@@ -1,0 +1,152 @@
+"""The private cattrs converter that turns decoded JSON into models.
+
+Hook choices, all in one place:
+
+- ``Decimal``: JSON numbers arrive as ``Decimal`` already (``json.loads(parse_float=Decimal)``
+  keeps the digits the server wrote); ints and numeric strings are accepted; booleans and
+  floats are not money and are rejected.
+- ``datetime``: ISO 8601 strings; a trailing ``Z`` or any offset is kept; a naive time is taken
+  as UTC, since the API documents every time in UTC.
+- Open enums (``ItemType | str``, ``OrderStatus | str``): a known value becomes the member, an
+  unknown one stays the plain string, so a new server value never breaks decoding.
+- ``PurchaseResult | PurchasePending``: ``{"result": {...}}`` flattens to the result,
+  ``{"status": "pending"}`` is pending.
+- ``Mapping[str, Any]``: passed through as a fresh ``dict``.
+- Extra keys: ignored by default; rejected when ``strict`` (the SDK's own tests run strict, so
+  a field the models miss is noticed).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any, get_args
+
+import cattrs
+from cattrs.strategies import configure_union_passthrough
+
+from ._models import AttributeValue, PurchasePending, PurchaseResult
+
+__all__ = ["STRICT_ENV", "converter", "make_converter"]
+
+STRICT_ENV = "PHYGITALS_STRICT_DECODING"
+
+
+def _structure_decimal(value: object, _: type) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass
+    msg = f"expected a number, got {value!r}"
+    raise ValueError(msg)
+
+
+def _structure_datetime(value: object, _: type) -> datetime:
+    if not isinstance(value, str):
+        msg = f"expected an ISO 8601 string, got {value!r}"
+        raise TypeError(msg)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_str(value: object, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    msg = f"expected a string, got {value!r}"
+    raise TypeError(msg)
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    msg = f"expected an integer, got {value!r}"
+    raise TypeError(msg)
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    msg = f"expected a boolean, got {value!r}"
+    raise TypeError(msg)
+
+
+def _open_enum(tp: Any) -> type[enum.Enum] | None:
+    args = get_args(tp)
+    members = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    if len(members) == 1 and str in args and set(args) <= {members[0], str, type(None)}:
+        return members[0]
+    return None
+
+
+def _make_open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
+    enum_type = _open_enum(tp)
+    assert enum_type is not None  # noqa: S101  only called where the predicate matched
+    nullable = type(None) in get_args(tp)
+
+    def hook(value: object, _: Any) -> object:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            msg = f"expected a string, got {value!r}"
+            raise TypeError(msg)
+        try:
+            return enum_type(value)
+        except ValueError:
+            return value
+
+    return hook
+
+
+def make_converter(*, strict: bool = False) -> cattrs.Converter:
+    """Build the converter; ``strict`` rejects response fields the models do not know."""
+    conv = cattrs.Converter(forbid_extra_keys=strict, prefer_attrib_converters=False)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+    configure_union_passthrough(AttributeValue, conv)
+    # Registered after the passthrough so it wins for ``SomeEnum | str`` unions.
+    conv.register_structure_hook_factory(lambda tp: _open_enum(tp) is not None, _make_open_enum_hook)
+    conv.register_structure_hook_func(
+        lambda tp: tp == Mapping[str, Any], lambda value, _: _structure_mapping(value)
+    )
+
+    def structure_status(value: object, _: Any) -> PurchaseResult | PurchasePending:
+        if isinstance(value, dict) and "result" in value:
+            if strict and value.keys() - {"result"}:
+                msg = f"unexpected keys beside 'result': {sorted(value.keys() - {'result'})}"
+                raise ValueError(msg)
+            return conv.structure(value["result"], PurchaseResult)
+        return conv.structure(value, PurchasePending)
+
+    conv.register_structure_hook(PurchaseResult | PurchasePending, structure_status)
+    return conv
+
+
+def _structure_mapping(value: object) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    msg = f"expected an object, got {value!r}"
+    raise TypeError(msg)
+
+
+@cache
+def _converter(strict: bool) -> cattrs.Converter:  # noqa: FBT001  cache key, private
+    return make_converter(strict=strict)
+
+
+def converter() -> cattrs.Converter:
+    """The shared converter; strict when the ``PHYGITALS_STRICT_DECODING=1`` switch is on."""
+    return _converter(os.environ.get(STRICT_ENV) == "1")

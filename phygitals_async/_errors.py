@@ -1,0 +1,318 @@
+"""The one exception tree of phygitals_async.
+
+Every failure the SDK reports is a :class:`PhygitalsError`. API errors are chosen from the
+HTTP status and the API's documented ``error`` string, matched exactly::
+
+    PhygitalsError
+    ├── ConfigurationError (ValueError)      bad key / base URL, raised before any request
+    │   └── InvalidRequestError              bad arguments, raised before any request
+    ├── APIConnectionError                   no usable response
+    │   ├── APITimeoutError (TimeoutError)   the call's deadline passed
+    │   └── OutcomeUnknownError              a non-retryable POST may have reached the server
+    ├── ResponseValidationError              a 2xx body that does not decode
+    ├── PollTimeoutError (TimeoutError)      polling gave up; carries the last status
+    └── APIStatusError                       .status_code .message .body .method .url
+        ├── BadRequestError          400
+        │   ├── PackNotFoundError            "VM not found"
+        │   ├── OutOfStockError              "Claw machine is out of stock"
+        │   ├── InvalidAmountError           "Amount must be greater than 0",
+        │   │                                "Amount must be less than or equal to N" (.limit)
+        │   ├── ItemNotFoundError            "Item not found"
+        │   ├── ItemExpiredError             "Item has expired"
+        │   ├── TransactionFailedError       "Transaction failed"
+        │   ├── BuybackInProgressError       "Item already has an active buyback session"
+        │   ├── QuoteExpiredError            "Quote expired"
+        │   ├── ItemAlreadyShippedError      "Item already shipped"
+        │   ├── InvalidAddressError          "Invalid destination address" (.details, .suggested)
+        │   └── NoShippableItemsError        "No shippable items in request"
+        ├── AuthenticationError      401     "Invalid API key"
+        ├── NotFoundError            404
+        │   ├── UserNotFoundError            "User not found"
+        │   ├── CardNotFoundError            "Card not found"
+        │   └── OrderNotFoundError           "Order not found"
+        ├── UnprocessableError       422
+        │   └── CountryNotSupportedError     "Country not supported"
+        ├── RateLimitError           429     (.retry_after, seconds)
+        └── ServerError              5xx
+
+An unknown ``error`` string falls back to the class for its status; any other status is a
+plain :class:`APIStatusError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BuybackInProgressError",
+    "CardNotFoundError",
+    "ConfigurationError",
+    "CountryNotSupportedError",
+    "InvalidAddressError",
+    "InvalidAmountError",
+    "InvalidRequestError",
+    "ItemAlreadyShippedError",
+    "ItemExpiredError",
+    "ItemNotFoundError",
+    "NoShippableItemsError",
+    "NotFoundError",
+    "OrderNotFoundError",
+    "OutOfStockError",
+    "OutcomeUnknownError",
+    "PackNotFoundError",
+    "PhygitalsError",
+    "PollTimeoutError",
+    "QuoteExpiredError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "TransactionFailedError",
+    "UnprocessableError",
+    "UserNotFoundError",
+]
+
+
+class PhygitalsError(Exception):
+    """Root of every error raised by phygitals_async."""
+
+
+class ConfigurationError(PhygitalsError, ValueError):
+    """The client is misconfigured (missing key, key and base URL from different environments)."""
+
+
+class InvalidRequestError(ConfigurationError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class APIConnectionError(PhygitalsError):
+    """No usable response arrived (connection refused or dropped, TLS failure, timeout)."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The call's overall deadline (``timeout``, seconds) passed before it completed."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A money-moving POST may have reached the server, but no answer came back.
+
+    It is never resent automatically. Reconcile before retrying: a purchase shows up in the
+    user's inventory, a sold item disappears from it, a shipment is visible in its order.
+
+    Attributes:
+        operation: the SDK method, e.g. ``"buy"``.
+        arguments: the arguments it was called with, e.g. ``{"pack_id": ..., "amount": 2}``.
+    """
+
+    def __init__(self, message: str, *, operation: str, arguments: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.arguments = dict(arguments)
+
+
+class ResponseValidationError(PhygitalsError):
+    """A successful (2xx) response whose body does not match the documented shape.
+
+    The decoding error is chained as ``__cause__``; ``body`` holds the raw text.
+    """
+
+    def __init__(self, message: str, *, body: str, method: str, url: str) -> None:
+        super().__init__(message)
+        self.body = body
+        self.method = method
+        self.url = url
+
+
+class PollTimeoutError(PhygitalsError, TimeoutError):
+    """Polling reached its deadline; ``last_status`` is the last answer seen (or ``None``)."""
+
+    def __init__(self, message: str, *, last_status: object) -> None:
+        super().__init__(message)
+        self.last_status = last_status
+
+
+class APIStatusError(PhygitalsError):
+    """The API answered with a non-success status.
+
+    Attributes:
+        status_code: the HTTP status.
+        message: the API's ``error`` string, or the response text when it is not JSON.
+        body: the decoded JSON body, or the raw text when it is not JSON.
+        method: the HTTP method.
+        url: the request URL.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, body: object, method: str, url: str
+    ) -> None:
+        super().__init__(f"{status_code} {message}" if message else str(status_code))
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.method = method
+        self.url = url
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the request."""
+
+
+class PackNotFoundError(BadRequestError):
+    """400 "VM not found": the pack id is unknown."""
+
+
+class OutOfStockError(BadRequestError):
+    """400 "Claw machine is out of stock": the pack is disabled, sold out or has no listings."""
+
+
+class InvalidAmountError(BadRequestError):
+    """400 "Amount must be …": ``limit`` is the pack's ``max_per_mint`` when the API said it."""
+
+    @property
+    def limit(self) -> int | None:
+        """The upper bound from "Amount must be less than or equal to N", else ``None``."""
+        match = _AMOUNT_LIMIT.fullmatch(self.message)
+        return int(match.group(1)) if match else None
+
+
+class ItemNotFoundError(BadRequestError):
+    """400 "Item not found": unknown, already sold, locked in a shipment, or not owned."""
+
+
+class ItemExpiredError(BadRequestError):
+    """400 "Item has expired": the sellback window has closed."""
+
+
+class TransactionFailedError(BadRequestError):
+    """400 "Transaction failed": the purchase or sellback failed (or the session is unknown)."""
+
+
+class BuybackInProgressError(BadRequestError):
+    """400 "Item already has an active buyback session"."""
+
+
+class QuoteExpiredError(BadRequestError):
+    """400 "Quote expired": the quote is unknown, expired, or its rate is not in the session."""
+
+
+class ItemAlreadyShippedError(BadRequestError):
+    """400 "Item already shipped": an item of the quote is locked into another order."""
+
+
+class InvalidAddressError(BadRequestError):
+    """400 "Invalid destination address"; ``details`` explains, ``suggested`` may correct it."""
+
+    @property
+    def details(self) -> str | None:
+        """The API's human-readable explanation, when given."""
+        value = self.body.get("details") if isinstance(self.body, dict) else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def suggested(self) -> dict[str, Any] | None:
+        """A normalized address the API proposes instead, when it has one."""
+        value = self.body.get("suggested") if isinstance(self.body, dict) else None
+        return value if isinstance(value, dict) else None
+
+
+class NoShippableItemsError(BadRequestError):
+    """400 "No shippable items in request"."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 "Invalid API key": the key is missing, empty or unknown."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource does not exist (or the route did not match)."""
+
+
+class UserNotFoundError(NotFoundError):
+    """404 "User not found": the user has no inventory with this partner."""
+
+
+class CardNotFoundError(NotFoundError):
+    """404 "Card not found"."""
+
+
+class OrderNotFoundError(NotFoundError):
+    """404 "Order not found": unknown, or belongs to another partner."""
+
+
+class UnprocessableError(APIStatusError):
+    """422: the request was understood but cannot be served."""
+
+
+class CountryNotSupportedError(UnprocessableError):
+    """422 "Country not supported"."""
+
+
+class RateLimitError(APIStatusError):
+    """429: e.g. "A buyback request for this item is already being processed".
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object,
+        method: str,
+        url: str,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, method=method, url=url)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed, e.g. "An unexpected error occurred"."""
+
+
+_AMOUNT_LIMIT = re.compile(r"Amount must be less than or equal to (\d+)")
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    422: UnprocessableError,
+    429: RateLimitError,
+}
+
+_BY_MESSAGE: dict[tuple[int, str], type[APIStatusError]] = {
+    (400, "VM not found"): PackNotFoundError,
+    (400, "Claw machine is out of stock"): OutOfStockError,
+    (400, "Amount must be greater than 0"): InvalidAmountError,
+    (400, "Item not found"): ItemNotFoundError,
+    (400, "Item has expired"): ItemExpiredError,
+    (400, "Transaction failed"): TransactionFailedError,
+    (400, "Item already has an active buyback session"): BuybackInProgressError,
+    (400, "Quote expired"): QuoteExpiredError,
+    (400, "Item already shipped"): ItemAlreadyShippedError,
+    (400, "Invalid destination address"): InvalidAddressError,
+    (400, "No shippable items in request"): NoShippableItemsError,
+    (404, "User not found"): UserNotFoundError,
+    (404, "Card not found"): CardNotFoundError,
+    (404, "Order not found"): OrderNotFoundError,
+    (422, "Country not supported"): CountryNotSupportedError,
+}
+
+
+def error_class_for(status: int, message: str) -> type[APIStatusError]:
+    """The most precise class for an error response; exact messages first, then the status."""
+    exact = _BY_MESSAGE.get((status, message))
+    if exact is not None:
+        return exact
+    if status == 400 and _AMOUNT_LIMIT.fullmatch(message):
+        return InvalidAmountError
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIStatusError)

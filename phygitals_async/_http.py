@@ -1,0 +1,402 @@
+"""The one HTTP seam: every request of the SDK leaves through :meth:`Transport.request`.
+
+Retries, the overall deadline, error mapping, decoding and logging live here once.
+All times are seconds as float.
+
+Retry classes (see the README's "Retries and money safety")::
+
+    SAFE      GETs and buy/status      connection errors, timeouts, 429, 5xx, unreadable 2xx
+    BUYBACK   vm/buyback               429, connection errors before the request was sent
+    UNSAFE    buy/init, ship/*         connection errors before the request was sent
+
+A request counts as sent once aiohttp started writing its headers. A BUYBACK or UNSAFE
+request that fails after that point raises :class:`OutcomeUnknownError` and is never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import random
+import ssl as ssl_module
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import aiohttp
+import attrs
+import cattrs
+import yarl
+
+from . import _errors
+from ._converters import converter
+from ._version import __version__
+
+__all__ = ["Call", "Retry", "Transport"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("phygitals_async")
+
+
+class Retry(enum.Enum):
+    """Which failures a call may be resent after."""
+
+    SAFE = "safe"
+    BUYBACK = "buyback"
+    UNSAFE = "unsafe"
+
+
+@attrs.frozen
+class Call:
+    """One API operation as the seam sees it. ``path`` is already percent-encoded."""
+
+    operation: str
+    method: str
+    path: str
+    retry: Retry
+    arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    params: Sequence[tuple[str, str]] | None = None
+    json: Mapping[str, Any] | None = None
+
+
+class ClientClosedError(_errors.PhygitalsError, RuntimeError):
+    """The client was closed; create a new one."""
+
+
+class _AttemptFailed(Exception):
+    """An attempt ended without a response; ``sent`` says whether the request went out."""
+
+    def __init__(self, cause: BaseException, *, sent: bool, timed_out: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.sent = sent
+        self.timed_out = timed_out
+
+
+async def _on_headers_sent(
+    _session: aiohttp.ClientSession,
+    ctx: SimpleNamespace,
+    _params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    ctx.trace_request_ctx.sent = True
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_on_headers_sent)
+    return trace
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    msg = f"cannot send {type(value).__name__} as JSON"
+    raise TypeError(msg)
+
+
+class Transport:
+    """Owns the aiohttp session; sends calls with retries under one deadline."""
+
+    def __init__(  # noqa: PLR0913  every option is a documented client setting
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        max_retries: int,
+        max_connections: int,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        ssl: ssl_module.SSLContext | bool,
+        trust_env: bool,
+        retry_backoff: float,
+        retry_backoff_max: float,
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._max_connections = max_connections
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._ssl = ssl
+        self._trust_env = trust_env
+        self.retry_backoff = retry_backoff
+        self.retry_backoff_max = retry_backoff_max
+        # Injectable for tests: nothing in the test suite waits on real time for backoff.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.clock: Callable[[], float] = time.monotonic
+        self.random: Callable[[], float] = random.random  # noqa: S311  jitter, not crypto
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has run."""
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            msg = "this client is closed; create a new one"
+            raise ClientClosedError(msg)
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            self._loop = loop
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
+                headers={
+                    "X-API-Key": self._api_key,
+                    "User-Agent": f"phygitals-async/{__version__}",
+                    "Accept": "application/json",
+                },
+                trust_env=self._trust_env,
+                trace_configs=[_trace_config()],
+                skip_auto_headers=("Content-Type",),
+            )
+        elif self._loop is not loop:
+            msg = (
+                "an AsyncPhygitals client is bound to the event loop it first ran in; "
+                "create one client per event loop"
+            )
+            raise _errors.ConfigurationError(msg)
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session; later calls raise. Safe to call more than once."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def request(
+        self,
+        call: Call,
+        into: type[T] | Any,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> T:
+        """Send ``call``, retrying as its class allows, and decode a 2xx body into ``into``.
+
+        ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
+        """
+        session = self._get_session()
+        budget = self.timeout if timeout is None else timeout
+        retries = self.max_retries if max_retries is None else max_retries
+        deadline = self.clock() + budget
+        url = yarl.URL(self.base_url + call.path, encoded=True)
+        if call.params:
+            url = url.extend_query(call.params)
+        body = None if call.json is None else json.dumps(call.json, default=_json_default)
+        attempt = 0
+        while True:
+            remaining = deadline - self.clock()
+            failure: _errors.PhygitalsError
+            retry_after: float | None = None
+            if remaining <= 0:
+                raise _errors.APITimeoutError(
+                    f"{call.operation} did not complete within {budget:g} s"
+                )
+            try:
+                status, headers, raw = await self._attempt(session, call, url, body, remaining)
+            except _AttemptFailed as exc:
+                failure = self._connection_failure(call, exc, budget, deadline)
+                if not self._may_resend(call, exc):
+                    raise failure from exc.cause
+            else:
+                if 200 <= status < 300:  # noqa: PLR2004
+                    try:
+                        data = self._parse(call, url, raw)
+                    except _errors.ResponseValidationError as exc:
+                        # A garbled body is worth another read only where resending is safe.
+                        if call.retry is not Retry.SAFE:
+                            raise
+                        failure = exc
+                    else:
+                        return self._structure(call, url, raw, data, into)
+                else:
+                    error = self._status_error(call, url, status, headers, raw)
+                    if not self._may_retry_status(call, status):
+                        raise error
+                    failure = error
+                    retry_after = getattr(error, "retry_after", None)
+            if attempt >= retries:
+                raise failure
+            delay = self._backoff(attempt) if retry_after is None else retry_after
+            if delay >= deadline - self.clock():
+                # Not enough time left to wait and try again: the real reason beats a timeout.
+                raise failure
+            attempt += 1
+            if delay > 0:
+                await self.sleep(delay)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call,
+        url: yarl.URL,
+        body: str | None,
+        remaining: float,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        ctx = SimpleNamespace(sent=False)
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                call.method,
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"} if body is not None else None,
+                timeout=aiohttp.ClientTimeout(
+                    total=remaining,
+                    sock_connect=self._connect_timeout,
+                    sock_read=self._read_timeout,
+                ),
+                trace_request_ctx=ctx,
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                headers = response.headers
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
+            raise _AttemptFailed(exc, sent=ctx.sent and not connecting, timed_out=True) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _AttemptFailed(exc, sent=False, timed_out=False) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _AttemptFailed(exc, sent=ctx.sent, timed_out=False) from exc
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d in %.1f ms",
+                call.method,
+                url.raw_path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return status, headers, raw
+
+    def _may_resend(self, call: Call, failed: _AttemptFailed) -> bool:
+        return call.retry is Retry.SAFE or not failed.sent
+
+    def _connection_failure(
+        self, call: Call, failed: _AttemptFailed, budget: float, deadline: float
+    ) -> _errors.PhygitalsError:
+        reason = f"{type(failed.cause).__name__}: {failed.cause}".rstrip(": ")
+        if failed.sent and call.retry is not Retry.SAFE:
+            return _errors.OutcomeUnknownError(
+                f"{call.operation} may have reached the server but no answer arrived "
+                f"({reason}); it was not resent. Check the outcome before trying again.",
+                operation=call.operation,
+                arguments=call.arguments,
+            )
+        if failed.timed_out and self.clock() >= deadline:
+            return _errors.APITimeoutError(
+                f"{call.operation} did not complete within {budget:g} s"
+            )
+        if failed.timed_out:
+            return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
+        return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
+
+    @staticmethod
+    def _may_retry_status(call: Call, status: int) -> bool:
+        if status == 429:  # noqa: PLR2004
+            return call.retry is not Retry.UNSAFE
+        return call.retry is Retry.SAFE and status >= 500  # noqa: PLR2004
+
+    def _backoff(self, attempt: int) -> float:
+        # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
+        step = min(self.retry_backoff_max, self.retry_backoff * (2**attempt))
+        return step / 2 + step / 2 * self.random()
+
+    @staticmethod
+    def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except ValueError as exc:
+            text = raw.decode("utf-8", "replace")
+            raise _errors.ResponseValidationError(
+                f"{call.operation}: the response is not JSON: {text[:200]!r}",
+                body=text,
+                method=call.method,
+                url=str(url),
+            ) from exc
+        if isinstance(data, dict) and data.get("status") == "error":
+            # The documented error envelope: {"order_id": null, "status": "error", ...}.
+            message = data.get("error_message") or data.get("error") or "error"
+            raise _errors.APIStatusError(
+                str(message), status_code=200, body=data, method=call.method, url=str(url)
+            )
+        return data
+
+    @staticmethod
+    def _structure(call: Call, url: yarl.URL, raw: bytes, data: Any, into: Any) -> Any:
+        try:
+            return converter().structure(data, into)
+        except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+            details = (
+                "; ".join(cattrs.transform_error(exc))
+                if isinstance(exc, cattrs.BaseValidationError)
+                else str(exc)
+            )
+            raise _errors.ResponseValidationError(
+                f"{call.operation}: the response does not match the documented shape: {details}",
+                body=raw.decode("utf-8", "replace"),
+                method=call.method,
+                url=str(url),
+            ) from exc
+
+    def _status_error(
+        self,
+        call: Call,
+        url: yarl.URL,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> _errors.APIStatusError:
+        text = raw.decode("utf-8", "replace")
+        body: object = text
+        message = ""
+        try:
+            body = json.loads(text)
+        except ValueError:
+            message = " ".join(text.split())[:200]
+        else:
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                message = body["error"]
+            else:
+                message = text[:200]
+        cls = _errors.error_class_for(status, message)
+        fields: dict[str, Any] = {
+            "status_code": status,
+            "body": body,
+            "method": call.method,
+            "url": str(url),
+        }
+        if issubclass(cls, _errors.RateLimitError):
+            fields["retry_after"] = parse_retry_after(headers.get("Retry-After"))
+        return cls(message, **fields)

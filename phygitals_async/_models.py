@@ -1,0 +1,371 @@
+"""Typed, immutable models of the partner API's responses.
+
+Attribute names are the API's own field names. Money is :class:`decimal.Decimal` (exact, as
+written in the JSON), times are timezone-aware :class:`datetime.datetime`. Enumerations the
+API may extend (:class:`ItemType`, :class:`OrderStatus`) decode unknown values to the plain
+string instead of failing.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "Address",
+    "Attribute",
+    "BulkSellbackReport",
+    "Card",
+    "Content",
+    "FailedSellback",
+    "Inventory",
+    "Item",
+    "ItemType",
+    "Links",
+    "Metadata",
+    "OrderItem",
+    "OrderStatus",
+    "Pack",
+    "Pull",
+    "Purchase",
+    "PurchasePending",
+    "PurchaseResult",
+    "RarityTier",
+    "Sellback",
+    "ShipmentCreated",
+    "ShippingOrder",
+    "ShippingQuote",
+    "ShippingRate",
+]
+
+AttributeValue = str | int | float | bool | Decimal | None
+
+
+class ItemType(enum.StrEnum):
+    """Where an item comes from. Values the API adds later decode as plain strings."""
+
+    ENFT = "enft"
+    EBAY = "ebay"
+    FANATICS = "fanatics"
+    ALT = "alt"
+    EXTERNAL = "external"
+
+
+class OrderStatus(enum.StrEnum):
+    """A shipping order's life cycle. Values the API adds later decode as plain strings."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    LABEL_CREATED = "label_created"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class RarityTier:
+    """One rarity tier of a pack: its value range (USD) and relative weight."""
+
+    id: int
+    name: str
+    color: str
+    lower: Decimal
+    upper: Decimal
+    weight: Decimal
+
+
+@attrs.frozen
+class Pack:
+    """A purchasable pack (the API calls it a claw machine or VM)."""
+
+    id: str
+    name: str
+    platform: str
+    enable: bool
+    in_stock: bool
+    mint_price: Decimal
+    max_per_mint: int
+    buyback_percent: Decimal
+    slug: str | None = None
+    description: str | None = None
+    categories: tuple[str, ...] = ()
+    ev: Decimal | None = None
+    min_ev: Decimal | None = None
+    max_ev: Decimal | None = None
+    ev_updated_at: datetime | None = None
+    claw_image_url: str | None = None
+    rarity_distribution: tuple[RarityTier, ...] = ()
+
+    @property
+    def purchasable(self) -> bool:
+        """Whether ``buy`` can succeed now: the pack is enabled and in stock."""
+        return self.enable and self.in_stock
+
+
+@attrs.frozen
+class Attribute:
+    """One trait of a card, e.g. ``Attribute("Year", "2024")``."""
+
+    trait_type: str
+    value: AttributeValue
+
+
+@attrs.frozen
+class Metadata:
+    """A card's display metadata; ``image`` is the canonical image URL."""
+
+    name: str
+    image: str | None = None
+    back_image: str | None = None
+    attributes: tuple[Attribute, ...] = ()
+
+
+@attrs.frozen
+class Links:
+    """Direct CDN links; a fallback for :attr:`Metadata.image`."""
+
+    image: str | None = None
+    back_image: str | None = None
+
+
+@attrs.frozen
+class Content:
+    """An item's content: metadata, and links where the API provides them."""
+
+    metadata: Metadata
+    links: Links | None = None
+
+
+@attrs.frozen
+class Item:
+    """A pulled item: what a purchase returns and what an inventory lists.
+
+    ``id`` is the ``item_id`` for ``sell_back``, ``card`` and ``ship_quote``.
+    """
+
+    id: str
+    buyback_price: Decimal
+    content: Content
+    mint_address: str | None = None
+    type: ItemType | str | None = None
+    collection_address: str | None = None
+    token_standard: str | None = None
+    claw_id: str | None = None
+    claw_slug: str | None = None
+    purchased_at: datetime | None = None
+    buyback_expires_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        """The card's display name."""
+        return self.content.metadata.name
+
+    def sellable_at(self, when: datetime) -> bool:
+        """Whether the sellback window is still open at ``when`` (no expiry means open)."""
+        return self.buyback_expires_at is None or when < self.buyback_expires_at
+
+
+@attrs.frozen
+class Purchase:
+    """The answer to ``buy``: the session to poll, and the pulled items when already known."""
+
+    session_id: str
+    nfts: tuple[Item, ...] = ()
+
+
+@attrs.frozen
+class PurchaseResult:
+    """A fulfilled purchase (the API's ``{"result": …}`` wrapper is flattened)."""
+
+    session_id: str
+    user_id: str
+    public_id: str
+    nfts: tuple[Item, ...]
+    tx_hash: str
+
+
+@attrs.frozen
+class PurchasePending:
+    """The purchase is not fulfilled yet; poll again."""
+
+    status: Literal["pending"] = "pending"
+
+
+@attrs.frozen
+class Inventory:
+    """A user's items that are neither sold back nor in a shipment."""
+
+    user_id: str
+    items: tuple[Item, ...]
+
+
+@attrs.frozen
+class Sellback:
+    """A completed sellback: ``amount`` (USD) was credited for ``item_id``."""
+
+    item_id: str
+    amount: Decimal
+
+
+@attrs.frozen
+class Card:
+    """Card details with its fair-market value (``fmv``, USD)."""
+
+    id: str
+    name: str
+    fmv: Decimal
+    metadata: Metadata
+    image: str | None = None
+    back_image: str | None = None
+
+
+@attrs.frozen
+class Pull:
+    """One entry of the recent-pulls feed."""
+
+    id: str
+    claw_id: str
+    value: Decimal
+    buyback_price: Decimal
+    created_at: datetime
+    metadata: Metadata
+    claw_slug: str | None = None
+
+
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+@attrs.frozen
+class Address:
+    """A shipping destination. ``country`` is a two-letter code such as ``"US"``.
+
+    Example::
+
+        Address(name="Jane Doe", line1="123 Main St", city="Austin", state="TX",
+                postal_code="78701", country="US")
+    """
+
+    name: str
+    line1: str
+    city: str
+    country: str = attrs.field()
+    line2: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    @country.validator
+    def _check_country(self, _: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
+            msg = f"country must be a two-letter code such as 'US', got {value!r}"
+            raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON object sent to the API; unset optional fields are left out."""
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+
+
+@attrs.frozen
+class ShippingRate:
+    """One shipping option; pass its ``id`` to ``ship_request``. ``amount`` is USD."""
+
+    id: str
+    carrier: str
+    service: str
+    amount: Decimal
+    estimated_days_min: int
+    estimated_days_max: int
+    insured: bool
+
+
+@attrs.frozen
+class ShippingQuote:
+    """Rates for shipping some items to an address, valid until ``expires_at``."""
+
+    session_id: str
+    expires_at: datetime
+    quotes: tuple[ShippingRate, ...]
+
+    @property
+    def cheapest(self) -> ShippingRate:
+        """The rate with the lowest amount."""
+        return min(self.quotes, key=lambda rate: rate.amount)
+
+
+@attrs.frozen
+class ShipmentCreated:
+    """The answer to ``ship_request``: the new order's id."""
+
+    order_id: str
+    status: str
+
+
+@attrs.frozen
+class OrderItem:
+    """An item inside a shipping order."""
+
+    item_id: str
+    name: str
+    image: str | None = None
+    back_image: str | None = None
+
+
+@attrs.frozen
+class ShippingOrder:
+    """A shipping order and its tracking state. ``amount`` is USD, billed to the partner.
+
+    ``destination`` echoes exactly what was sent to ``ship_quote``.
+    """
+
+    order_id: str
+    status: OrderStatus | str
+    carrier: str
+    service: str
+    amount: Decimal
+    currency: str
+    destination: Mapping[str, Any]
+    items: tuple[OrderItem, ...]
+    created_at: datetime
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    error_message: str | None = None
+
+
+@attrs.frozen
+class FailedSellback:
+    """An item the bulk sellback could not sell, with the typed error that says why."""
+
+    item_id: str
+    error: BaseException
+
+
+@attrs.frozen
+class BulkSellbackReport:
+    """Every item's outcome from ``sell_back_many``.
+
+    ``total_amount`` is the exact sum of the ``succeeded`` amounts; ``elapsed`` is seconds.
+    """
+
+    succeeded: tuple[Sellback, ...]
+    failed: tuple[FailedSellback, ...]
+    elapsed: float = 0.0
+
+    @property
+    def total_amount(self) -> Decimal:
+        """The exact sum credited for the items sold."""
+        return sum((sale.amount for sale in self.succeeded), Decimal(0))
+
+    @property
+    def ok(self) -> bool:
+        """Whether every item was sold."""
+        return not self.failed

@@ -1,0 +1,110 @@
+"""Polling as a cancellable task: :class:`PurchasePoll` and the loop behind it.
+
+Intervals and deadlines are seconds as float. The loop sleeps through the transport's
+injectable ``sleep`` and reads its ``clock``, so tests never wait on real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator
+from typing import Generic, TypeVar
+
+from ._errors import APITimeoutError, PollTimeoutError
+from ._models import PurchaseResult
+
+__all__ = ["Poll", "PurchasePoll", "poll_until"]
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only at the call site
+    fetch: Callable[[float], Awaitable[S]],
+    is_done: Callable[[S], bool],
+    *,
+    interval: float,
+    max_interval: float,
+    timeout: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+    what: str,
+    on_status: Callable[[S], None] | None = None,
+) -> S:
+    """Call ``fetch(remaining)`` until ``is_done``; the wait grows 1.5x up to ``max_interval``.
+
+    Raises:
+        PollTimeoutError: ``timeout`` passed first; it carries the last status seen.
+    """
+    deadline = clock() + timeout
+    last: S | None = None
+    delay = interval
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        try:
+            status = await fetch(remaining)
+        except APITimeoutError as exc:
+            if clock() < deadline:
+                raise
+            raise PollTimeoutError(
+                f"{what} did not finish within {timeout:g} s", last_status=last
+            ) from exc
+        if on_status is not None:
+            on_status(status)
+        if is_done(status):
+            return status
+        last = status
+        if delay >= deadline - clock():
+            break
+        await sleep(delay)
+        delay = min(max_interval, delay * 1.5)
+    raise PollTimeoutError(f"{what} did not finish within {timeout:g} s", last_status=last)
+
+
+class Poll(Generic[T]):
+    """A running poll: await it for the result, or ``cancel()`` it.
+
+    Cancelling stops the task and any request in flight; nothing is left running.
+    """
+
+    def __init__(self, coro: Awaitable[T], *, name: str) -> None:
+        self._task: asyncio.Task[T] = asyncio.ensure_future(coro)
+        self._task.set_name(name)
+        self.last_status: object = None
+
+    def __await__(self) -> Generator[object, None, T]:
+        return self._task.__await__()
+
+    def cancel(self) -> bool:
+        """Stop polling; returns ``False`` when it had already finished."""
+        return self._task.cancel()
+
+    def done(self) -> bool:
+        """Whether polling has finished (with a result, an error, or cancelled)."""
+        return self._task.done()
+
+    def result(self) -> T:
+        """The result of a finished poll; raises its error, or ``InvalidStateError`` if running."""
+        return self._task.result()
+
+    async def wait_cancelled(self) -> None:
+        """Cancel and wait until the task and its request are gone."""
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:  # noqa: BLE001, S110  the poll's own outcome is not ours to raise
+            pass
+
+
+class PurchasePoll(Poll[PurchaseResult]):
+    """The handle ``poll_purchase`` returns; ``session_id`` names the purchase polled."""
+
+    def __init__(self, coro: Awaitable[PurchaseResult], *, session_id: str) -> None:
+        super().__init__(coro, name=f"phygitals-poll-purchase-{session_id}")
+        self.session_id = session_id

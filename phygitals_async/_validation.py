@@ -1,0 +1,93 @@
+"""Argument checks that run before any request, and path-segment encoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ._errors import InvalidRequestError
+from ._models import Address, Item, ShippingRate
+
+__all__ = [
+    "destination_json",
+    "item_id_of",
+    "item_ids_of",
+    "path_segment",
+    "require_id",
+    "require_int",
+]
+
+
+def require_id(name: str, value: object) -> str:
+    """``value`` as a non-empty string id, else :class:`InvalidRequestError`."""
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{name} must be a non-empty string, got {value!r}"
+        raise InvalidRequestError(msg)
+    return value
+
+
+def require_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int within bounds (booleans are not ints here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{name} must be an integer, got {value!r}"
+        raise InvalidRequestError(msg)
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        msg = f"{name} must be {bounds}, got {value}"
+        raise InvalidRequestError(msg)
+    return value
+
+
+def item_id_of(value: object, name: str = "item_id") -> str:
+    """An item id from an id string or an :class:`Item`."""
+    if isinstance(value, Item):
+        return value.id
+    return require_id(name, value)
+
+
+def item_ids_of(values: object) -> list[str]:
+    """A non-empty list of item ids, from ids or :class:`Item` objects."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        msg = f"item_ids must be a list of item ids, got {values!r}"
+        raise InvalidRequestError(msg)
+    ids = [item_id_of(v, "each item id") for v in values]
+    if not ids:
+        msg = "item_ids must not be empty"
+        raise InvalidRequestError(msg)
+    return ids
+
+
+def quote_id_of(value: object) -> str:
+    """A quote id from a string or a :class:`ShippingRate`."""
+    if isinstance(value, ShippingRate):
+        return value.id
+    return require_id("quote_id", value)
+
+
+def destination_json(destination: object) -> dict[str, Any]:
+    """The JSON object for ``destination``; its ``country`` must be a two-letter code."""
+    if isinstance(destination, Address):
+        return destination.to_dict()
+    if not isinstance(destination, Mapping):
+        msg = f"destination must be an Address or a mapping, got {type(destination).__name__}"
+        raise InvalidRequestError(msg)
+    data = dict(destination)
+    country = data.get("country")
+    if not (isinstance(country, str) and len(country) == 2 and country.isascii()  # noqa: PLR2004
+            and country.isalpha()):
+        msg = f"destination['country'] must be a two-letter code such as 'US', got {country!r}"
+        raise InvalidRequestError(msg)
+    return data
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode ``value`` as exactly one path segment.
+
+    Everything but unreserved characters is encoded (``|``, ``/``, ``?``, ``#``, ``%``), and
+    the dot segments ``.`` and ``..`` are encoded too so no URL normalization can act on them.
+    """
+    segment = quote(value, safe="")
+    if segment.strip(".") == "":
+        segment = segment.replace(".", "%2E")
+    return segment
