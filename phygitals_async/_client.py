@@ -6,7 +6,7 @@ import os
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import yarl
 
@@ -17,6 +17,7 @@ from ._models import (
     Address,
     BulkSellbackReport,
     Card,
+    FailedSellback,
     Inventory,
     Item,
     OrderStatus,
@@ -47,6 +48,7 @@ __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
 PRODUCTION_URL = "https://api.phygitals.com"
 SANDBOX_URL = "https://api.phygitals.com/_"
 API_KEY_ENV = "PHYGITALS_API_KEY"
+BASE_URL_ENV = "PHYGITALS_BASE_URL"
 _SANDBOX_PREFIX = "sandbox-"
 _TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 
@@ -64,6 +66,8 @@ def _resolve_key(api_key: str | None) -> str:
 
 def _resolve_base_url(base_url: str | None, key: str) -> str:
     sandbox_key = key.startswith(_SANDBOX_PREFIX)
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV) or None
     if base_url is None:
         return SANDBOX_URL if sandbox_key else PRODUCTION_URL
     url = yarl.URL(base_url.rstrip("/"))
@@ -97,7 +101,8 @@ class AsyncPhygitals:
     Args:
         api_key: the partner key; defaults to ``$PHYGITALS_API_KEY``. Keys starting with
             ``sandbox-`` select the sandbox.
-        base_url: overrides the URL chosen from the key (e.g. a local sandbox).
+        base_url: overrides the URL chosen from the key (e.g. a local sandbox); defaults to
+            ``$PHYGITALS_BASE_URL`` when set.
         timeout: the default deadline of one call, covering every retry and wait.
         max_retries: how many times a call may be resent when its retry class allows.
         max_connections: the size of the connection pool.
@@ -161,7 +166,7 @@ class AsyncPhygitals:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    async def __aenter__(self) -> AsyncPhygitals:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -276,15 +281,13 @@ class AsyncPhygitals:
         transport = self._transport
 
         async def fetch(remaining: float) -> PurchaseResult | PurchasePending:
-            return await self.purchase_status(
-                session_id, timeout=min(remaining, transport.timeout)
-            )
+            return await self.purchase_status(session_id, timeout=min(remaining, transport.timeout))
 
         def record(status: object) -> None:
             handle.last_status = status
 
-        handle = PurchasePoll(
-            poll_until(
+        async def fulfilled() -> PurchaseResult:
+            status = await poll_until(
                 fetch,
                 lambda status: isinstance(status, PurchaseResult),
                 interval=interval,
@@ -294,9 +297,11 @@ class AsyncPhygitals:
                 sleep=transport.sleep,
                 what=f"purchase {session_id}",
                 on_status=record,
-            ),
-            session_id=session_id,
-        )
+            )
+            assert isinstance(status, PurchaseResult)  # noqa: S101  poll_until checked it
+            return status
+
+        handle = PurchasePoll(fulfilled(), session_id=session_id)
         return handle
 
     async def wait_for_purchase(
@@ -372,31 +377,54 @@ class AsyncPhygitals:
 
     async def sell_back_many(
         self,
-        items_or_ids: Iterable[str | Item],
+        items_or_ids: Inventory | Iterable[str | Item],
         *,
         concurrency: int = 8,
         journal: str | os.PathLike[str] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        user_id: str | None = None,
     ) -> BulkSellbackReport:
-        """Sell many items back; every item ends sold, failed or unknown, none is lost.
+        """Sell many items back; every item ends sold, failed or unknown, and none is lost.
 
-        At most ``concurrency`` sellbacks are in flight. With ``journal`` (an SQLite path)
-        every outcome is committed as it happens and a rerun skips settled items.
-        ``on_progress(done, total)`` is called after each item.
+        Never stops at the first failure. At most ``concurrency`` sellbacks are in flight;
+        duplicate ids are sold once. With ``journal`` (an SQLite file path) every outcome is
+        committed as it happens, and a rerun with the same file skips settled items. An item
+        whose answer was lost is reconciled against the owner's inventory (pass an
+        :class:`Inventory` or ``user_id=``): gone means sold at its known buyback price,
+        present means it is tried once more; otherwise it is reported as unknown.
+        ``on_progress(done, total)`` is called at the start and after each item.
+
+        Example::
+
+            report = await client.sell_back_many(await client.inventory("u1"), concurrency=16)
+            print(report.total_amount, len(report.failed))
         """
         return await _bulk.sell_back_many(
-            self, items_or_ids, concurrency=concurrency, journal=journal, on_progress=on_progress
+            self,
+            items_or_ids,
+            concurrency=concurrency,
+            journal=journal,
+            on_progress=on_progress,
+            user_id=user_id,
         )
 
     def iter_sell_back(
         self,
-        items_or_ids: Iterable[str | Item],
+        items_or_ids: Inventory | Iterable[str | Item],
         *,
         concurrency: int = 8,
         journal: str | os.PathLike[str] | None = None,
-    ) -> AsyncIterator[_bulk.SellbackOutcome]:
-        """Like :meth:`sell_back_many`, yielding each item's outcome as it completes."""
-        return _bulk.iter_sell_back(self, items_or_ids, concurrency=concurrency, journal=journal)
+        user_id: str | None = None,
+    ) -> AsyncIterator[Sellback | FailedSellback]:
+        """Like :meth:`sell_back_many`, yielding each item's outcome as it completes.
+
+        Outcomes settled by an earlier run with the same ``journal`` come first. Leaving the
+        loop early cancels the sellbacks still in flight (their journal rows stay pending
+        and are reconciled by the next run).
+        """
+        return _bulk.iter_sell_back(
+            self, items_or_ids, concurrency=concurrency, journal=journal, user_id=user_id
+        )
 
     # -- shipping ------------------------------------------------------------------------
 

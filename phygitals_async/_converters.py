@@ -118,7 +118,9 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     configure_union_passthrough(AttributeValue, conv)
     # Registered after the passthrough so it wins for ``SomeEnum | str`` unions.
-    conv.register_structure_hook_factory(lambda tp: _open_enum(tp) is not None, _make_open_enum_hook)
+    conv.register_structure_hook_factory(
+        lambda tp: _open_enum(tp) is not None, _make_open_enum_hook
+    )
     conv.register_structure_hook_func(
         lambda tp: tp == Mapping[str, Any], lambda value, _: _structure_mapping(value)
     )
@@ -143,7 +145,7 @@ def _structure_mapping(value: object) -> dict[str, Any]:
 
 
 @cache
-def _converter(strict: bool) -> cattrs.Converter:  # noqa: FBT001  cache key, private
+def _converter(strict: bool) -> cattrs.Converter:
     return make_converter(strict=strict)
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import attrs
@@ -70,7 +70,7 @@ class ClientClosedError(_errors.PhygitalsError, RuntimeError):
     """The client was closed; create a new one."""
 
 
-class _AttemptFailed(Exception):
+class _AttemptError(Exception):
     """An attempt ended without a response; ``sent`` says whether the request went out."""
 
     def __init__(self, cause: BaseException, *, sent: bool, timed_out: bool) -> None:
@@ -78,6 +78,15 @@ class _AttemptFailed(Exception):
         self.cause = cause
         self.sent = sent
         self.timed_out = timed_out
+
+
+@attrs.frozen
+class _Retryable:
+    """An attempt's failure that the call's retry class allows resending after."""
+
+    error: _errors.PhygitalsError
+    retry_after: float | None
+    cause: BaseException | None
 
 
 async def _on_headers_sent(
@@ -151,7 +160,7 @@ class Transport:
         # Injectable for tests: nothing in the test suite waits on real time for backoff.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.clock: Callable[[], float] = time.monotonic
-        self.random: Callable[[], float] = random.random  # noqa: S311  jitter, not crypto
+        self.random: Callable[[], float] = random.random
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -217,44 +226,55 @@ class Transport:
         attempt = 0
         while True:
             remaining = deadline - self.clock()
-            failure: _errors.PhygitalsError
-            retry_after: float | None = None
             if remaining <= 0:
                 raise _errors.APITimeoutError(
                     f"{call.operation} did not complete within {budget:g} s"
                 )
-            try:
-                status, headers, raw = await self._attempt(session, call, url, body, remaining)
-            except _AttemptFailed as exc:
-                failure = self._connection_failure(call, exc, budget, deadline)
-                if not self._may_resend(call, exc):
-                    raise failure from exc.cause
-            else:
-                if 200 <= status < 300:  # noqa: PLR2004
-                    try:
-                        data = self._parse(call, url, raw)
-                    except _errors.ResponseValidationError as exc:
-                        # A garbled body is worth another read only where resending is safe.
-                        if call.retry is not Retry.SAFE:
-                            raise
-                        failure = exc
-                    else:
-                        return self._structure(call, url, raw, data, into)
-                else:
-                    error = self._status_error(call, url, status, headers, raw)
-                    if not self._may_retry_status(call, status):
-                        raise error
-                    failure = error
-                    retry_after = getattr(error, "retry_after", None)
+            outcome = await self._once(session, call, url, body, into, remaining, budget, deadline)
+            if not isinstance(outcome, _Retryable):
+                return cast("T", outcome)
             if attempt >= retries:
-                raise failure
-            delay = self._backoff(attempt) if retry_after is None else retry_after
+                raise outcome.error from outcome.cause
+            delay = self._backoff(attempt) if outcome.retry_after is None else outcome.retry_after
             if delay >= deadline - self.clock():
                 # Not enough time left to wait and try again: the real reason beats a timeout.
-                raise failure
+                raise outcome.error from outcome.cause
             attempt += 1
             if delay > 0:
                 await self.sleep(delay)
+
+    async def _once(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call,
+        url: yarl.URL,
+        body: str | None,
+        into: Any,
+        remaining: float,
+        budget: float,
+        deadline: float,
+    ) -> Any:
+        """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
+        try:
+            status, headers, raw = await self._attempt(session, call, url, body, remaining)
+        except _AttemptError as exc:
+            failure = self._connection_failure(call, exc, budget, deadline)
+            if not self._may_resend(call, exc):
+                raise failure from exc.cause
+            return _Retryable(failure, None, exc.cause)
+        if 200 <= status < 300:
+            try:
+                data = self._parse(call, url, raw)
+            except _errors.ResponseValidationError as exc:
+                # A garbled body is worth another read only where resending is safe.
+                if call.retry is not Retry.SAFE:
+                    raise
+                return _Retryable(exc, None, exc.__cause__)
+            return self._structure(call, url, raw, data, into)
+        error = self._status_error(call, url, status, headers, raw)
+        if not self._may_retry_status(call, status):
+            raise error
+        return _Retryable(error, getattr(error, "retry_after", None), None)
 
     async def _attempt(
         self,
@@ -285,11 +305,11 @@ class Transport:
                 headers = response.headers
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            raise _AttemptFailed(exc, sent=ctx.sent and not connecting, timed_out=True) from exc
+            raise _AttemptError(exc, sent=ctx.sent and not connecting, timed_out=True) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise _AttemptFailed(exc, sent=False, timed_out=False) from exc
+            raise _AttemptError(exc, sent=False, timed_out=False) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise _AttemptFailed(exc, sent=ctx.sent, timed_out=False) from exc
+            raise _AttemptError(exc, sent=ctx.sent, timed_out=False) from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.1f ms",
@@ -300,11 +320,11 @@ class Transport:
             )
         return status, headers, raw
 
-    def _may_resend(self, call: Call, failed: _AttemptFailed) -> bool:
+    def _may_resend(self, call: Call, failed: _AttemptError) -> bool:
         return call.retry is Retry.SAFE or not failed.sent
 
     def _connection_failure(
-        self, call: Call, failed: _AttemptFailed, budget: float, deadline: float
+        self, call: Call, failed: _AttemptError, budget: float, deadline: float
     ) -> _errors.PhygitalsError:
         reason = f"{type(failed.cause).__name__}: {failed.cause}".rstrip(": ")
         if failed.sent and call.retry is not Retry.SAFE:
@@ -315,22 +335,20 @@ class Transport:
                 arguments=call.arguments,
             )
         if failed.timed_out and self.clock() >= deadline:
-            return _errors.APITimeoutError(
-                f"{call.operation} did not complete within {budget:g} s"
-            )
+            return _errors.APITimeoutError(f"{call.operation} did not complete within {budget:g} s")
         if failed.timed_out:
             return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
         return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
 
     @staticmethod
     def _may_retry_status(call: Call, status: int) -> bool:
-        if status == 429:  # noqa: PLR2004
+        if status == 429:
             return call.retry is not Retry.UNSAFE
-        return call.retry is Retry.SAFE and status >= 500  # noqa: PLR2004
+        return call.retry is Retry.SAFE and status >= 500
 
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
-        step = min(self.retry_backoff_max, self.retry_backoff * (2**attempt))
+        step = min(self.retry_backoff_max, self.retry_backoff * 2.0**attempt)
         return step / 2 + step / 2 * self.random()
 
     @staticmethod

@@ -208,10 +208,15 @@ class Inventory:
 
 @attrs.frozen
 class Sellback:
-    """A completed sellback: ``amount`` (USD) was credited for ``item_id``."""
+    """A completed sellback: ``amount`` (USD) was credited for ``item_id``.
+
+    ``reconciled`` is true when the answer was lost and the bulk job established the sale by
+    the item leaving the inventory; ``amount`` is then the item's known ``buyback_price``.
+    """
 
     item_id: str
     amount: Decimal
+    reconciled: bool = False
 
 
 @attrs.frozen
@@ -343,22 +348,35 @@ class ShippingOrder:
 
 @attrs.frozen
 class FailedSellback:
-    """An item the bulk sellback could not sell, with the typed error that says why."""
+    """An item the bulk sellback did not sell, with the typed error that says why.
+
+    When ``error`` is an :class:`OutcomeUnknownError` the sale may or may not have
+    happened: such items are listed in :attr:`BulkSellbackReport.unknown`, never guessed.
+    """
 
     item_id: str
-    error: BaseException
+    error: Exception
 
 
 @attrs.frozen
 class BulkSellbackReport:
-    """Every item's outcome from ``sell_back_many``.
+    """Every item's outcome from ``sell_back_many``: each item is in exactly one tuple.
 
-    ``total_amount`` is the exact sum of the ``succeeded`` amounts; ``elapsed`` is seconds.
+    ``succeeded`` were sold, ``failed`` were not (``.error`` says why), ``unknown`` could
+    not be established either way. ``resumed`` counts outcomes read back from the journal.
+    ``elapsed`` is seconds.
     """
 
     succeeded: tuple[Sellback, ...]
     failed: tuple[FailedSellback, ...]
+    unknown: tuple[FailedSellback, ...] = ()
     elapsed: float = 0.0
+    resumed: int = 0
+
+    @property
+    def total(self) -> int:
+        """How many distinct items the job covered."""
+        return len(self.succeeded) + len(self.failed) + len(self.unknown)
 
     @property
     def total_amount(self) -> Decimal:
@@ -368,4 +386,4 @@ class BulkSellbackReport:
     @property
     def ok(self) -> bool:
         """Whether every item was sold."""
-        return not self.failed
+        return not self.failed and not self.unknown

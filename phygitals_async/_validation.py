@@ -74,8 +74,9 @@ def destination_json(destination: object) -> dict[str, Any]:
         raise InvalidRequestError(msg)
     data = dict(destination)
     country = data.get("country")
-    if not (isinstance(country, str) and len(country) == 2 and country.isascii()  # noqa: PLR2004
-            and country.isalpha()):
+    if not (
+        isinstance(country, str) and len(country) == 2 and country.isascii() and country.isalpha()
+    ):
         msg = f"destination['country'] must be a two-letter code such as 'US', got {country!r}"
         raise InvalidRequestError(msg)
     return data

@@ -1,4 +1,4 @@
-"""``python -m phygitals_async.testing``: serve the local sandbox (same as ``phygitals sandbox``)."""
+"""``python -m phygitals_async.testing``: serve the local sandbox, as ``phygitals sandbox``."""
 
 from ..cli import main
 

@@ -75,8 +75,9 @@ async def _packs(request: web.Request) -> web.Response:
 @_route("vm/recent-pulls")
 async def _pulls(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json(state.recent_pulls(request.query.getall("claw_ids", []),
-                                    request.query.get("limit")))
+    return _json(
+        state.recent_pulls(request.query.getall("claw_ids", []), request.query.get("limit"))
+    )
 
 
 @_route("vm/buy/init")
@@ -152,29 +153,33 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=599)
 
 
+def _answer_unprocessed(request: web.Request, fault: Fault) -> web.Response:
+    if fault.kind is FaultKind.DROP_BEFORE:
+        return _drop(request)
+    if fault.kind is FaultKind.STATUS:
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+        return _json(fault.body, fault.status_code, headers)
+    return web.Response(
+        status=fault.status_code,
+        text=_HTML_PAGE.format(code=fault.status_code),
+        content_type="text/html",
+    )
+
+
 @web.middleware
 async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_of(request)
     if route is None:
         return await handler(request)
     chosen = request.app[FAULTS_KEY].pick(route, request.method)
-    for fault in chosen:
-        if fault.kind is FaultKind.LATENCY:
-            await asyncio.sleep(fault.seconds)
-    fault: Fault | None = next((f for f in chosen if f.kind is not FaultKind.LATENCY), None)
+    for rule in chosen:
+        if rule.kind is FaultKind.LATENCY:
+            await asyncio.sleep(rule.seconds)
+    fault = next((f for f in chosen if f.kind is not FaultKind.LATENCY), None)
     if fault is None:
         return await handler(request)
-    if fault.kind is FaultKind.DROP_BEFORE:
-        return _drop(request)
-    if fault.kind is FaultKind.STATUS:
-        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
-        return _json(fault.body, fault.status_code, headers)
-    if fault.kind is FaultKind.HTML_ERROR:
-        return web.Response(
-            status=fault.status_code,
-            text=_HTML_PAGE.format(code=fault.status_code),
-            content_type="text/html",
-        )
+    if not fault.kind.runs_handler:
+        return _answer_unprocessed(request, fault)
     response = await handler(request)
     if fault.kind is FaultKind.DROP_AFTER:
         return _drop(request)
@@ -191,8 +196,10 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     key = request.headers.get("X-API-Key", "")
     allowed = request.app[KEYS_KEY]
-    valid = key in allowed if allowed is not None else (
-        key.startswith(SANDBOX_KEY_PREFIX) and len(key) > len(SANDBOX_KEY_PREFIX)
+    valid = (
+        key in allowed
+        if allowed is not None
+        else (key.startswith(SANDBOX_KEY_PREFIX) and len(key) > len(SANDBOX_KEY_PREFIX))
     )
     if not valid:
         return _json({"error": "Invalid API key"}, 401)

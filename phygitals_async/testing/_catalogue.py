@@ -50,6 +50,7 @@ def _pack(  # noqa: PLR0913  one catalogue row
     tiers: list[dict[str, Any]],
     categories: list[str],
     source: str = "ebay",
+    pool: str = "ebay",
     enable: bool = True,
     in_stock: bool = True,
 ) -> dict[str, Any]:
@@ -74,6 +75,7 @@ def _pack(  # noqa: PLR0913  one catalogue row
         "rarity_distribution": tiers,
         # Not part of the API's pack shape: where this pack's items come from.
         "_source": source,
+        "_pool": pool,
     }
 
 
@@ -95,6 +97,7 @@ PACKS: list[dict[str, Any]] = [
         max_per_mint=5,
         tiers=_TCG_TIERS,
         categories=["Pokemon"],
+        pool="tcg",
     ),
     _pack(
         "D1g1ta1LegendsEnftPackQw3rTy8uIoP4sDfGhJkLzXc",
@@ -105,6 +108,7 @@ PACKS: list[dict[str, Any]] = [
         tiers=_DIGITAL_TIERS,
         categories=["Digital"],
         source="enft",
+        pool="enft",
     ),
     _pack(
         "Ret1redPackDisab1edXx9Yy8Zz7Ww6Vv5Uu4Tt3Ss2Rr",
@@ -128,19 +132,23 @@ PACKS: list[dict[str, Any]] = [
     ),
 ]
 
-PLAYERS = [
-    "Juan Soto",
-    "Mike Trout",
-    "Shohei Ohtani",
-    "Victor Wembanyama",
-    "Caitlin Clark",
-    "Paul Skenes",
-    "Elly De La Cruz",
-    "Luka Doncic",
-    "Charizard",
-    "Pikachu",
-    "Blastoise",
-    "Mewtwo",
-]
+PLAYERS = {
+    "ebay": [
+        "Juan Soto",
+        "Mike Trout",
+        "Shohei Ohtani",
+        "Victor Wembanyama",
+        "Caitlin Clark",
+        "Paul Skenes",
+        "Elly De La Cruz",
+        "Luka Doncic",
+    ],
+    "tcg": ["Charizard", "Pikachu", "Blastoise", "Mewtwo", "Gengar", "Umbreon"],
+    "enft": ["Genesis Dragon", "Neon Samurai", "Void Walker", "Crystal Golem"],
+}
 
-SETS = ["Base", "Refractor", "Gold /50", "RC Auto /25", "Holo", "1st Edition", "Prizm Silver"]
+SETS = {
+    "ebay": ["Base", "Refractor", "Gold /50", "RC Auto /25", "Prizm Silver"],
+    "tcg": ["Holo", "1st Edition", "Shadowless", "Reverse Holo"],
+    "enft": ["Animated", "Foil", "Legendary"],
+}

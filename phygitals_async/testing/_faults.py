@@ -72,8 +72,9 @@ class Fault:
         if body is None:
             body = {"error": "An unexpected error occurred"}
         header = None if retry_after is None else str(retry_after)
-        return cls(FaultKind.STATUS, status_code=status_code, body=body, retry_after=header,
-                   **match)
+        return cls(
+            FaultKind.STATUS, status_code=status_code, body=body, retry_after=header, **match
+        )
 
     @classmethod
     def drop_before(cls, **match: Any) -> Fault:

@@ -6,7 +6,7 @@ import random
 import socket
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -99,7 +99,7 @@ class LocalSandbox:
         if runner is not None:
             await runner.cleanup()
 
-    async def __aenter__(self) -> LocalSandbox:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
