@@ -1,0 +1,156 @@
+"""Shared fixtures: a local sandbox over real loopback HTTP, and a client with fake time.
+
+Decoding runs strict here, so a field the sandbox or a fixture sends that the models do
+not know fails the test instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+os.environ["PHYGITALS_STRICT_DECODING"] = "1"
+
+from phygitals_async import AsyncPhygitals, Pack  # noqa: E402  the switch must be set first
+from phygitals_async.testing import LocalSandbox  # noqa: E402
+
+pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
+
+TOPPS = "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM"
+DIGITAL = "D1g1ta1LegendsEnftPackQw3rTy8uIoP4sDfGhJkLzXc"
+RETIRED = "Ret1redPackDisab1edXx9Yy8Zz7Ww6Vv5Uu4Tt3Ss2Rr"
+SOLD_OUT = "So1dOutPackEmptyShe1fAa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8"
+ADDRESS = {
+    "name": "Jane Doe",
+    "line1": "123 Main St",
+    "line2": "Apt 4B",
+    "city": "Austin",
+    "state": "TX",
+    "postal_code": "78701",
+    "country": "US",
+}
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest_asyncio.fixture
+async def sandbox() -> AsyncIterator[LocalSandbox]:
+    async with LocalSandbox(seed=1234) as running:
+        yield running
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest_asyncio.fixture
+async def client(sandbox: LocalSandbox, fake_time: FakeTime) -> AsyncIterator[AsyncPhygitals]:
+    """A sandbox client whose backoff and polling sleeps advance ``fake_time`` instantly."""
+    async with sandbox.client() as c:
+        c._transport.clock = fake_time.clock
+        c._transport.sleep = fake_time.sleep
+        yield c
+
+
+@pytest_asyncio.fixture
+async def packs(client: AsyncPhygitals) -> list[Pack]:
+    return await client.list_packs()
+
+
+@attrs.frozen
+class Recorded:
+    """One request as the recording server saw it."""
+
+    method: str
+    raw_path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Recorder:
+    """A loopback server answering canned responses and recording every request."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], list[web.Response]] = {}
+        self.requests: list[Recorded] = []
+        self.url = ""
+
+    def add(
+        self,
+        method: str,
+        raw_path: str,
+        *,
+        status: int = 200,
+        json_body: Any = None,
+        text: str | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests to ``raw_path`` (percent-encoded, no query)."""
+        body = text if text is not None else json.dumps(json_body)
+        for _ in range(times):
+            self.answers.setdefault((method, raw_path), []).append(
+                web.Response(status=status, text=body, content_type=content_type, headers=headers)
+            )
+
+    def only(self) -> Recorded:
+        assert len(self.requests) == 1, self.requests
+        return self.requests[0]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw_path = request.raw_path.split("?", 1)[0]
+        self.requests.append(
+            Recorded(
+                request.method,
+                raw_path,
+                list(request.query.items()),
+                dict(request.headers),
+                await request.read(),
+            )
+        )
+        queue = self.answers.get((request.method, raw_path))
+        if not queue:
+            return web.json_response({"error": f"unexpected {request.method} {raw_path}"}, status=599)
+        return queue.pop(0)
+
+
+@pytest_asyncio.fixture
+async def recorder() -> AsyncIterator[Recorder]:
+    rec = Recorder()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", rec.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    rec.url = f"http://127.0.0.1:{port}"
+    yield rec
+    await runner.cleanup()

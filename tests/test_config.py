@@ -1,0 +1,204 @@
+"""Configuration, bad input before any request, path encoding, and key redaction."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from conftest import TOPPS, Recorder
+
+import phygitals_async as p
+from phygitals_async.testing import Fault, LocalSandbox
+
+SECRET = "sandbox-s3cr3t-key-value"
+
+
+def test_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No api_key and no $PHYGITALS_API_KEY fails at construction."""
+    monkeypatch.delenv("PHYGITALS_API_KEY", raising=False)
+    with pytest.raises(p.ConfigurationError, match="PHYGITALS_API_KEY"):
+        p.AsyncPhygitals()
+
+
+def test_key_from_environment_selects_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox- key from the environment selects the sandbox base URL."""
+    monkeypatch.setenv("PHYGITALS_API_KEY", "sandbox-abc")
+    monkeypatch.delenv("PHYGITALS_BASE_URL", raising=False)
+    assert p.AsyncPhygitals().base_url == "https://api.phygitals.com/_"
+
+
+def test_production_key_selects_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other key selects production."""
+    monkeypatch.delenv("PHYGITALS_BASE_URL", raising=False)
+    client = p.AsyncPhygitals(api_key="pk_live_123")
+    assert client.base_url == "https://api.phygitals.com"
+    assert not client.is_sandbox
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        ("sandbox-abc", "https://api.phygitals.com"),
+        ("sandbox-abc", "https://api.phygitals.com/"),
+        ("pk_live_123", "https://api.phygitals.com/_"),
+        ("pk_live_123", "https://api.phygitals.com/_/"),
+    ],
+)
+def test_key_and_url_of_different_environments_are_refused(key: str, url: str) -> None:
+    """A sandbox key against production, or the reverse, fails before any request."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key=key, base_url=url)
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "not a url", "http://"])
+def test_bad_base_url_is_refused(url: str) -> None:
+    """A base URL that is not http(s) with a host is a configuration error."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key="sandbox-a", base_url=url)
+
+
+@pytest.mark.parametrize("key", ["sandbox-a b", "sandbox-a\nX-Evil: 1", ""])
+def test_key_with_whitespace_or_empty_is_refused(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys that would corrupt the header (or are empty) are refused."""
+    monkeypatch.delenv("PHYGITALS_API_KEY", raising=False)
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key=key)
+
+
+@pytest.mark.parametrize(
+    "options", [{"timeout": 0}, {"timeout": -1}, {"max_retries": -1}, {"max_connections": 0}]
+)
+def test_bad_options_are_refused(options: dict[str, Any]) -> None:
+    """Non-positive deadlines and negative retry counts fail at construction."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key="sandbox-a", **options)
+
+
+def test_repr_hides_the_key() -> None:
+    """repr() and str() of the client never show the key."""
+    client = p.AsyncPhygitals(api_key=SECRET)
+    assert SECRET not in repr(client)
+    assert SECRET not in str(client)
+
+
+BAD_CALLS: list[tuple[str, Callable[[p.AsyncPhygitals], Awaitable[object]]]] = [
+    ("amount zero", lambda c: c.buy("pk", amount=0, user_id="u")),
+    ("amount float", lambda c: c.buy("pk", amount=1.5, user_id="u")),  # type: ignore[arg-type]
+    ("amount bool", lambda c: c.buy("pk", amount=True, user_id="u")),
+    ("amount str", lambda c: c.buy("pk", amount="2", user_id="u")),  # type: ignore[arg-type]
+    ("empty pack", lambda c: c.buy("", amount=1, user_id="u")),
+    ("blank user", lambda c: c.buy("pk", amount=1, user_id="  ")),
+    ("user not str", lambda c: c.buy("pk", amount=1, user_id=5)),  # type: ignore[arg-type]
+    ("empty session", lambda c: c.purchase_status("")),
+    ("empty inventory user", lambda c: c.inventory("")),
+    ("empty card", lambda c: c.card("")),
+    ("none sellback", lambda c: c.sell_back(None)),  # type: ignore[arg-type]
+    ("empty item_ids", lambda c: c.ship_quote([], destination={"country": "US"})),
+    ("str item_ids", lambda c: c.ship_quote("abc", destination={"country": "US"})),
+    ("empty id in list", lambda c: c.ship_quote(["a", ""], destination={"country": "US"})),
+    ("no country", lambda c: c.ship_quote(["a"], destination={"name": "J"})),
+    ("3-letter country", lambda c: c.ship_quote(["a"], destination={"country": "USA"})),
+    ("digit country", lambda c: c.ship_quote(["a"], destination={"country": "U1"})),
+    ("destination list", lambda c: c.ship_quote(["a"], destination=["US"])),  # type: ignore[arg-type]
+    ("empty quote", lambda c: c.ship_request("")),
+    ("empty order", lambda c: c.ship_order("")),
+    ("limit zero", lambda c: c.recent_pulls(limit=0)),
+    ("limit 101", lambda c: c.recent_pulls(limit=101)),
+    ("empty claw id", lambda c: c.recent_pulls([""])),
+    ("bulk concurrency", lambda c: c.sell_back_many(["a"], concurrency=0)),
+    ("bulk str", lambda c: c.sell_back_many("abc")),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in BAD_CALLS], ids=[n for n, _ in BAD_CALLS])
+async def test_bad_input_fails_before_any_request(
+    recorder: Recorder, call: Callable[[p.AsyncPhygitals], Awaitable[object]]
+) -> None:
+    """Invalid arguments raise InvalidRequestError (a ValueError) and send nothing."""
+    async with p.AsyncPhygitals(api_key="sandbox-a", base_url=recorder.url + "/_") as client:
+        with pytest.raises(p.InvalidRequestError) as caught:
+            await call(client)
+    assert isinstance(caught.value, ValueError)
+    assert recorder.requests == []
+
+
+def test_address_rejects_bad_country() -> None:
+    """An Address cannot be built with a country that is not two letters."""
+    with pytest.raises(ValueError, match="two-letter"):
+        p.Address(name="J", line1="1 Main", city="Austin", country="USA")
+
+
+@pytest.mark.parametrize(
+    "user_id", ["../ship/order/x", "a/b", "a?b", "a#b", "..", ".", "a%2Fb", "v1|1|0", "é x"]
+)
+async def test_hostile_user_ids_reach_their_own_inventory(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, user_id: str
+) -> None:
+    """A user id full of URL syntax reaches the inventory route for that literal id."""
+    await client.buy(TOPPS, amount=1, user_id=user_id)
+    inventory = await client.inventory(user_id)
+    assert inventory.user_id == user_id
+    assert len(inventory.items) == 1
+    assert sandbox.ledger.requests["inventory"] == 1
+    assert sandbox.ledger.requests["ship/order"] == 0
+
+
+async def test_client_is_unusable_after_close(sandbox: LocalSandbox) -> None:
+    """Calls on a closed client raise ClientClosedError; closing twice is fine."""
+    client = sandbox.client()
+    await client.list_packs()
+    await client.aclose()
+    await client.aclose()
+    with pytest.raises(p.ClientClosedError):
+        await client.list_packs()
+
+
+async def test_key_never_leaks_into_errors_or_logs(
+    sandbox: LocalSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither exception text, attributes, chained causes nor log records contain the key."""
+    caplog.set_level(logging.DEBUG, logger="phygitals_async")
+    sandbox.faults.add(Fault.drop_after(route="vm/buy/init"))
+    sandbox.faults.add(Fault.html_error(route="inventory"))
+    errors: list[BaseException] = []
+    async with sandbox.client(api_key=SECRET, max_retries=0) as client:
+        for call in (
+            client.buy(TOPPS, amount=1, user_id="u"),
+            client.inventory("u"),
+            client.card("nope"),
+        ):
+            with pytest.raises(p.PhygitalsError) as caught:
+                await call
+            errors.append(caught.value)
+    async with p.AsyncPhygitals(api_key=SECRET, base_url="http://127.0.0.1:9") as dead:
+        with pytest.raises(p.APIConnectionError) as refused:
+            await dead.list_packs(max_retries=0)
+        errors.append(refused.value)
+    for error in errors:
+        text = "".join(traceback.format_exception(error))
+        assert SECRET not in text
+        chain: BaseException | None = error
+        while chain is not None:
+            assert SECRET not in repr(vars(chain))
+            assert SECRET not in repr(chain.args)
+            chain = chain.__cause__ or chain.__context__
+    assert caplog.records
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+async def test_debug_log_line_per_request(
+    client: p.AsyncPhygitals, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each request logs method, path, status and elapsed time at DEBUG."""
+    caplog.set_level(logging.DEBUG, logger="phygitals_async")
+    await client.list_packs()
+    with pytest.raises(p.UserNotFoundError):
+        await client.inventory("nobody")
+    lines = [r.getMessage() for r in caplog.records if r.name == "phygitals_async"]
+    assert len(lines) == 2
+    assert lines[0].startswith("GET /_/api/v1/vm/available -> 200 in ")
+    assert lines[1].startswith("GET /_/api/v1/inventory/nobody -> 404 in ")
+    assert lines[0].endswith(" ms")

@@ -1,0 +1,217 @@
+"""Every documented error answer becomes its precise class, with status, message and body."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from conftest import ADDRESS, Recorder
+
+import phygitals_async as p
+from phygitals_async._errors import error_class_for
+
+KEY = "sandbox-test-key"
+B = "/_/api/v1"
+
+Call = Callable[[p.AsyncPhygitals], Awaitable[object]]
+
+ENDPOINTS: dict[str, tuple[str, str, Call]] = {
+    "packs": ("GET", f"{B}/vm/available", lambda c: c.list_packs()),
+    "pulls": ("GET", f"{B}/vm/recent-pulls", lambda c: c.recent_pulls()),
+    "buy": ("POST", f"{B}/vm/buy/init", lambda c: c.buy("pk", amount=1, user_id="u")),
+    "status": ("POST", f"{B}/vm/buy/status", lambda c: c.purchase_status("s")),
+    "inventory": ("GET", f"{B}/inventory/u", lambda c: c.inventory("u")),
+    "card": ("GET", f"{B}/card/i", lambda c: c.card("i")),
+    "sellback": ("POST", f"{B}/vm/buyback", lambda c: c.sell_back("i")),
+    "quote": ("POST", f"{B}/ship/quote", lambda c: c.ship_quote(["i"], destination=ADDRESS)),
+    "request": ("POST", f"{B}/ship/request", lambda c: c.ship_request("q_rate_x")),
+    "order": ("GET", f"{B}/ship/order/o", lambda c: c.ship_order("o")),
+}
+
+DOCUMENTED: list[tuple[str, int, str, type[p.APIStatusError]]] = [
+    ("pulls", 500, "An unexpected error occurred", p.ServerError),
+    ("buy", 400, "Claw machine is out of stock", p.OutOfStockError),
+    ("buy", 400, "Amount must be greater than 0", p.InvalidAmountError),
+    ("buy", 400, "Amount must be less than or equal to 5", p.InvalidAmountError),
+    ("buy", 400, "VM not found", p.PackNotFoundError),
+    ("buy", 400, "user_id is required", p.BadRequestError),
+    ("buy", 500, "Error during transaction", p.ServerError),
+    ("status", 400, "Transaction failed", p.TransactionFailedError),
+    ("inventory", 404, "User not found", p.UserNotFoundError),
+    ("inventory", 500, "An unexpected error occurred", p.ServerError),
+    ("card", 404, "Card not found", p.CardNotFoundError),
+    ("sellback", 400, "Item not found", p.ItemNotFoundError),
+    ("sellback", 400, "Item has expired", p.ItemExpiredError),
+    ("sellback", 400, "Transaction failed", p.TransactionFailedError),
+    ("sellback", 400, "Item already has an active buyback session", p.BuybackInProgressError),
+    ("sellback", 429, "A buyback request for this item is already being processed",
+     p.RateLimitError),
+    ("sellback", 500, "An unexpected error occurred", p.ServerError),
+    ("quote", 400, "item_ids is required", p.BadRequestError),
+    ("quote", 400, "Invalid destination address", p.InvalidAddressError),
+    ("quote", 400, "Item not found", p.ItemNotFoundError),
+    ("quote", 400, "No shippable items in request", p.NoShippableItemsError),
+    ("quote", 422, "Country not supported", p.CountryNotSupportedError),
+    ("quote", 500, "Failed to fetch shipping rates", p.ServerError),
+    ("request", 400, "quote_id is required", p.BadRequestError),
+    ("request", 400, "Quote expired", p.QuoteExpiredError),
+    ("request", 400, "Item already shipped", p.ItemAlreadyShippedError),
+    ("request", 500, "Failed to create shipping request", p.ServerError),
+    ("order", 404, "Order not found", p.OrderNotFoundError),
+    ("order", 500, "An unexpected error occurred", p.ServerError),
+    *[(name, 401, "Invalid API key", p.AuthenticationError) for name in ENDPOINTS],
+]
+
+
+@pytest_asyncio.fixture
+async def api(recorder: Recorder) -> AsyncIterator[p.AsyncPhygitals]:
+    async with p.AsyncPhygitals(api_key=KEY, base_url=recorder.url + "/_", max_retries=0) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status", "message", "expected"),
+    DOCUMENTED,
+    ids=[f"{e}-{s}-{m[:30]}" for e, s, m, _ in DOCUMENTED],
+)
+async def test_documented_error_maps_to_its_class(
+    recorder: Recorder,
+    api: p.AsyncPhygitals,
+    endpoint: str,
+    status: int,
+    message: str,
+    expected: type[p.APIStatusError],
+) -> None:
+    """Each documented (status, error) answer raises exactly the documented class."""
+    method, path, call = ENDPOINTS[endpoint]
+    recorder.add(method, path, status=status, json_body={"error": message})
+    with pytest.raises(p.APIStatusError) as caught:
+        await call(api)
+    error = caught.value
+    assert type(error) is expected
+    assert error.status_code == status
+    assert error.message == message
+    assert error.body == {"error": message}
+    assert error.method == method
+    assert error.url.startswith(recorder.url + path)
+
+
+def test_amount_limit_is_parsed() -> None:
+    """"Amount must be less than or equal to N" exposes N as ``limit``."""
+    error = p.InvalidAmountError(
+        "Amount must be less than or equal to 5", status_code=400, body={}, method="POST", url=""
+    )
+    assert error.limit == 5
+    assert p.InvalidAmountError(
+        "Amount must be greater than 0", status_code=400, body={}, method="POST", url=""
+    ).limit is None
+
+
+async def test_invalid_address_carries_details_and_suggestion(
+    recorder: Recorder, api: p.AsyncPhygitals
+) -> None:
+    """The address error exposes ``details`` and the ``suggested`` normalized address."""
+    body = {
+        "error": "Invalid destination address",
+        "details": "Street not found",
+        "suggested": {"line1": "123 Main Street", "country": "US"},
+    }
+    recorder.add("POST", f"{B}/ship/quote", status=400, json_body=body)
+    with pytest.raises(p.InvalidAddressError) as caught:
+        await api.ship_quote(["i"], destination=ADDRESS)
+    assert caught.value.details == "Street not found"
+    assert caught.value.suggested == {"line1": "123 Main Street", "country": "US"}
+
+
+async def test_rate_limit_carries_retry_after(recorder: Recorder, api: p.AsyncPhygitals) -> None:
+    """A 429's Retry-After (seconds) is on the error."""
+    recorder.add("POST", f"{B}/vm/buyback", status=429, headers={"Retry-After": "7"},
+                 json_body={"error": "A buyback request for this item is already being processed"})
+    with pytest.raises(p.RateLimitError) as caught:
+        await api.sell_back("i")
+    assert caught.value.retry_after == 7.0
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(502, p.ServerError), (503, p.ServerError), (404, p.NotFoundError),
+     (400, p.BadRequestError), (418, p.APIStatusError)],
+)
+async def test_html_error_page_keeps_status_class_and_text(
+    recorder: Recorder, api: p.AsyncPhygitals, status: int, expected: type[Exception]
+) -> None:
+    """A proxy's HTML page still yields the status's class, with the text kept as the body."""
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    recorder.add("GET", f"{B}/card/i", status=status, text=page, content_type="text/html")
+    with pytest.raises(p.APIStatusError) as caught:
+        await api.card("i")
+    assert type(caught.value) is expected
+    assert caught.value.body == page
+    assert "502 Bad Gateway" in caught.value.message
+
+
+async def test_empty_error_body_keeps_status_class(
+    recorder: Recorder, api: p.AsyncPhygitals
+) -> None:
+    """An empty 404 body (the default route miss) is still a NotFoundError."""
+    recorder.add("GET", f"{B}/card/i", status=404, text="")
+    with pytest.raises(p.NotFoundError) as caught:
+        await api.card("i")
+    assert caught.value.status_code == 404
+    assert caught.value.body == ""
+
+
+async def test_unknown_error_string_falls_back_to_status_class(
+    recorder: Recorder, api: p.AsyncPhygitals
+) -> None:
+    """An error string the SDK does not know maps to the class for its status."""
+    recorder.add("POST", f"{B}/vm/buyback", status=400, json_body={"error": "Something new"})
+    with pytest.raises(p.BadRequestError) as caught:
+        await api.sell_back("i")
+    assert type(caught.value) is p.BadRequestError
+    assert caught.value.message == "Something new"
+
+
+async def test_reserved_error_envelope_raises(recorder: Recorder, api: p.AsyncPhygitals) -> None:
+    """ship/request's reserved ``status: "error"`` envelope is an error, not a shipment."""
+    body = {"order_id": None, "status": "error", "error_message": "Carrier unavailable"}
+    recorder.add("POST", f"{B}/ship/request", json_body=body)
+    with pytest.raises(p.APIStatusError) as caught:
+        await api.ship_request("q_rate_x")
+    assert caught.value.message == "Carrier unavailable"
+
+
+async def test_undecodable_success_body_is_validation_error(
+    recorder: Recorder, api: p.AsyncPhygitals
+) -> None:
+    """A 2xx body of the wrong shape raises ResponseValidationError chaining the cause."""
+    recorder.add("GET", f"{B}/inventory/u", json_body={"user_id": "u", "items": [{"id": 5}]})
+    with pytest.raises(p.ResponseValidationError) as caught:
+        await api.inventory("u")
+    assert "items[0]" in str(caught.value)
+    assert caught.value.__cause__ is not None
+
+
+def test_error_classes_hang_from_one_root() -> None:
+    """Every public exception is a PhygitalsError; timeouts are also TimeoutErrors."""
+    errors = [getattr(p, n) for n in p.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, p.PhygitalsError) for e in errors)
+    assert issubclass(p.APITimeoutError, TimeoutError)
+    assert issubclass(p.PollTimeoutError, TimeoutError)
+    assert issubclass(p.ConfigurationError, ValueError)
+    assert issubclass(p.OutcomeUnknownError, p.APIConnectionError)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [(400, "Amount must be less than or equal to abc", p.BadRequestError),
+     (404, "VM not found", p.NotFoundError), (599, "x", p.ServerError),
+     (409, "conflict", p.APIStatusError)],
+)
+def test_mapping_needs_both_status_and_message(
+    status: int, message: str, expected: type[Any]
+) -> None:
+    """A documented string under another status does not pick the special class."""
+    assert error_class_for(status, message) is expected
