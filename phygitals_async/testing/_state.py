@@ -293,7 +293,7 @@ class SandboxState:
         if (
             isinstance(amount, bool)
             or not isinstance(amount, int | float)
-            or math.isnan(amount)
+            or (isinstance(amount, float) and math.isnan(amount))
             or amount < 1
         ):
             raise Reject(400, "Amount must be greater than 0")
