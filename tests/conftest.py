@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -44,6 +44,7 @@ class FakeTime:
     def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []
+        self.on_sleep: list[Callable[[int], None]] = []
 
     def clock(self) -> float:
         return self.now
@@ -51,6 +52,8 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        for hook in self.on_sleep:
+            hook(len(self.sleeps))
 
 
 @pytest_asyncio.fixture

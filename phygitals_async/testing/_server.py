@@ -83,7 +83,8 @@ class LocalSandbox:
     async def start(self) -> None:
         """Listen on the configured (or a free) port."""
         app = make_app(self.state, self.faults, api_keys=self._api_keys)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A test server stops at once: handlers stalled by injected latency are not awaited.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -526,6 +526,29 @@ class SandboxState:
         self.ledger.orders_created += 1
         return {"order_id": order_id, "status": "success"}
 
+    def advance_order(
+        self, order_id: str, status: str, *, error_message: str | None = None
+    ) -> None:
+        """Move an order along as production would (the hosted sandbox never does).
+
+        ``label_created`` and later add tracking; ``shipped`` and ``delivered`` stamp times.
+        """
+        order = self.orders[order_id]
+        order["status"] = status
+        now = iso(self.clock.now())
+        if status in {"label_created", "shipped", "delivered"} and not order["tracking_number"]:
+            number = "9400" + "".join(self.rng.choice("0123456789") for _ in range(18))
+            order["tracking_number"] = number
+            order["tracking_url"] = (
+                f"https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"
+            )
+        if status in {"shipped", "delivered"} and order["shipped_at"] is None:
+            order["shipped_at"] = now
+        if status == "delivered":
+            order["delivered_at"] = now
+        if status in {"cancelled", "failed"}:
+            order["error_message"] = error_message or f"Order {status}"
+
     def ship_order(self, order_id: str) -> dict[str, Any]:
         """An order as created; the sandbox never moves it past ``queued``."""
         order = self.orders.get(order_id)
