@@ -8,7 +8,9 @@ Each item ends in exactly one of three places:
 - unknown (:class:`FailedSellback` holding an :class:`OutcomeUnknownError`), when the
   answer was lost and reconciliation could not tell.
 
-Reconciliation needs the owner: pass an :class:`Inventory` or ``user_id=``.
+Lost answers are settled after the other items, with one inventory fetch for all of them
+(reconciliation needs the owner: pass an :class:`Inventory` or ``user_id=``); an item still
+in the inventory is tried once more.
 """
 
 from __future__ import annotations
@@ -99,64 +101,60 @@ def _is_final(error: Exception) -> bool:
     )
 
 
+@attrs.frozen
+class _Lost:
+    """A sellback whose answer was lost; settled from the owner's inventory after the run."""
+
+    item_id: str
+    error: Exception
+
+
 class _Runner:
     def __init__(self, client: AsyncPhygitals, plan: _Plan, journal: Journal | None) -> None:
         self.client = client
         self.plan = plan
         self.journal = journal
 
-    async def outcome(self, item_id: str, *, recheck: bool) -> SellbackOutcome:
-        """Sell one item (or first reconcile one whose earlier request may have landed)."""
-        if recheck:
-            settled = await self._reconcile(item_id, None)
-            if settled is not None:
-                return settled
+    async def attempt(self, item_id: str) -> SellbackOutcome | _Lost:
+        """Sell one item; a lost answer is deferred for reconciliation, not guessed."""
         if self.journal is not None:
             self.journal.begin(item_id)
         try:
             sale = await self.client.sell_back(item_id)
         except (_errors.OutcomeUnknownError, _errors.ResponseValidationError) as exc:
             # A 2xx we could not read is a sale whose answer was lost: reconcile it too.
-            return await self._after_lost_answer(item_id, exc)
+            return _Lost(item_id, exc)
         except _errors.PhygitalsError as exc:
             return self._failed(item_id, exc)
         return self._sold(sale)
 
-    async def _after_lost_answer(self, item_id: str, error: Exception) -> SellbackOutcome:
-        settled = await self._reconcile(item_id, error)
-        if settled is not None:
-            return settled
-        # Still in the inventory: the sale did not happen; one more try is safe.
-        try:
-            sale = await self.client.sell_back(item_id)
-        except (_errors.OutcomeUnknownError, _errors.ResponseValidationError) as exc:
-            return self._unknown(item_id, exc)
-        except _errors.PhygitalsError as exc:
-            return self._failed(item_id, exc)
-        return self._sold(sale)
+    async def reconcile(self, lost: list[_Lost]) -> list[tuple[_Lost, SellbackOutcome | None]]:
+        """Settle lost answers with one inventory fetch taken after all of them.
 
-    async def _reconcile(self, item_id: str, error: Exception | None) -> SellbackOutcome | None:
-        """Settle an ambiguous item from the inventory, or ``None`` when it is still there."""
-        reason = error or _errors.OutcomeUnknownError(
-            "an earlier run stopped while this sellback was in flight",
-            operation="sell_back",
-            arguments={"item_id": item_id},
-        )
-        user_id = self.plan.user_id
-        if user_id is None:
-            return self._unknown(item_id, reason)
-        try:
-            inventory = await self.client.inventory(user_id)
-        except _errors.PhygitalsError:
-            return self._unknown(item_id, reason)
-        for item in inventory.items:
-            self.plan.prices.setdefault(item.id, item.buyback_price)
-            if item.id == item_id:
-                return None
-        price = self.plan.prices.get(item_id)
-        if price is None:
-            return self._unknown(item_id, reason)
-        return self._sold(Sellback(item_id, price, reconciled=True))
+        Gone from the inventory means sold (at the known buyback price); still there means
+        not sold, and ``None`` asks the caller for one more try.
+        """
+        if not lost:
+            return []
+        present: set[str] | None = None
+        if self.plan.user_id is not None:
+            try:
+                inventory = await self.client.inventory(self.plan.user_id)
+            except _errors.PhygitalsError:
+                pass
+            else:
+                present = {item.id for item in inventory.items}
+        settled: list[tuple[_Lost, SellbackOutcome | None]] = []
+        for entry in lost:
+            price = self.plan.prices.get(entry.item_id)
+            if present is None or (entry.item_id not in present and price is None):
+                settled.append((entry, self.unknown(entry.item_id, entry.error)))
+            elif entry.item_id in present:
+                settled.append((entry, None))
+            else:
+                assert price is not None  # noqa: S101  checked in the first branch
+                settled.append((entry, self._sold(Sellback(entry.item_id, price, reconciled=True))))
+        return settled
 
     def _sold(self, sale: Sellback) -> Sellback:
         if self.journal is not None:
@@ -168,7 +166,8 @@ class _Runner:
             self.journal.failed(item_id, error, final=_is_final(error))
         return FailedSellback(item_id, error)
 
-    def _unknown(self, item_id: str, error: Exception) -> FailedSellback:
+    def unknown(self, item_id: str, error: Exception) -> FailedSellback:
+        """Record and return an outcome that could not be established."""
         if not isinstance(error, _errors.OutcomeUnknownError):
             error = _errors.OutcomeUnknownError(
                 f"the sellback's answer was lost ({error}) and the outcome could not be checked",
@@ -200,24 +199,65 @@ async def _run(
     concurrency: int,
     emit: Callable[[SellbackOutcome], Awaitable[None]],
 ) -> None:
+    """Sell every unsettled item, then settle the lost answers; emit each outcome once."""
     await _prefetch_prices(client, plan)
     runner = _Runner(client, plan, journal)
-    recheck = set(plan.recheck)
+    # Items an earlier run left in flight are checked before anything is resent.
+    lost = [
+        _Lost(
+            item_id,
+            _errors.OutcomeUnknownError(
+                "an earlier run stopped while this sellback was in flight",
+                operation="sell_back",
+                arguments={"item_id": item_id},
+            ),
+        )
+        for item_id in plan.recheck
+    ]
+    rechecked = set(plan.recheck)
+    todo = [i for i in plan.order if i not in plan.settled and i not in rechecked]
+
+    async def sell(item_id: str) -> None:
+        outcome = await runner.attempt(item_id)
+        if isinstance(outcome, _Lost):
+            lost.append(outcome)
+        else:
+            await emit(outcome)
+
+    await _bounded(todo, concurrency, sell)
+    retry: list[str] = []
+    for entry, outcome in await runner.reconcile(lost):
+        if outcome is None:
+            retry.append(entry.item_id)
+        else:
+            await emit(outcome)
+
+    async def sell_again(item_id: str) -> None:
+        outcome = await runner.attempt(item_id)
+        if isinstance(outcome, _Lost):
+            outcome = runner.unknown(item_id, outcome.error)
+        await emit(outcome)
+
+    await _bounded(retry, concurrency, sell_again)
+
+
+async def _bounded(
+    item_ids: list[str], concurrency: int, work: Callable[[str], Awaitable[None]]
+) -> None:
+    """Run ``work`` for each id with at most ``concurrency`` running at once."""
     slots = anyio.Semaphore(concurrency)
 
-    async def work(item_id: str) -> None:
+    async def one(item_id: str) -> None:
         try:
-            await emit(await runner.outcome(item_id, recheck=item_id in recheck))
+            await work(item_id)
         finally:
             slots.release()
 
     async with anyio.create_task_group() as group:
-        for item_id in plan.order:
-            if item_id in plan.settled:
-                continue
+        for item_id in item_ids:
             # Acquire before spawning: at most `concurrency` tasks exist, even for 100k items.
             await slots.acquire()
-            group.start_soon(work, item_id)
+            group.start_soon(one, item_id)
 
 
 def _check(concurrency: int, user_id: str | None) -> None:

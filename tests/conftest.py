@@ -18,8 +18,8 @@ from aiohttp import web
 
 os.environ["PHYGITALS_STRICT_DECODING"] = "1"
 
-from phygitals_async import AsyncPhygitals, Pack  # noqa: E402  the switch must be set first
-from phygitals_async.testing import LocalSandbox  # noqa: E402
+from phygitals_async import AsyncPhygitals, Pack
+from phygitals_async.testing import LocalSandbox
 
 pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
 
@@ -140,7 +140,9 @@ class Recorder:
         )
         queue = self.answers.get((request.method, raw_path))
         if not queue:
-            return web.json_response({"error": f"unexpected {request.method} {raw_path}"}, status=599)
+            return web.json_response(
+                {"error": f"unexpected {request.method} {raw_path}"}, status=599
+            )
         return queue.pop(0)
 
 

@@ -13,7 +13,7 @@ from conftest import TOPPS, Recorder
 import phygitals_async as p
 from phygitals_async.testing import Fault, LocalSandbox
 
-SECRET = "sandbox-s3cr3t-key-value"
+SECRET = "sandbox-s3cr3t-key-value"  # noqa: S105  a fake key whose leaks the tests hunt for
 
 
 def test_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,8 +46,12 @@ DOCUMENTED: list[tuple[str, int, str, type[p.APIStatusError]]] = [
     ("sellback", 400, "Item has expired", p.ItemExpiredError),
     ("sellback", 400, "Transaction failed", p.TransactionFailedError),
     ("sellback", 400, "Item already has an active buyback session", p.BuybackInProgressError),
-    ("sellback", 429, "A buyback request for this item is already being processed",
-     p.RateLimitError),
+    (
+        "sellback",
+        429,
+        "A buyback request for this item is already being processed",
+        p.RateLimitError,
+    ),
     ("sellback", 500, "An unexpected error occurred", p.ServerError),
     ("quote", 400, "item_ids is required", p.BadRequestError),
     ("quote", 400, "Invalid destination address", p.InvalidAddressError),
@@ -99,14 +103,17 @@ async def test_documented_error_maps_to_its_class(
 
 
 def test_amount_limit_is_parsed() -> None:
-    """"Amount must be less than or equal to N" exposes N as ``limit``."""
+    """The N of "Amount must be less than or equal to N" is exposed as ``limit``."""
     error = p.InvalidAmountError(
         "Amount must be less than or equal to 5", status_code=400, body={}, method="POST", url=""
     )
     assert error.limit == 5
-    assert p.InvalidAmountError(
-        "Amount must be greater than 0", status_code=400, body={}, method="POST", url=""
-    ).limit is None
+    assert (
+        p.InvalidAmountError(
+            "Amount must be greater than 0", status_code=400, body={}, method="POST", url=""
+        ).limit
+        is None
+    )
 
 
 async def test_invalid_address_carries_details_and_suggestion(
@@ -127,8 +134,13 @@ async def test_invalid_address_carries_details_and_suggestion(
 
 async def test_rate_limit_carries_retry_after(recorder: Recorder, api: p.AsyncPhygitals) -> None:
     """A 429's Retry-After (seconds) is on the error."""
-    recorder.add("POST", f"{B}/vm/buyback", status=429, headers={"Retry-After": "7"},
-                 json_body={"error": "A buyback request for this item is already being processed"})
+    recorder.add(
+        "POST",
+        f"{B}/vm/buyback",
+        status=429,
+        headers={"Retry-After": "7"},
+        json_body={"error": "A buyback request for this item is already being processed"},
+    )
     with pytest.raises(p.RateLimitError) as caught:
         await api.sell_back("i")
     assert caught.value.retry_after == 7.0
@@ -136,8 +148,13 @@ async def test_rate_limit_carries_retry_after(recorder: Recorder, api: p.AsyncPh
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(502, p.ServerError), (503, p.ServerError), (404, p.NotFoundError),
-     (400, p.BadRequestError), (418, p.APIStatusError)],
+    [
+        (502, p.ServerError),
+        (503, p.ServerError),
+        (404, p.NotFoundError),
+        (400, p.BadRequestError),
+        (418, p.APIStatusError),
+    ],
 )
 async def test_html_error_page_keeps_status_class_and_text(
     recorder: Recorder, api: p.AsyncPhygitals, status: int, expected: type[Exception]
@@ -206,9 +223,12 @@ def test_error_classes_hang_from_one_root() -> None:
 
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
-    [(400, "Amount must be less than or equal to abc", p.BadRequestError),
-     (404, "VM not found", p.NotFoundError), (599, "x", p.ServerError),
-     (409, "conflict", p.APIStatusError)],
+    [
+        (400, "Amount must be less than or equal to abc", p.BadRequestError),
+        (404, "VM not found", p.NotFoundError),
+        (599, "x", p.ServerError),
+        (409, "conflict", p.APIStatusError),
+    ],
 )
 def test_mapping_needs_both_status_and_message(
     status: int, message: str, expected: type[Any]

@@ -85,7 +85,7 @@ async def test_cancel_mid_request_leaves_nothing_behind(sandbox: LocalSandbox) -
         purchase = await client.buy(TOPPS, amount=1, user_id="u1")
         before = asyncio.all_tasks()
         poll = client.poll_purchase(purchase.session_id, interval=0)
-        while sandbox.ledger.in_flight["vm/buy/status"] == 0:
+        while sandbox.ledger.in_flight["vm/buy/status"] == 0:  # noqa: ASYNC110  sandbox state
             await asyncio.sleep(0)
         assert poll.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -95,7 +95,7 @@ async def test_cancel_mid_request_leaves_nothing_behind(sandbox: LocalSandbox) -
         assert client_tasks == set()
         connector = client._transport._session.connector  # type: ignore[union-attr]
         assert connector is not None
-        assert len(connector._acquired) == 0  # type: ignore[attr-defined]
+        assert len(connector._acquired) == 0
 
 
 async def test_wait_for_shipment_until_shipped(

@@ -287,7 +287,9 @@ async def test_ship_quote_accepts_a_mapping(recorder: Recorder, api: AsyncPhygit
 
 async def test_ship_request_posts_quote_id(recorder: Recorder, api: AsyncPhygitals) -> None:
     """POST ship/request sends the rate id and returns the order id."""
-    recorder.add("POST", f"{BASE}/ship/request", json_body={"order_id": "order_1", "status": "success"})
+    recorder.add(
+        "POST", f"{BASE}/ship/request", json_body={"order_id": "order_1", "status": "success"}
+    )
     created = await api.ship_request("quote_01HF_rate_priority")
     body = recorder.only().json
     assert body == {"quote_id": "quote_01HF_rate_priority"}
@@ -315,7 +317,9 @@ async def test_production_base_url_has_no_sandbox_prefix(recorder: Recorder) -> 
 
 async def test_unknown_enum_values_are_kept(recorder: Recorder, api: AsyncPhygitals) -> None:
     """A status or item type the SDK does not know decodes to the plain string."""
-    recorder.add("GET", f"{BASE}/ship/order/o", json_body=ORDER_EXAMPLE | {"status": "held_at_customs"})
+    recorder.add(
+        "GET", f"{BASE}/ship/order/o", json_body=ORDER_EXAMPLE | {"status": "held_at_customs"}
+    )
     order = await api.ship_order("o")
     assert order.status == "held_at_customs"
     inventory = json.loads(json.dumps(INVENTORY_EXAMPLE))

@@ -18,8 +18,9 @@ FAULTS: dict[str, Callable[[str], Fault]] = {
     "drop_before": lambda route: Fault.drop_before(route=route, count=1),
     "drop_after": lambda route: Fault.drop_after(route=route, count=1),
     "503": lambda route: Fault.status(503, route=route, count=1),
-    "429": lambda route: Fault.status(429, route=route, count=1, retry_after=2,
-                                      body={"error": "slow down"}),
+    "429": lambda route: Fault.status(
+        429, route=route, count=1, retry_after=2, body={"error": "slow down"}
+    ),
     "html_502": lambda route: Fault.html_error(502, route=route, count=1),
     "malformed_json": lambda route: Fault.malformed_json(route=route, count=1),
 }
@@ -118,7 +119,7 @@ SELLBACK_OUTCOMES: dict[str, tuple[type[Exception] | None, int, bool]] = {
 async def test_sellback_retries_only_429(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime, fault: str
 ) -> None:
-    """buyback is resent after 429 only; an ambiguous failure is OutcomeUnknownError."""
+    """Buyback is resent after 429 only; an ambiguous failure is OutcomeUnknownError."""
     purchase = await client.buy(TOPPS, amount=1, user_id="u1")
     item = purchase.nfts[0]
     sandbox.faults.add(FAULTS[fault]("vm/buyback"))
@@ -143,7 +144,7 @@ async def test_concurrent_sellback_429_is_retried_to_one_sale(sandbox: LocalSand
 
     async def wait_for_the_first_sale(_: float) -> None:
         # Stands in for the backoff sleep: resume once the sale in flight has completed.
-        while not sandbox.ledger.sold:
+        while not sandbox.ledger.sold:  # noqa: ASYNC110  waits on sandbox state, not time
             await asyncio.sleep(0)
 
     async with sandbox.client() as client:
@@ -171,9 +172,7 @@ async def test_connection_refused_is_retried_even_for_buy(fake_time: FakeTime) -
     assert len(fake_time.sleeps) == 2
 
 
-async def test_max_retries_per_call(
-    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
-) -> None:
+async def test_max_retries_per_call(sandbox: LocalSandbox, client: p.AsyncPhygitals) -> None:
     """``max_retries=`` on a call bounds its attempts."""
     sandbox.faults.add(Fault.status(503, route="vm/available"))
     with pytest.raises(p.ServerError):
@@ -198,8 +197,9 @@ async def test_retry_after_beyond_the_deadline_fails_at_once(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
 ) -> None:
     """A Retry-After longer than the time left raises the 429 now, without waiting."""
-    sandbox.faults.add(Fault.status(429, route="vm/available", retry_after=30, count=1,
-                                    body={"error": "busy"}))
+    sandbox.faults.add(
+        Fault.status(429, route="vm/available", retry_after=30, count=1, body={"error": "busy"})
+    )
     with pytest.raises(p.RateLimitError) as caught:
         await client.list_packs(timeout=10)
     assert caught.value.retry_after == 30
@@ -256,10 +256,13 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("0.5") == 0.5
-    assert parse_retry_after(format_datetime(now + timedelta(seconds=12), usegmt=True),
-                             now=now) == 12.0
-    assert parse_retry_after(format_datetime(now - timedelta(seconds=12), usegmt=True),
-                             now=now) == 0.0
+    assert (
+        parse_retry_after(format_datetime(now + timedelta(seconds=12), usegmt=True), now=now)
+        == 12.0
+    )
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=12), usegmt=True), now=now) == 0.0
+    )
     assert parse_retry_after("-4") == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None

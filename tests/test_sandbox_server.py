@@ -31,8 +31,9 @@ async def post(
 
 
 async def buy_one(http: aiohttp.ClientSession, sandbox: LocalSandbox) -> str:
-    status, body = await post(http, sandbox, "/vm/buy/init", {"id": TOPPS, "amount": 1,
-                                                              "user_id": "u"})
+    status, body = await post(
+        http, sandbox, "/vm/buy/init", {"id": TOPPS, "amount": 1, "user_id": "u"}
+    )
     assert status == 200
     item_id: str = body["nfts"][0]["id"]
     return item_id
@@ -54,8 +55,10 @@ async def buy_one(http: aiohttp.ClientSession, sandbox: LocalSandbox) -> str:
         ({"id": TOPPS, "amount": -3, "user_id": "u"}, "Amount must be greater than 0"),
         ({"id": TOPPS, "amount": 0, "user_id": "u"}, "Amount must be greater than 0"),
         ({"id": TOPPS, "amount": 1.5, "user_id": "u"}, "Amount must be greater than 0"),
-        ({"id": TOPPS, "amount": 10**400, "user_id": "u"},
-         "Amount must be less than or equal to 10"),
+        (
+            {"id": TOPPS, "amount": 10**400, "user_id": "u"},
+            "Amount must be less than or equal to 10",
+        ),
         ({"id": TOPPS, "amount": 1e308, "user_id": "u"}, "Amount must be less than or equal to 10"),
     ],
 )
@@ -79,12 +82,24 @@ async def test_buy_init_hostile_bodies(
         ("/ship/quote", {"item_ids": "abc", "destination": ADDRESS}, 400, "item_ids is required"),
         ("/ship/quote", {"item_ids": [], "destination": ADDRESS}, 400, "item_ids is required"),
         ("/ship/quote", {"item_ids": [1], "destination": ADDRESS}, 400, "item_ids is required"),
-        ("/ship/quote", {"item_ids": ["x"], "destination": "US"}, 400,
-         "Invalid destination address"),
-        ("/ship/quote", {"item_ids": ["x"], "destination": ADDRESS | {"country": "USA"}}, 422,
-         "Country not supported"),
-        ("/ship/quote", {"item_ids": ["x"], "destination": ADDRESS | {"country": 1}}, 422,
-         "Country not supported"),
+        (
+            "/ship/quote",
+            {"item_ids": ["x"], "destination": "US"},
+            400,
+            "Invalid destination address",
+        ),
+        (
+            "/ship/quote",
+            {"item_ids": ["x"], "destination": ADDRESS | {"country": "USA"}},
+            422,
+            "Country not supported",
+        ),
+        (
+            "/ship/quote",
+            {"item_ids": ["x"], "destination": ADDRESS | {"country": 1}},
+            422,
+            "Country not supported",
+        ),
         ("/ship/quote", {"item_ids": ["x"], "destination": ADDRESS}, 400, "Item not found"),
         ("/ship/request", b"null", 400, "quote_id is required"),
         ("/ship/request", {"quote_id": 5}, 400, "quote_id is required"),
@@ -92,7 +107,7 @@ async def test_buy_init_hostile_bodies(
         ("/ship/request", {"quote_id": "quote_X_rate_standard"}, 400, "Quote expired"),
     ],
 )
-async def test_post_routes_hostile_bodies(  # noqa: PLR0913  parametrized table
+async def test_post_routes_hostile_bodies(
     sandbox: LocalSandbox,
     http: aiohttp.ClientSession,
     path: str,
@@ -101,10 +116,15 @@ async def test_post_routes_hostile_bodies(  # noqa: PLR0913  parametrized table
     error: str,
 ) -> None:
     """Every POST route answers its documented error for malformed input."""
-    assert await post(http, sandbox, path, body) == (status, {"error": error} | (
-        {"details": "destination must be an object"} if body == {"item_ids": ["x"],
-                                                                  "destination": "US"} else {}
-    ))
+    assert await post(http, sandbox, path, body) == (
+        status,
+        {"error": error}
+        | (
+            {"details": "destination must be an object"}
+            if body == {"item_ids": ["x"], "destination": "US"}
+            else {}
+        ),
+    )
 
 
 @pytest.mark.parametrize("path", ["/inventory/", "/card/", "/ship/order/"])
@@ -117,13 +137,17 @@ async def test_missing_path_parameter_is_the_default_404(
         assert "error" not in await response.text()
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "sandbox-"},
-                                     {"X-API-Key": "prod-key"}])
-async def test_missing_or_unknown_key_is_401(sandbox: LocalSandbox, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "sandbox-"}, {"X-API-Key": "prod-key"}]
+)
+async def test_missing_or_unknown_key_is_401(
+    sandbox: LocalSandbox, headers: dict[str, str]
+) -> None:
     """No key, an empty key or an unknown key: 401 "Invalid API key"."""
-    async with aiohttp.ClientSession() as session, session.get(
-        sandbox.url + "/api/v1/vm/available", headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(sandbox.url + "/api/v1/vm/available", headers=headers) as response,
+    ):
         assert response.status == 401
         assert await response.json() == {"error": "Invalid API key"}
 
@@ -166,7 +190,8 @@ async def test_concurrent_sellback_gets_429_when_switched_on(
     answers = sorted([first, second], key=lambda a: a[0])
     assert answers[0][0] == 200
     assert answers[1] == (
-        429, {"error": "A buyback request for this item is already being processed"}
+        429,
+        {"error": "A buyback request for this item is already being processed"},
     )
     assert len(sandbox.ledger.sold) == 1
 

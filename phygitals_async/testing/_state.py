@@ -539,9 +539,7 @@ class SandboxState:
         if status in {"label_created", "shipped", "delivered"} and not order["tracking_number"]:
             number = "9400" + "".join(self.rng.choice("0123456789") for _ in range(18))
             order["tracking_number"] = number
-            order["tracking_url"] = (
-                f"https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"
-            )
+            order["tracking_url"] = f"https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"
         if status in {"shipped", "delivered"} and order["shipped_at"] is None:
             order["shipped_at"] = now
         if status == "delivered":
