@@ -9,6 +9,13 @@ Quickstart::
         purchase = await client.buy(packs[0].id, amount=1, user_id="u1")
         result = await client.wait_for_purchase(purchase.session_id)
 
+The blocking twin, for scripts, Django views and notebooks::
+
+    from phygitals_async import Phygitals
+
+    with Phygitals(api_key="sandbox-...") as client:
+        inventory = client.inventory("u1")
+
 Everything public is importable from here; the modules behind it are private.
 """
 
@@ -73,6 +80,8 @@ from ._models import (
     ShippingRate,
 )
 from ._polling import Poll, PurchasePoll
+from ._portal import SyncPoll
+from ._sync import Phygitals
 from ._version import __version__
 
 __all__ = [
@@ -114,6 +123,7 @@ __all__ = [
     "PRODUCTION_URL",
     "Pack",
     "PackNotFoundError",
+    "Phygitals",
     "PhygitalsError",
     "Poll",
     "PollTimeoutError",
@@ -133,6 +143,7 @@ __all__ = [
     "ShippingOrder",
     "ShippingQuote",
     "ShippingRate",
+    "SyncPoll",
     "TransactionFailedError",
     "UnprocessableError",
     "UserNotFoundError",

@@ -19,7 +19,7 @@ For pytest, add ``pytest_plugins = ["phygitals_async.testing.pytest_plugin"]`` t
 
 from ._app import make_app
 from ._faults import Fault, FaultKind, FaultPlan
-from ._server import DEFAULT_KEY, LocalSandbox
+from ._server import DEFAULT_KEY, LocalSandbox, sandbox_in_thread
 from ._state import Ledger, ProductionBehaviours, Reject, SandboxClock, SandboxState
 
 __all__ = [
@@ -34,4 +34,5 @@ __all__ = [
     "SandboxClock",
     "SandboxState",
     "make_app",
+    "sandbox_in_thread",
 ]

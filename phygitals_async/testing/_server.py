@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
+from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
+from anyio.from_thread import start_blocking_portal
 
 from .._client import AsyncPhygitals
+from .._sync import Phygitals
 from ._app import make_app
 from ._faults import FaultPlan
 from ._state import Ledger, ProductionBehaviours, SandboxClock, SandboxState
 
-__all__ = ["DEFAULT_KEY", "LocalSandbox"]
+__all__ = ["DEFAULT_KEY", "LocalSandbox", "sandbox_in_thread"]
 
 DEFAULT_KEY = "sandbox-local"
 
@@ -116,3 +120,30 @@ class LocalSandbox:
         """An :class:`AsyncPhygitals` pointed at this sandbox (options as the constructor's)."""
         options.setdefault("base_url", self.url)
         return AsyncPhygitals(api_key=api_key, **options)
+
+    def sync_client(self, api_key: str = DEFAULT_KEY, **options: Any) -> Phygitals:
+        """A blocking :class:`Phygitals` pointed at this sandbox.
+
+        The sandbox must run in another thread than the caller's (see
+        :func:`sandbox_in_thread`), or the blocked caller would stall the server too.
+        """
+        options.setdefault("base_url", self.url)
+        return Phygitals(api_key=api_key, **options)
+
+
+@contextlib.contextmanager
+def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
+    """Run a :class:`LocalSandbox` on its own event loop thread, for blocking code's tests.
+
+    Example::
+
+        with sandbox_in_thread(seed=3) as sandbox, sandbox.sync_client() as client:
+            client.list_packs()
+    """
+    with start_blocking_portal("asyncio") as portal:
+        sandbox = LocalSandbox(**options)
+        portal.call(sandbox.start)
+        try:
+            yield sandbox
+        finally:
+            portal.call(sandbox.stop)

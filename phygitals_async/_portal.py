@@ -1,0 +1,167 @@
+"""The machinery under the blocking facade: one anyio portal (an event loop in a thread).
+
+``Phygitals`` (generated into ``_sync.py``) owns one :class:`SyncRuntime`. Every blocking
+call is submitted to the portal's loop, where the one :class:`AsyncPhygitals` and its
+aiohttp session live, and waits for the result. Any number of threads may call at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import threading
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Generic, ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from ._client import AsyncPhygitals
+from ._http import ClientClosedError
+from ._polling import Poll
+
+__all__ = ["SyncPoll", "SyncRuntime"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _abandon(
+    portal_cm: AbstractContextManager[BlockingPortal],
+    portal: BlockingPortal,
+    client: AsyncPhygitals,
+) -> None:
+    warnings.warn(
+        "a Phygitals client was never closed; use 'with Phygitals(...)' or call close()",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    _shutdown(portal_cm, portal, client)
+
+
+def _shutdown(
+    portal_cm: AbstractContextManager[BlockingPortal],
+    portal: BlockingPortal,
+    client: AsyncPhygitals,
+) -> None:
+    try:
+        portal.call(client.aclose)
+    finally:
+        portal_cm.__exit__(None, None, None)
+
+
+class SyncRuntime:
+    """Owns the portal thread and the async client inside it."""
+
+    def __init__(self, client: AsyncPhygitals) -> None:
+        self.client = client
+        self._portal_cm = start_blocking_portal("asyncio")
+        self._portal = self._portal_cm.__enter__()
+        self._loop_thread: int | None = self._portal.call(threading.get_ident)
+        self._closed = False
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(
+            self, _abandon, self._portal_cm, self._portal, self.client
+        )
+
+    def _check(self) -> None:
+        if self._closed:
+            msg = "this Phygitals client is closed; create a new one"
+            raise ClientClosedError(msg)
+        if threading.get_ident() == self._loop_thread:
+            msg = (
+                "Phygitals (the blocking client) was called from its own event loop thread, "
+                "e.g. inside an on_progress callback; this would deadlock. Use AsyncPhygitals "
+                "in async code."
+            )
+            raise RuntimeError(msg)
+
+    def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``func(*args, **kwargs)`` in the portal's loop and block for its result.
+
+        A KeyboardInterrupt (or any exception) while waiting cancels the coroutine.
+        """
+        self._check()
+        future: concurrent.futures.Future[T] = self._portal.start_task_soon(
+            functools.partial(func, *args, **kwargs)
+        )
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def call_sync(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a plain function in the portal's loop thread (for code that needs the loop).
+
+        Its return value comes back as is, even when it is awaitable (a poll handle).
+        """
+        self._check()
+
+        def boxed() -> tuple[T]:
+            # portal.call would await an awaitable result; the tuple keeps it untouched.
+            return (func(*args, **kwargs),)
+
+        return self._portal.call(boxed)[0]
+
+    def iterate(self, iterator: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """A blocking iterator over an async iterator created inside the loop."""
+        source = self.call_sync(iterator)
+        try:
+            while True:
+                try:
+                    item = self.call(anext, source)
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None and not self._closed:
+                self.call(aclose)
+
+    def close(self) -> None:
+        """Close the client inside its loop, then stop the loop thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer.detach()
+        _shutdown(self._portal_cm, self._portal, self.client)
+
+
+class SyncPoll(Generic[T]):
+    """A blocking handle on a poll running in the portal: ``result()``, ``cancel()``, ``done()``."""
+
+    def __init__(self, runtime: SyncRuntime, poll: Poll[T]) -> None:
+        self._runtime = runtime
+        self._poll = poll
+
+    @property
+    def last_status(self) -> object:
+        """The last status the poll saw."""
+        return self._poll.last_status
+
+    def result(self, timeout: float | None = None) -> T:
+        """Block until the poll finishes (seconds; ``None`` waits as long as the poll does).
+
+        Raises the poll's own error, or :class:`TimeoutError` if ``timeout`` passes first
+        (the poll keeps running).
+        """
+        return self._runtime.call(self._wait, timeout)
+
+    async def _wait(self, timeout: float | None) -> T:
+        return await asyncio.wait_for(asyncio.shield(self._poll), timeout)
+
+    def cancel(self) -> bool:
+        """Stop the poll and its request; returns ``False`` if it had already finished."""
+        if self._runtime.call_sync(self._poll.done):
+            return False
+        self._runtime.call(self._poll.wait_cancelled)
+        return True
+
+    def done(self) -> bool:
+        """Whether the poll has finished."""
+        return self._runtime.call_sync(self._poll.done)

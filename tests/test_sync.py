@@ -1,0 +1,214 @@
+"""The generated blocking facade: parity, freshness, threads, running loops, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import ADDRESS, TOPPS
+
+import phygitals_async as p
+from phygitals_async.testing import Fault, LocalSandbox, sandbox_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def threaded() -> Iterator[LocalSandbox]:
+    with sandbox_in_thread(seed=99) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sync_client(threaded: LocalSandbox) -> Iterator[p.Phygitals]:
+    with threaded.sync_client() as client:
+        yield client
+
+
+def public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_every_async_method_has_a_blocking_twin() -> None:
+    """Phygitals has each public AsyncPhygitals method with the same parameters."""
+    async_methods = public_methods(p.AsyncPhygitals)
+    sync_methods = public_methods(p.Phygitals)
+    async_methods["close"] = async_methods.pop("aclose")
+    assert async_methods.keys() == sync_methods.keys()
+    for name, signature in async_methods.items():
+        theirs = sync_methods[name].parameters
+        assert [(q.name, q.kind, q.default) for q in signature.parameters.values()] == [
+            (q.name, q.kind, q.default) for q in theirs.values()
+        ], name
+    init_async = inspect.signature(p.AsyncPhygitals.__init__).parameters
+    init_sync = inspect.signature(p.Phygitals.__init__).parameters
+    assert list(init_async) == list(init_sync)
+
+
+def test_generated_facade_is_fresh() -> None:
+    """scripts/gen_sync.py --check passes: _sync.py matches the async client."""
+    result = subprocess.run(  # noqa: S603  our own interpreter and script
+        [sys.executable, str(ROOT / "scripts" / "gen_sync.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_full_flow_blocking(threaded: LocalSandbox, sync_client: p.Phygitals) -> None:
+    """Buy, wait, inventory, sell, quote, ship and look up the order without await."""
+    purchase = sync_client.buy(TOPPS, amount=3, user_id="u1")
+    result = sync_client.wait_for_purchase(purchase.session_id, interval=0)
+    assert len(result.nfts) == 3
+    inventory = sync_client.inventory("u1")
+    sale = sync_client.sell_back(inventory.items[0])
+    assert sale.amount == inventory.items[0].buyback_price
+    quote = sync_client.ship_quote([inventory.items[1]], destination=ADDRESS)
+    order = sync_client.ship_order(sync_client.ship_request(quote.cheapest).order_id)
+    assert order.status is p.OrderStatus.QUEUED
+    assert threaded.ledger.orders_created == 1
+    with pytest.raises(p.ItemNotFoundError):
+        sync_client.sell_back(inventory.items[0])
+
+
+def test_many_threads_share_one_client(threaded: LocalSandbox, sync_client: p.Phygitals) -> None:
+    """16 threads x 50 calls on one client all succeed."""
+    sync_client.buy(TOPPS, amount=1, user_id="u1")
+
+    def work(_: int) -> int:
+        return sum(len(sync_client.inventory("u1").items) for _ in range(50))
+
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(work, range(16))) == [50] * 16
+    assert threaded.ledger.requests["inventory"] == 800
+
+
+def test_works_inside_a_running_event_loop(sync_client: p.Phygitals) -> None:
+    """A coroutine may call the blocking client (the Jupyter case): it has its own loop."""
+
+    async def notebook_cell() -> int:
+        return len(sync_client.list_packs())
+
+    assert asyncio.run(notebook_cell()) == 5
+
+
+def test_poll_handle_blocks_for_the_result(
+    threaded: LocalSandbox, sync_client: p.Phygitals
+) -> None:
+    """poll_purchase returns a blocking handle: result(), done(), last_status."""
+    threaded.production.pending_polls = 2
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0)
+    result = handle.result(timeout=10)
+    assert result.session_id == purchase.session_id
+    assert handle.done()
+    assert handle.last_status == result
+    assert handle.cancel() is False
+
+
+def test_poll_handle_cancel_and_result_timeout(
+    threaded: LocalSandbox, sync_client: p.Phygitals
+) -> None:
+    """result(timeout) raises TimeoutError leaving the poll running; cancel() stops it."""
+    threaded.production.pending_polls = 10_000
+    threaded.faults.add(Fault.latency(30, route="vm/buy/status"))
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0)
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0.05)
+    assert not handle.done()
+    assert handle.cancel() is True
+    assert handle.done()
+
+
+def test_bulk_sellback_reports_progress(sync_client: p.Phygitals) -> None:
+    """sell_back_many works blocking and on_progress fires for each item."""
+    for _ in range(3):
+        sync_client.buy(TOPPS, amount=10, user_id="u1")
+    inventory = sync_client.inventory("u1")
+    progress: list[int] = []
+    report = sync_client.sell_back_many(
+        inventory, concurrency=8, on_progress=lambda done, _: progress.append(done)
+    )
+    assert len(report.succeeded) == 30
+    assert progress == list(range(31))
+
+
+def test_iter_sell_back_is_a_plain_iterator(sync_client: p.Phygitals) -> None:
+    """iter_sell_back yields outcomes to a for loop."""
+    purchase = sync_client.buy(TOPPS, amount=4, user_id="u1")
+    outcomes = list(sync_client.iter_sell_back(purchase.nfts, concurrency=2))
+    assert sorted(o.item_id for o in outcomes) == sorted(n.id for n in purchase.nfts)
+
+
+def test_calling_from_the_loop_thread_is_a_clear_error(sync_client: p.Phygitals) -> None:
+    """A blocking call from inside the client's own loop (a callback) raises, not deadlocks."""
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    with pytest.raises(RuntimeError, match="own event loop thread"):
+        sync_client.sell_back_many(
+            purchase.nfts, on_progress=lambda *_: sync_client.inventory("u1")
+        )
+
+
+def test_closed_client_raises(threaded: LocalSandbox) -> None:
+    """Calls after close() raise ClientClosedError; close() twice is fine."""
+    client = threaded.sync_client()
+    client.list_packs()
+    client.close()
+    client.close()
+    with pytest.raises(p.ClientClosedError):
+        client.list_packs()
+
+
+def test_forgetting_to_close_warns(threaded: LocalSandbox) -> None:
+    """An unclosed client emits a ResourceWarning when collected, and cleans up."""
+    client = threaded.sync_client()
+    client.list_packs()
+    threads = threading.active_count()
+    with pytest.warns(ResourceWarning, match="never closed"):
+        del client  # the last reference: the finalizer runs here
+    gc.collect()
+    assert threading.active_count() < threads
+
+
+def test_configuration_errors_raise_in_the_caller(threaded: LocalSandbox) -> None:
+    """Bad configuration fails in the constructor, before any thread starts."""
+    threads = threading.active_count()
+    with pytest.raises(p.ConfigurationError):
+        p.Phygitals(api_key="sandbox-a", base_url="https://api.phygitals.com")
+    assert threading.active_count() == threads
+    del threaded
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal delivery")
+def test_ctrl_c_cancels_the_call_in_flight(threaded: LocalSandbox) -> None:
+    """KeyboardInterrupt while blocked cancels the coroutine; the client stays usable."""
+    threaded.faults.add(Fault.latency(30, route="vm/available", count=1))
+    with threaded.sync_client() as client:
+        baseline = client._runtime.call_sync(lambda: len(asyncio.all_tasks()))
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.list_packs()
+        timer.join()
+        for _ in range(100):
+            if client._runtime.call_sync(lambda: len(asyncio.all_tasks())) == baseline:
+                break
+            client._runtime.call(asyncio.sleep, 0.01)
+        assert client._runtime.call_sync(lambda: len(asyncio.all_tasks())) == baseline
+        assert len(client.list_packs()) == 5
