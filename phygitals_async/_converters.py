@@ -14,6 +14,9 @@ Hook choices, all in one place:
 - ``Mapping[str, Any]``: passed through as a fresh ``dict``.
 - Extra keys: ignored by default; rejected when ``strict`` (the SDK's own tests run strict, so
   a field the models miss is noticed).
+- Speed: ``detailed_validation`` is off and homogeneous tuples, optionals and ``Attribute``
+  have direct hooks; a body that fails to decode is decoded again by a detailed converter
+  (:func:`explain`) only to say where it failed.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any, get_args
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import cattrs
 from cattrs.strategies import configure_union_passthrough
 
-from ._models import AttributeValue, PurchasePending, PurchaseResult
+from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
-__all__ = ["STRICT_ENV", "converter", "make_converter"]
+__all__ = ["STRICT_ENV", "converter", "explain", "make_converter"]
 
 STRICT_ENV = "PHYGITALS_STRICT_DECODING"
 
@@ -108,16 +112,57 @@ def _make_open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
     return hook
 
 
-def make_converter(*, strict: bool = False) -> cattrs.Converter:
-    """Build the converter; ``strict`` rejects response fields the models do not know."""
-    conv = cattrs.Converter(forbid_extra_keys=strict, prefer_attrib_converters=False)
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = get_args(tp)
+    return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _is_optional(tp: Any) -> bool:
+    args = get_args(tp)
+    return (
+        get_origin(tp) in (Union, UnionType)
+        and len(args) == 2
+        and type(None) in args
+        and _open_enum(tp) is None
+    )
+
+
+def _structure_attribute(value: object, _: Any) -> Attribute:
+    if not isinstance(value, dict):
+        msg = f"expected an object, got {value!r}"
+        raise TypeError(msg)
+    trait, trait_value = value["trait_type"], value.get("value")
+    if not isinstance(trait, str) or not isinstance(trait_value, _ATTRIBUTE_TYPES):
+        msg = f"invalid attribute {value!r}"
+        raise TypeError(msg)
+    return Attribute(trait, trait_value)
+
+
+_ATTRIBUTE_TYPES = (str, int, float, Decimal, type(None))
+
+
+def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Converter:
+    """Build the converter; ``strict`` rejects response fields the models do not know.
+
+    ``detailed`` turns on cattrs' detailed validation (error paths), at a cost in speed.
+    """
+    conv = cattrs.Converter(
+        forbid_extra_keys=strict, prefer_attrib_converters=False, detailed_validation=detailed
+    )
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(bool, _structure_bool)
     configure_union_passthrough(AttributeValue, conv)
-    # Registered after the passthrough so it wins for ``SomeEnum | str`` unions.
+    if not detailed:
+        conv.register_structure_hook_factory(
+            _is_homogeneous_tuple, lambda tp: _tuple_hook(conv, tp)
+        )
+        conv.register_structure_hook_factory(_is_optional, lambda tp: _optional_hook(conv, tp))
+        if not strict:
+            conv.register_structure_hook(Attribute, _structure_attribute)
+    # Registered last so it wins for ``SomeEnum | str`` unions.
     conv.register_structure_hook_factory(
         lambda tp: _open_enum(tp) is not None, _make_open_enum_hook
     )
@@ -137,6 +182,25 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     return conv
 
 
+def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], tuple[Any, ...]]:
+    member = get_args(tp)[0]
+    inner = conv.get_structure_hook(member)
+
+    def hook(value: object, _: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            msg = f"expected an array, got {value!r}"
+            raise TypeError(msg)
+        return tuple([inner(v, member) for v in value])
+
+    return hook
+
+
+def _optional_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], Any]:
+    member = next(a for a in get_args(tp) if a is not type(None))
+    inner = conv.get_structure_hook(member)
+    return lambda value, _: None if value is None else inner(value, member)
+
+
 def _structure_mapping(value: object) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
@@ -145,10 +209,21 @@ def _structure_mapping(value: object) -> dict[str, Any]:
 
 
 @cache
-def _converter(strict: bool) -> cattrs.Converter:
-    return make_converter(strict=strict)
+def _converter(strict: bool, detailed: bool) -> cattrs.Converter:
+    return make_converter(strict=strict, detailed=detailed)
 
 
 def converter() -> cattrs.Converter:
     """The shared converter; strict when the ``PHYGITALS_STRICT_DECODING=1`` switch is on."""
-    return _converter(os.environ.get(STRICT_ENV) == "1")
+    return _converter(os.environ.get(STRICT_ENV) == "1", False)  # noqa: FBT003  cache key
+
+
+def explain(data: object, into: Any) -> list[str]:
+    """Where ``data`` fails to decode into ``into``, as cattrs' detailed messages."""
+    try:
+        _converter(os.environ.get(STRICT_ENV) == "1", True).structure(data, into)  # noqa: FBT003
+    except cattrs.BaseValidationError as exc:
+        return cattrs.transform_error(exc)
+    except (TypeError, ValueError, KeyError) as exc:
+        return [str(exc)]
+    return []

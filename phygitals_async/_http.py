@@ -16,13 +16,15 @@ request that fails after that point raises :class:`OutcomeUnknownError` and is n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import gc
 import json
 import logging
 import random
 import ssl as ssl_module
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -35,7 +37,7 @@ import cattrs
 import yarl
 
 from . import _errors
-from ._converters import converter
+from ._converters import converter, explain
 from ._version import __version__
 
 __all__ = ["Call", "Retry", "Transport"]
@@ -87,6 +89,28 @@ class _Retryable:
     error: _errors.PhygitalsError
     retry_after: float | None
     cause: BaseException | None
+
+
+# Bodies from this size up are decoded with the cyclic GC paused (see _gc_paused).
+GC_PAUSE_BYTES = 64 * 1024
+
+
+@contextlib.contextmanager
+def _gc_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic GC while a large body is parsed and turned into models.
+
+    The parsed JSON holds no reference cycles, yet every few hundred allocations the GC
+    rescans all of it: for a 10,000-item inventory that doubles the decode time. Decoding
+    never awaits, so the pause is bounded by the decode itself.
+    """
+    if size < GC_PAUSE_BYTES or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def _on_headers_sent(
@@ -263,14 +287,15 @@ class Transport:
                 raise failure from exc.cause
             return _Retryable(failure, None, exc.cause)
         if 200 <= status < 300:
-            try:
-                data = self._parse(call, url, raw)
-            except _errors.ResponseValidationError as exc:
-                # A garbled body is worth another read only where resending is safe.
-                if call.retry is not Retry.SAFE:
-                    raise
-                return _Retryable(exc, None, exc.__cause__)
-            return self._structure(call, url, raw, data, into)
+            with _gc_paused(len(raw)):
+                try:
+                    data = self._parse(call, url, raw)
+                except _errors.ResponseValidationError as exc:
+                    # A garbled body is worth another read only where resending is safe.
+                    if call.retry is not Retry.SAFE:
+                        raise
+                    return _Retryable(exc, None, exc.__cause__)
+                return self._structure(call, url, raw, data, into)
         error = self._status_error(call, url, status, headers, raw)
         if not self._may_retry_status(call, status):
             raise error
@@ -376,11 +401,7 @@ class Transport:
         try:
             return converter().structure(data, into)
         except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
-            details = (
-                "; ".join(cattrs.transform_error(exc))
-                if isinstance(exc, cattrs.BaseValidationError)
-                else str(exc)
-            )
+            details = "; ".join(explain(data, into)) or f"{type(exc).__name__}: {exc}"
             raise _errors.ResponseValidationError(
                 f"{call.operation}: the response does not match the documented shape: {details}",
                 body=raw.decode("utf-8", "replace"),

@@ -329,3 +329,23 @@ async def test_unknown_enum_values_are_kept(recorder: Recorder, api: AsyncPhygit
     inventory["items"][0]["type"] = "ebay"
     recorder.add("GET", f"{BASE}/inventory/u2", json_body=inventory)
     assert (await api.inventory("u2")).items[0].type is ItemType.EBAY
+
+
+async def test_large_body_leaves_the_gc_as_it_found_it(
+    recorder: Recorder, api: AsyncPhygitals
+) -> None:
+    """Decoding a large body pauses the GC only for the decode; a disabled GC stays off."""
+    import gc  # noqa: PLC0415  only this test touches the collector
+
+    item: dict[str, object] = json.loads(json.dumps(INVENTORY_EXAMPLE))["items"][0]
+    big = {"user_id": "u", "items": [item | {"id": f"i{n}"} for n in range(400)]}
+    recorder.add("GET", f"{BASE}/inventory/u", json_body=big, times=2)
+    assert len(json.dumps(big)) > 64 * 1024
+    assert len((await api.inventory("u")).items) == 400
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        await api.inventory("u")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -159,10 +159,12 @@ def test_iter_sell_back_is_a_plain_iterator(sync_client: p.Phygitals) -> None:
 def test_calling_from_the_loop_thread_is_a_clear_error(sync_client: p.Phygitals) -> None:
     """A blocking call from inside the client's own loop (a callback) raises, not deadlocks."""
     purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+
+    def look_up_inventory(_done: int, _total: int) -> None:
+        sync_client.inventory("u1")
+
     with pytest.raises(RuntimeError, match="own event loop thread"):
-        sync_client.sell_back_many(
-            purchase.nfts, on_progress=lambda *_: sync_client.inventory("u1")
-        )
+        sync_client.sell_back_many(purchase.nfts, on_progress=look_up_inventory)
 
 
 def test_closed_client_raises(threaded: LocalSandbox) -> None:
