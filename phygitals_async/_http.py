@@ -9,8 +9,11 @@ Retry classes (see the README's "Retries and money safety")::
     BUYBACK   vm/buyback               429, connection errors before the request was sent
     UNSAFE    buy/init, ship/*         connection errors before the request was sent
 
-A request counts as sent once aiohttp started writing its headers. A BUYBACK or UNSAFE
-request that fails after that point raises :class:`OutcomeUnknownError` and is never resent.
+A request counts as sent once its connection is established: aiohttp reports every failure
+before that (refused, DNS, TLS, proxy, or a timeout while connecting) as
+``ClientConnectorError`` or ``ConnectionTimeoutError``, and anything else may have reached
+the server. A BUYBACK or UNSAFE request that fails after that point raises
+:class:`OutcomeUnknownError` and is never resent.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import logging
 import random
 import ssl as ssl_module
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -113,18 +116,13 @@ def _gc_paused(size: int) -> Iterator[None]:
         gc.enable()
 
 
-async def _on_headers_sent(
-    _session: aiohttp.ClientSession,
-    ctx: SimpleNamespace,
-    _params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    ctx.trace_request_ctx.sent = True
-
-
-def _trace_config() -> aiohttp.TraceConfig:
-    trace = aiohttp.TraceConfig()
-    trace.on_request_headers_sent.append(_on_headers_sent)
-    return trace
+def _env_proxy(base_url: str) -> str | None:
+    """The proxy for ``base_url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, if any."""
+    url = yarl.URL(base_url)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if not proxy or (url.host and urllib.request.proxy_bypass(url.host)):
+        return None
+    return proxy
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -186,8 +184,20 @@ class Transport:
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, yarl.URL] = {}
+        self._converter = converter()
+        self._proxy: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+
+    def _url(self, path: str) -> yarl.URL:
+        # Most calls hit a handful of fixed paths; parsing each URL once saves per request.
+        url = self._urls.get(path)
+        if url is None:
+            url = yarl.URL(self.base_url + path, encoded=True)
+            if len(self._urls) < 1024:
+                self._urls[path] = url
+        return url
 
     @property
     def closed(self) -> bool:
@@ -201,6 +211,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._loop = loop
+            self._proxy = _env_proxy(self.base_url) if self._trust_env else None
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
                 headers={
@@ -208,8 +219,9 @@ class Transport:
                     "User-Agent": f"phygitals-async/{__version__}",
                     "Accept": "application/json",
                 },
-                trust_env=self._trust_env,
-                trace_configs=[_trace_config()],
+                # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
+                # them (and .netrc) up in a thread on every request, tripling the latency.
+                trust_env=False,
                 skip_auto_headers=("Content-Type",),
             )
         elif self._loop is not loop:
@@ -243,7 +255,7 @@ class Transport:
         budget = self.timeout if timeout is None else timeout
         retries = self.max_retries if max_retries is None else max_retries
         deadline = self.clock() + budget
-        url = yarl.URL(self.base_url + call.path, encoded=True)
+        url = self._url(call.path)
         if call.params:
             url = url.extend_query(call.params)
         body = None if call.json is None else json.dumps(call.json, default=_json_default)
@@ -295,7 +307,7 @@ class Transport:
                     if call.retry is not Retry.SAFE:
                         raise
                     return _Retryable(exc, None, exc.__cause__)
-                return self._structure(call, url, raw, data, into)
+                return self._structure(call, url, raw, data, into, self._converter)
         error = self._status_error(call, url, status, headers, raw)
         if not self._may_retry_status(call, status):
             raise error
@@ -309,7 +321,6 @@ class Transport:
         body: str | None,
         remaining: float,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        ctx = SimpleNamespace(sent=False)
         started = time.perf_counter()
         try:
             async with session.request(
@@ -322,19 +333,20 @@ class Transport:
                     sock_connect=self._connect_timeout,
                     sock_read=self._read_timeout,
                 ),
-                trace_request_ctx=ctx,
                 allow_redirects=False,
+                proxy=self._proxy,
             ) as response:
                 raw = await response.read()
                 status = response.status
                 headers = response.headers
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _AttemptError(exc, sent=False, timed_out=True) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            raise _AttemptError(exc, sent=ctx.sent and not connecting, timed_out=True) from exc
+            raise _AttemptError(exc, sent=True, timed_out=True) from exc
         except aiohttp.ClientConnectorError as exc:
             raise _AttemptError(exc, sent=False, timed_out=False) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise _AttemptError(exc, sent=ctx.sent, timed_out=False) from exc
+            raise _AttemptError(exc, sent=True, timed_out=False) from exc
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.1f ms",
@@ -397,9 +409,11 @@ class Transport:
         return data
 
     @staticmethod
-    def _structure(call: Call, url: yarl.URL, raw: bytes, data: Any, into: Any) -> Any:
+    def _structure(
+        call: Call, url: yarl.URL, raw: bytes, data: Any, into: Any, conv: cattrs.Converter
+    ) -> Any:
         try:
-            return converter().structure(data, into)
+            return conv.structure(data, into)
         except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
             details = "; ".join(explain(data, into)) or f"{type(exc).__name__}: {exc}"
             raise _errors.ResponseValidationError(

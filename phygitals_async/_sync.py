@@ -69,7 +69,8 @@ class Phygitals:
         read_timeout: the limit on a silent socket during one attempt (``None``: only the
             deadline).
         ssl: ``True`` to verify with the system CAs, an ``SSLContext`` for a custom CA.
-        trust_env: read proxy settings (``HTTPS_PROXY``...) and ``.netrc`` from the environment.
+        trust_env: use the proxy from ``HTTPS_PROXY``/``HTTP_PROXY`` (honouring ``NO_PROXY``),
+            read once when the first request is made.
         retry_backoff: the first backoff step; each retry doubles it, with jitter.
         retry_backoff_max: the cap on one backoff step.
 
