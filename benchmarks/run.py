@@ -128,7 +128,8 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
             )
             return PACKS.validate_json(response.content)
 
-        stacks = {
+        Stack = Callable[[], Awaitable[object]]
+        stacks: dict[str, tuple[Stack, Stack, Stack]] = {
             "inventory": (
                 lambda: sdk.inventory("bench"),
                 lambda: raw_get("/_/api/v1/inventory/bench"),
