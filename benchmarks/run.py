@@ -36,6 +36,7 @@ from phygitals_async._converters import converter
 from phygitals_async._http import Call, Retry, Transport, _gc_paused
 
 KEY = "sandbox-bench"
+Stack = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -128,7 +129,6 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
             )
             return PACKS.validate_json(response.content)
 
-        Stack = Callable[[], Awaitable[object]]
         stacks: dict[str, tuple[Stack, Stack, Stack]] = {
             "inventory": (
                 lambda: sdk.inventory("bench"),
