@@ -7,7 +7,7 @@ from typing import TextIO
 
 from ._client import AsyncPhygitals
 from ._models import Address
-from ._output import money, table, when
+from ._output import items_table, money, table
 
 __all__ = ["run_demo"]
 
@@ -44,22 +44,11 @@ async def run_demo(client: AsyncPhygitals, out: TextIO | None = None) -> None:
     stream.write(f"session {purchase.session_id}\n")
     result = await client.wait_for_purchase(purchase.session_id, timeout=30)
     stream.write(f"fulfilled: public id {result.public_id}, tx {result.tx_hash[:24]}...\n")
-    table(
-        ["item", "card", "buyback"],
-        [(n.id, n.name, money(n.buyback_price)) for n in result.nfts],
-        stream,
-    )
+    items_table(result.nfts, stream)
 
     step(f"Inventory of {DEMO_USER}")
     inventory = await client.inventory(DEMO_USER)
-    table(
-        ["item", "card", "buyback", "sell by"],
-        [
-            (i.id, i.name, money(i.buyback_price), when(i.buyback_expires_at))
-            for i in inventory.items
-        ],
-        stream,
-    )
+    items_table(inventory.items, stream, expiry=True)
 
     step("Selling two back (bulk sellback)")
     to_sell = sorted(inventory.items, key=lambda i: i.buyback_price)[:2]

@@ -12,7 +12,9 @@ from typing import Any, TextIO, cast
 
 import attrs
 
-__all__ = ["ProgressBar", "money", "print_json", "table", "to_jsonable", "when"]
+from ._models import Item
+
+__all__ = ["ProgressBar", "items_table", "money", "print_json", "table", "to_jsonable", "when"]
 
 
 def to_jsonable(value: object) -> Any:
@@ -77,6 +79,22 @@ def table(
         stream.write(line(row) + "\n")
     if not cells:
         stream.write("(none)\n")
+
+
+def items_table(items: Iterable[Item], out: TextIO | None = None, *, expiry: bool = False) -> None:
+    """The table of pulled or owned items: id, card, buyback price (and sell-by time)."""
+    if expiry:
+        table(
+            ["item", "card", "buyback", "sell by"],
+            [(i.id, i.name, money(i.buyback_price), when(i.buyback_expires_at)) for i in items],
+            out,
+        )
+    else:
+        table(
+            ["item", "card", "buyback"],
+            [(i.id, i.name, money(i.buyback_price)) for i in items],
+            out,
+        )
 
 
 def _numeric(text: str) -> bool:

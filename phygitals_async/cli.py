@@ -21,7 +21,7 @@ from ._client import AsyncPhygitals
 from ._demo import run_demo
 from ._errors import ConfigurationError, PhygitalsError
 from ._models import Address, BulkSellbackReport, PurchasePending
-from ._output import ProgressBar, money, print_json, table, when
+from ._output import ProgressBar, items_table, money, print_json, table, when
 
 __all__ = ["main"]
 
@@ -221,7 +221,7 @@ async def _buy(client: AsyncPhygitals, args: argparse.Namespace) -> int:
             return EXIT_OK
         print(f"session {purchase.session_id}")
         items = purchase.nfts
-    table(["item", "card", "buyback"], [(n.id, n.name, money(n.buyback_price)) for n in items])
+    items_table(items)
     return EXIT_OK
 
 
@@ -233,10 +233,7 @@ async def _status(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         print("pending")
     else:
         print(f"fulfilled for {status.user_id}, public id {status.public_id}")
-        table(
-            ["item", "card", "buyback"],
-            [(n.id, n.name, money(n.buyback_price)) for n in status.nfts],
-        )
+        items_table(status.nfts)
     return EXIT_OK
 
 
@@ -245,13 +242,7 @@ async def _inventory(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     if args.json:
         print_json(inventory)
     else:
-        table(
-            ["item", "card", "buyback", "sell by"],
-            [
-                (i.id, i.name, money(i.buyback_price), when(i.buyback_expires_at))
-                for i in inventory.items
-            ],
-        )
+        items_table(inventory.items, expiry=True)
     return EXIT_OK
 
 
