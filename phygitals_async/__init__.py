@@ -28,6 +28,7 @@ from ._errors import (
     BadRequestError,
     BuybackInProgressError,
     CardNotFoundError,
+    ClientClosedError,
     ConfigurationError,
     CountryNotSupportedError,
     InvalidAddressError,
@@ -52,7 +53,6 @@ from ._errors import (
     UnprocessableError,
     UserNotFoundError,
 )
-from ._http import ClientClosedError
 from ._models import (
     Address,
     Attribute,

@@ -33,18 +33,10 @@ from ._validation import item_id_of, require_id, require_int
 if TYPE_CHECKING:
     from ._client import AsyncPhygitals
 
-__all__ = ["BuybackAnswer", "SellbackOutcome", "iter_sell_back", "sell_back_many"]
+__all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many"]
 
 SellbackOutcome = Sellback | FailedSellback
 Items = Inventory | Iterable[str | Item]
-
-
-@attrs.frozen
-class BuybackAnswer:
-    """The body of a successful ``POST /vm/buyback``."""
-
-    success: bool
-    amount: Decimal
 
 
 @attrs.define

@@ -16,6 +16,7 @@ from ._http import Call, Retry, Transport
 from ._models import (
     Address,
     BulkSellbackReport,
+    BuybackAnswer,
     Card,
     FailedSellback,
     Inventory,
@@ -371,8 +372,8 @@ class AsyncPhygitals:
             {"item_id": item},
             json={"item_id": item},
         )
-        answer: _bulk.BuybackAnswer = await self._transport.request(
-            call, _bulk.BuybackAnswer, timeout=timeout, max_retries=max_retries
+        answer: BuybackAnswer = await self._transport.request(
+            call, BuybackAnswer, timeout=timeout, max_retries=max_retries
         )
         return Sellback(item_id=item, amount=answer.amount)
 

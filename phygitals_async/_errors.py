@@ -4,6 +4,7 @@ Every failure the SDK reports is a :class:`PhygitalsError`. API errors are chose
 HTTP status and the API's documented ``error`` string, matched exactly::
 
     PhygitalsError
+    ├── ClientClosedError (RuntimeError)     the client was used after close()
     ├── ConfigurationError (ValueError)      bad key / base URL, raised before any request
     │   └── InvalidRequestError              bad arguments, raised before any request
     ├── APIConnectionError                   no usable response
@@ -53,6 +54,7 @@ __all__ = [
     "BadRequestError",
     "BuybackInProgressError",
     "CardNotFoundError",
+    "ClientClosedError",
     "ConfigurationError",
     "CountryNotSupportedError",
     "InvalidAddressError",
@@ -81,6 +83,10 @@ __all__ = [
 
 class PhygitalsError(Exception):
     """Root of every error raised by phygitals_async."""
+
+
+class ClientClosedError(PhygitalsError, RuntimeError):
+    """The client was closed; create a new one."""
 
 
 class ConfigurationError(PhygitalsError, ValueError):

@@ -71,10 +71,6 @@ class Call:
     json: Mapping[str, Any] | None = None
 
 
-class ClientClosedError(_errors.PhygitalsError, RuntimeError):
-    """The client was closed; create a new one."""
-
-
 class _AttemptError(Exception):
     """An attempt ended without a response; ``sent`` says whether the request went out."""
 
@@ -207,7 +203,7 @@ class Transport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             msg = "this client is closed; create a new one"
-            raise ClientClosedError(msg)
+            raise _errors.ClientClosedError(msg)
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._loop = loop

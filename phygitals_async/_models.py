@@ -167,10 +167,6 @@ class Item:
         """The card's display name."""
         return self.content.metadata.name
 
-    def sellable_at(self, when: datetime) -> bool:
-        """Whether the sellback window is still open at ``when`` (no expiry means open)."""
-        return self.buyback_expires_at is None or when < self.buyback_expires_at
-
 
 @attrs.frozen
 class Purchase:
@@ -217,6 +213,14 @@ class Sellback:
     item_id: str
     amount: Decimal
     reconciled: bool = False
+
+
+@attrs.frozen
+class BuybackAnswer:
+    """The body of a successful ``POST /vm/buyback``; ``sell_back`` returns a Sellback."""
+
+    success: bool
+    amount: Decimal
 
 
 @attrs.frozen

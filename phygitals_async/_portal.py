@@ -20,7 +20,7 @@ from typing import Generic, ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncPhygitals
-from ._http import ClientClosedError
+from ._errors import ClientClosedError
 from ._polling import Poll
 
 __all__ = ["SyncPoll", "SyncRuntime"]
