@@ -122,4 +122,4 @@ def test_models_are_frozen() -> None:
     """Models cannot be changed after decoding."""
     sale = phygitals_async.Sellback("i", Decimal(1))
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        sale.amount = 2  # type: ignore[misc]
+        sale.amount = Decimal(2)  # type: ignore[misc]
