@@ -233,3 +233,23 @@ def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])
         assert "example:" in capsys.readouterr().out, command
+
+
+def test_sandbox_command_serves_other_processes() -> None:
+    """`python -m phygitals_async.testing` serves the sandbox to another process's client."""
+    import subprocess  # noqa: PLC0415  only this test starts a process
+    import sys  # noqa: PLC0415
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "phygitals_async.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            first = server.stdout.readline()
+            root = first.split(" on ", 1)[1].split(" ", 1)[0]
+            with p.Phygitals(api_key="sandbox-other", base_url=root + "/_") as client:
+                assert len(client.list_packs()) == 5
+        finally:
+            server.terminate()
