@@ -58,7 +58,8 @@ async def test_thousands_of_items_with_faults_reconcile_to_the_ledger(
         (sold[f.item_id] for f in report.unknown if f.item_id in sold), Decimal(0)
     )
     assert report.total_amount + unknown_but_sold == sandbox.ledger.amount_paid
-    assert {type(f.error) for f in report.failed} <= {p.ServerError}
+    # 5xx and HTML pages fail an item; so can three injected 429s in a row (retries exhausted).
+    assert {type(f.error) for f in report.failed} <= {p.ServerError, p.RateLimitError}
     assert len(report.failed) > 0
     assert any(s.reconciled for s in report.succeeded)
     assert sandbox.ledger.sellback_executions == len(sold)
