@@ -224,6 +224,6 @@ def explain(data: object, into: Any) -> list[str]:
         _converter(os.environ.get(STRICT_ENV) == "1", True).structure(data, into)  # noqa: FBT003
     except cattrs.BaseValidationError as exc:
         return cattrs.transform_error(exc)
-    except (TypeError, ValueError, KeyError) as exc:
-        return [str(exc)]
+    except Exception as exc:  # noqa: BLE001  a hook's own error, reported as it is
+        return [f"{type(exc).__name__}: {exc}"]
     return []

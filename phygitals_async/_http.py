@@ -410,7 +410,7 @@ class Transport:
     ) -> Any:
         try:
             return conv.structure(data, into)
-        except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        except Exception as exc:  # whatever the shape breaks, it is one error to the caller
             details = "; ".join(explain(data, into)) or f"{type(exc).__name__}: {exc}"
             raise _errors.ResponseValidationError(
                 f"{call.operation}: the response does not match the documented shape: {details}",

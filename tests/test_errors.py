@@ -235,3 +235,16 @@ def test_mapping_needs_both_status_and_message(
 ) -> None:
     """A documented string under another status does not pick the special class."""
     assert error_class_for(status, message) is expected
+
+
+async def test_unknown_field_in_strict_mode_is_validation_error(
+    recorder: Recorder, api: p.AsyncPhygitals
+) -> None:
+    """The SDK's own strict mode turns an unknown field into ResponseValidationError."""
+    recorder.add(
+        "GET",
+        f"{B}/card/i",
+        json_body={"id": "i", "name": "n", "fmv": 1, "metadata": {"name": "n"}, "grade": "10"},
+    )
+    with pytest.raises(p.ResponseValidationError, match="grade"):
+        await api.card("i")

@@ -1,0 +1,158 @@
+"""The converter: exact money, aware times, tolerant of new fields and enum values."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import cattrs
+import pytest
+
+from phygitals_async import (
+    Attribute,
+    Inventory,
+    Item,
+    ItemType,
+    OrderStatus,
+    Pack,
+    PurchasePending,
+    PurchaseResult,
+    ShippingOrder,
+)
+from phygitals_async._converters import explain, make_converter
+
+ITEM: dict[str, Any] = {
+    "id": "i",
+    "buyback_price": Decimal("8.50"),
+    "content": {"metadata": {"name": "n", "attributes": [{"trait_type": "Year", "value": 2024}]}},
+}
+LENIENT = make_converter()
+STRICT = make_converter(strict=True)
+
+
+def test_money_keeps_the_digits_the_server_wrote() -> None:
+    """Amounts parsed from JSON text keep every digit; ints and numeric strings work too."""
+    data = json.loads(
+        '{"id": "i", "buyback_price": 0.1, "content": {"metadata": {"name": "n"}}}',
+        parse_float=Decimal,
+    )
+    assert LENIENT.structure(data, Item).buyback_price == Decimal("0.1")
+    assert LENIENT.structure(ITEM | {"buyback_price": 3}, Item).buyback_price == Decimal(3)
+    assert LENIENT.structure(ITEM | {"buyback_price": "2.25"}, Item).buyback_price == Decimal(
+        "2.25"
+    )
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, "lots", None, [1]])
+def test_money_rejects_non_numbers_and_binary_floats(bad: object) -> None:
+    """Booleans, binary floats, words and nulls are not money."""
+    with pytest.raises(Exception):  # noqa: B017, PT011  cattrs wraps as it likes
+        LENIENT.structure(ITEM | {"buyback_price": bad}, Item)
+    assert explain(ITEM | {"buyback_price": bad}, Item)
+
+
+def test_times_are_timezone_aware() -> None:
+    """Z, offsets and naive times all decode to aware datetimes (naive taken as UTC)."""
+    for text, expected in [
+        ("2026-04-18T19:05:14.000Z", datetime(2026, 4, 18, 19, 5, 14, tzinfo=UTC)),
+        (
+            "2026-04-18T21:05:14+02:00",
+            datetime(2026, 4, 18, 21, 5, 14, tzinfo=timezone(timedelta(hours=2))),
+        ),
+        ("2026-04-18T19:05:14", datetime(2026, 4, 18, 19, 5, 14, tzinfo=UTC)),
+    ]:
+        item = LENIENT.structure(ITEM | {"purchased_at": text}, Item)
+        assert item.purchased_at == expected
+        assert item.purchased_at is not None
+        assert item.purchased_at.tzinfo is not None
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        LENIENT.structure(ITEM | {"purchased_at": 1713467114}, Item)
+
+
+def test_unknown_fields_ignored_unless_strict() -> None:
+    """A field the models do not know is dropped normally and refused in strict mode."""
+    data = ITEM | {"rarity": "mythic"}
+    assert LENIENT.structure(data, Item).id == "i"
+    with pytest.raises(cattrs.ForbiddenExtraKeysError):
+        STRICT.structure(data, Item)
+    wrapped = {
+        "result": {"session_id": "s", "user_id": "u", "public_id": "p", "nfts": [], "tx_hash": "t"},
+        "extra": 1,
+    }
+    status: Any = PurchaseResult | PurchasePending
+    assert isinstance(LENIENT.structure(wrapped, status), PurchaseResult)
+    with pytest.raises(ValueError, match="extra"):
+        STRICT.structure(wrapped, status)
+
+
+def test_open_enums_keep_new_values() -> None:
+    """Known values become members; new values stay strings; non-strings are refused."""
+    assert LENIENT.structure(ITEM | {"type": "alt"}, Item).type is ItemType.ALT
+    assert LENIENT.structure(ITEM | {"type": "graded-slab"}, Item).type == "graded-slab"
+    assert LENIENT.structure(ITEM | {"type": None}, Item).type is None
+    order_status: Any = OrderStatus | str
+    assert LENIENT.structure("label_created", order_status) is OrderStatus.LABEL_CREATED
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        LENIENT.structure(ITEM | {"type": 3}, Item)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("id", 5), ("content", "text"), ("content", {"metadata": {"name": 1}})],
+)
+def test_wrong_types_are_refused(field: str, bad: object) -> None:
+    """Strings stay strings and objects stay objects: no silent coercion."""
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        LENIENT.structure(ITEM | {field: bad}, Item)
+
+
+def test_attribute_values_of_any_scalar_type() -> None:
+    """Trait values may be strings, numbers, booleans or null; objects are refused."""
+    for value in ("2024", 2024, 9.5, True, None):
+        attribute = LENIENT.structure({"trait_type": "t", "value": value}, Attribute)
+        assert attribute.value == value
+    with pytest.raises(TypeError):
+        LENIENT.structure({"trait_type": "t", "value": {"nested": 1}}, Attribute)
+    with pytest.raises(TypeError):
+        LENIENT.structure(["t", 1], Attribute)
+
+
+def test_integers_and_booleans_are_exact() -> None:
+    """An integral number is an int; a bool is not an int and an int is not a bool."""
+    pack = {
+        "id": "p",
+        "name": "n",
+        "platform": "mainnet",
+        "enable": True,
+        "in_stock": True,
+        "mint_price": Decimal(1),
+        "max_per_mint": Decimal("10.0"),
+        "buyback_percent": Decimal("0.85"),
+    }
+    assert LENIENT.structure(pack, Pack).max_per_mint == 10
+    for field, bad in (("max_per_mint", True), ("max_per_mint", Decimal("2.5")), ("enable", 1)):
+        with pytest.raises(Exception):  # noqa: B017, PT011
+            LENIENT.structure(pack | {field: bad}, Pack)
+
+
+def test_tuples_need_arrays_and_destination_needs_an_object() -> None:
+    """A list field given an object, or a mapping field given a list, is refused."""
+    with pytest.raises(TypeError):
+        LENIENT.structure({"user_id": "u", "items": {"0": ITEM}}, Inventory)
+    order = {
+        "order_id": "o",
+        "status": "queued",
+        "carrier": "c",
+        "service": "s",
+        "amount": Decimal(1),
+        "currency": "USD",
+        "destination": ["US"],
+        "items": [],
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        LENIENT.structure(order, ShippingOrder)
+    assert explain(order, ShippingOrder)
+    assert explain(order | {"destination": {}}, ShippingOrder) == []
