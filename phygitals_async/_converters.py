@@ -14,9 +14,10 @@ Hook choices, all in one place:
 - ``Mapping[str, Any]``: passed through as a fresh ``dict``.
 - Extra keys: ignored by default; rejected when ``strict`` (the SDK's own tests run strict, so
   a field the models miss is noticed).
-- Speed: ``detailed_validation`` is off and homogeneous tuples, optionals and ``Attribute``
-  have direct hooks; a body that fails to decode is decoded again by a detailed converter
-  (:func:`explain`) only to say where it failed.
+- Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks string and
+  boolean fields inline and builds the instance positionally; homogeneous tuples, optionals
+  and ``Attribute`` have direct hooks. A body that fails to decode is decoded again by a
+  detailed cattrs converter (:func:`explain`) only to say where it failed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+import attrs
 import cattrs
 from cattrs.strategies import configure_union_passthrough
 
@@ -127,6 +129,65 @@ def _is_optional(tp: Any) -> bool:
     )
 
 
+_MISSING = object()
+
+
+def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[[Any, Any], Any]:
+    """A structure function for one attrs class, generated like cattrs' but leaner.
+
+    Strings and booleans are checked inline (no call per field), other fields use the
+    converter's hook for their type, and the instance is built with positional arguments.
+    """
+    hints = get_type_hints(cls)
+    namespace: dict[str, Any] = {"cls": cls, "MISSING": _MISSING, "extra_keys": _extra_keys}
+    body = [
+        "    if o.__class__ is not dict:",
+        "        raise TypeError(f'expected an object, got {o!r}')",
+    ]
+    names = []
+    for index, field in enumerate(attrs.fields(cls)):
+        value, tp = f"v{index}", hints[field.name]
+        names.append(value)
+        optional = _is_optional(tp)
+        inner = next(m for m in get_args(tp) if m is not type(None)) if optional else tp
+        if field.default is attrs.NOTHING:
+            body.append(f"    {value} = o[{field.name!r}]")
+        else:
+            namespace[f"d{index}"] = field.default
+            body.append(f"    {value} = o.get({field.name!r}, MISSING)")
+        if inner in (str, bool):
+            namespace[f"t{index}"] = inner
+            check = f"{value}.__class__ is not t{index}"
+            guard = f"{value} is not MISSING and " if field.default is not attrs.NOTHING else ""
+            none = f"{value} is not None and " if optional else ""
+            message = f"{field.name}: expected {inner.__name__}, got {{{value}!r}}"
+            body += [f"    if {guard}{none}{check}:", f"        raise TypeError(f'{message}')"]
+        else:
+            namespace[f"h{index}"] = conv.get_structure_hook(inner)
+            namespace[f"t{index}"] = inner
+            call = f"h{index}({value}, t{index})"
+            if optional:
+                call = f"None if {value} is None else {call}"
+            if field.default is attrs.NOTHING:
+                body.append(f"    {value} = {call}")
+            else:
+                body.append(f"    {value} = d{index} if {value} is MISSING else {call}")
+        if field.default is not attrs.NOTHING and inner in (str, bool):
+            body.append(f"    if {value} is MISSING: {value} = d{index}")
+    if strict:
+        namespace["known"] = frozenset(f.name for f in attrs.fields(cls))
+        body.insert(2, "    if o.keys() - known: extra_keys(cls, o.keys() - known)")
+    body.append(f"    return cls({', '.join(names)})")
+    source = "\n".join(["def structure(o, _):", *body])
+    exec(compile(source, f"<phygitals structure {cls.__name__}>", "exec"), namespace)  # noqa: S102  generated from our own models
+    hook: Callable[[Any, Any], Any] = namespace["structure"]
+    return hook
+
+
+def _extra_keys(cls: type, extra: set[str]) -> None:
+    raise cattrs.ForbiddenExtraKeysError("", cls, extra)
+
+
 def _structure_attribute(value: object, _: Any) -> Attribute:
     if not isinstance(value, dict):
         msg = f"expected an object, got {value!r}"
@@ -156,6 +217,9 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     conv.register_structure_hook(bool, _structure_bool)
     configure_union_passthrough(AttributeValue, conv)
     if not detailed:
+        conv.register_structure_hook_factory(
+            attrs.has, lambda cls: _attrs_hook(conv, cls, strict=strict)
+        )
         conv.register_structure_hook_factory(
             _is_homogeneous_tuple, lambda tp: _tuple_hook(conv, tp)
         )

@@ -156,3 +156,38 @@ def test_tuples_need_arrays_and_destination_needs_an_object() -> None:
         LENIENT.structure(order, ShippingOrder)
     assert explain(order, ShippingOrder)
     assert explain(order | {"destination": {}}, ShippingOrder) == []
+
+
+def test_generated_hooks_agree_with_cattrs() -> None:
+    """The fast hooks decode sandbox output exactly as cattrs' own functions do, and fail alike."""
+    from phygitals_async.testing import SandboxState  # noqa: PLC0415  only this test needs it
+
+    state = SandboxState(seed=3)
+    for pack in (
+        "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM",
+        "D1g1ta1LegendsEnftPackQw3rTy8uIoP4sDfGhJkLzXc",
+    ):
+        state.buy({"id": pack, "amount": 5, "user_id": "u"})
+    body = json.dumps(state.inventory("u"), default=float)
+    data = json.loads(body, parse_float=Decimal)
+    fast, reference = make_converter(strict=True), make_converter(strict=True, detailed=True)
+    assert fast.structure(data, Inventory) == reference.structure(data, Inventory)
+    packs = json.loads(json.dumps(state.list_packs("mainnet"), default=float), parse_float=Decimal)
+    assert fast.structure(packs, list[Pack]) == reference.structure(packs, list[Pack])
+    item = data["items"][0]
+    breakages: list[dict[str, Any]] = [
+        {"id": None},
+        {"mint_address": 7},
+        {"content": {"metadata": {}}},
+        {"purchased_at": "yesterday"},
+        {"unknown": 1},
+    ]
+    for broken in breakages:
+        mutated = item | broken
+        with pytest.raises(Exception):  # noqa: B017, PT011  each converter raises its own way
+            fast.structure(mutated, Item)
+        with pytest.raises(Exception):  # noqa: B017, PT011
+            reference.structure(mutated, Item)
+    missing = {k: v for k, v in item.items() if k != "buyback_price"}
+    with pytest.raises(KeyError):
+        fast.structure(missing, Item)
