@@ -139,13 +139,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    msg = f"cannot send {type(value).__name__} as JSON"
-    raise TypeError(msg)
-
-
 class Transport:
     """Owns the aiohttp session; sends calls with retries under one deadline."""
 
@@ -254,7 +247,7 @@ class Transport:
         url = self._url(call.path)
         if call.params:
             url = url.extend_query(call.params)
-        body = None if call.json is None else json.dumps(call.json, default=_json_default)
+        body = None if call.json is None else json.dumps(call.json)
         attempt = 0
         while True:
             remaining = deadline - self.clock()

@@ -230,3 +230,72 @@ async def test_journal_keeps_final_failures_and_retries_transient_ones(
         (refused.id, p.TransactionFailedError)
     ]
     assert second.resumed == 1
+
+
+async def test_bare_ids_with_an_owner_reconcile_to_their_price(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """Ids plus user_id: prices are learnt up front, so a lost answer settles to the amount."""
+    items = await stock(client, "u1", 3)
+    sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    report = await client.sell_back_many([i.id for i in items], concurrency=1, user_id="u1")
+    assert len(report.succeeded) == 3
+    reconciled = [s for s in report.succeeded if s.reconciled]
+    assert len(reconciled) == 1
+    assert report.total_amount == sandbox.ledger.amount_paid
+    assert sandbox.ledger.requests["inventory"] == 3  # stock, prefetch, one reconciliation
+
+
+async def test_unreachable_inventory_leaves_lost_answers_unknown(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """If the inventory cannot be read, lost answers are unknown, never guessed."""
+    items = await stock(client, "u1", 2)
+    sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    sandbox.faults.add(Fault.status(503, route="inventory"))
+    report = await client.sell_back_many(items, concurrency=1)
+    assert len(report.unknown) == 1
+    assert len(report.succeeded) == 1
+    assert report.unknown[0].item_id in sandbox.ledger.sold
+
+
+async def test_a_retry_that_loses_its_answer_again_is_unknown(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """Still owned after a lost answer: one more try; if that answer is lost too, unknown."""
+    items = await stock(client, "u1", 1)
+    sandbox.faults.add(Fault.drop_before(route="vm/buyback", count=1))
+    sandbox.faults.add(Fault.malformed_json(route="vm/buyback", count=1))
+    report = await client.sell_back_many(items, user_id="u1")
+    assert [f.item_id for f in report.unknown] == [items[0].id]
+    assert isinstance(report.unknown[0].error, p.OutcomeUnknownError)
+    assert items[0].id in sandbox.ledger.sold  # it did sell: "unknown" was the honest answer
+    assert sandbox.ledger.requests["vm/buyback"] == 2
+
+
+async def test_iter_sell_back_resumes_from_the_journal(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """Settled outcomes come first from the journal; only the rest are sold."""
+    items = await stock(client, "u1", 4)
+    journal = tmp_path / "run.db"
+    await client.sell_back_many(items[:2], journal=journal)
+    outcomes = [o async for o in client.iter_sell_back(items, journal=journal)]
+    assert [o.item_id for o in outcomes[:2]] == [i.id for i in items[:2]]
+    assert sorted(o.item_id for o in outcomes) == sorted(i.id for i in items)
+    assert sandbox.ledger.sellback_executions == 4
+
+
+async def test_unknown_outcomes_are_rechecked_on_the_next_run(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """An unknown item is journaled as such and settled by the next run that can check."""
+    items = await stock(client, "u1", 1)
+    journal = tmp_path / "run.db"
+    sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    first = await client.sell_back_many([items[0].id], journal=journal)
+    assert len(first.unknown) == 1
+    second = await client.sell_back_many(items, journal=journal, user_id="u1")
+    assert [s.item_id for s in second.succeeded] == [items[0].id]
+    assert second.succeeded[0].reconciled
+    assert sandbox.ledger.sellback_executions == 1

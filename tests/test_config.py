@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -202,3 +202,43 @@ async def test_debug_log_line_per_request(
     assert lines[0].startswith("GET /_/api/v1/vm/available -> 200 in ")
     assert lines[1].startswith("GET /_/api/v1/inventory/nobody -> 404 in ")
     assert lines[0].endswith(" ms")
+
+
+def test_a_client_is_bound_to_its_first_event_loop(sandbox_url_for_loops: str) -> None:
+    """Using one AsyncPhygitals from a second event loop is a clear configuration error."""
+    import asyncio  # noqa: PLC0415  this test drives two loops itself
+
+    client = p.AsyncPhygitals(api_key="sandbox-a", base_url=sandbox_url_for_loops)
+
+    async def list_packs() -> int:
+        return len(await client.list_packs())
+
+    async def close() -> None:
+        await client.aclose()
+
+    with asyncio.Runner() as first:
+        assert first.run(list_packs()) == 5
+        with pytest.raises(p.ConfigurationError, match="event loop"):
+            asyncio.run(list_packs())
+        first.run(close())
+
+
+@pytest.fixture
+def sandbox_url_for_loops() -> Iterator[str]:
+    from phygitals_async.testing import sandbox_in_thread  # noqa: PLC0415
+
+    with sandbox_in_thread() as running:
+        yield running.url
+
+
+def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY is used unless NO_PROXY covers the host."""
+    from phygitals_async._http import _env_proxy  # noqa: PLC0415  private helper, unit-tested
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert _env_proxy("https://api.phygitals.com") == "http://proxy.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "api.phygitals.com")
+    assert _env_proxy("https://api.phygitals.com") is None
+    assert _env_proxy("http://127.0.0.1:8787/_") is None

@@ -146,3 +146,16 @@ async def test_poll_arguments_are_checked(client: p.AsyncPhygitals) -> None:
         client.poll_purchase("")
     with pytest.raises(p.ConfigurationError):
         client.poll_shipment("order_x", until=())
+
+
+async def test_a_request_cut_by_the_poll_deadline_is_a_poll_timeout(
+    sandbox: LocalSandbox,
+) -> None:
+    """When the deadline passes during a slow status request, PollTimeoutError is raised."""
+    sandbox.production.pending_polls = 1
+    sandbox.faults.add(Fault.latency(5, route="vm/buy/status"))
+    async with sandbox.client() as client:
+        purchase = await client.buy(TOPPS, amount=1, user_id="u1")
+        with pytest.raises(p.PollTimeoutError) as caught:
+            await client.wait_for_purchase(purchase.session_id, interval=0, timeout=0.3)
+    assert isinstance(caught.value.__cause__, p.APITimeoutError)
