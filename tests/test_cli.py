@@ -253,3 +253,46 @@ def test_sandbox_command_serves_other_processes() -> None:
                 assert len(client.list_packs()) == 5
         finally:
             server.terminate()
+
+
+def test_status_pending_and_order_wait_until(
+    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The status command prints pending; ship order --wait-until returns on the status."""
+    sandbox_thread.production.pending_polls = 1
+    purchase = blocking.buy(TOPPS, amount=1, user_id="u1")
+    assert run(sandbox_thread, "status", purchase.session_id) == 0
+    assert capsys.readouterr().out == "pending\n"
+    quote = blocking.ship_quote(
+        purchase.nfts,
+        destination={"name": "J", "line1": "1 Main", "city": "Austin", "country": "US"},
+    )
+    order_id = blocking.ship_request(quote.cheapest).order_id
+    sandbox_thread.state.advance_order(order_id, "shipped")
+    assert run(sandbox_thread, "ship", "order", order_id, "--wait-until", "shipped") == 0
+    out = capsys.readouterr().out
+    assert "shipped" in out
+    assert "tracking 9400" in out
+
+
+def test_progress_bar_draws_on_a_terminal() -> None:
+    """The progress bar redraws one line on a TTY and ends it when done; silent otherwise."""
+    import io  # noqa: PLC0415  only this test fakes a terminal
+
+    from phygitals_async._output import ProgressBar  # noqa: PLC0415
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = ProgressBar("selling", screen, width=10)
+    bar(0, 4)
+    bar(2, 4)
+    bar(4, 4)
+    assert screen.getvalue() == (
+        "\rselling [..........] 0/4\rselling [#####.....] 2/4\rselling [##########] 4/4\n"
+    )
+    quiet = io.StringIO()
+    ProgressBar("selling", quiet)(1, 2)
+    assert quiet.getvalue() == ""

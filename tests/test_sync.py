@@ -214,3 +214,19 @@ def test_ctrl_c_cancels_the_call_in_flight(threaded: LocalSandbox) -> None:
             client._runtime.call(asyncio.sleep, 0.01)
         assert client._runtime.call_sync(lambda: len(asyncio.all_tasks())) == baseline
         assert len(client.list_packs()) == 5
+
+
+def test_blocking_reads_and_shipment_polling(
+    threaded: LocalSandbox, sync_client: p.Phygitals
+) -> None:
+    """card, recent_pulls and a blocking shipment poll work without await."""
+    item = sync_client.buy(TOPPS, amount=1, user_id="u1").nfts[0]
+    assert sync_client.card(item.id).fmv > 0
+    assert sync_client.recent_pulls(limit=1)[0].id == item.id
+    quote = sync_client.ship_quote([item], destination=ADDRESS)
+    order_id = sync_client.ship_request(quote.cheapest).order_id
+    threaded.state.advance_order(order_id, "delivered")
+    handle = sync_client.poll_shipment(order_id, interval=0)
+    order = handle.result(timeout=10)
+    assert order.status is p.OrderStatus.DELIVERED
+    assert sync_client.wait_for_shipment(order_id, interval=0).delivered_at is not None
