@@ -95,14 +95,15 @@ GC_PAUSE_BYTES = 64 * 1024
 
 
 @contextlib.contextmanager
-def _gc_paused(size: int) -> Iterator[None]:
+def _gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while a large body is parsed and turned into models.
 
     The parsed JSON holds no reference cycles, yet every few hundred allocations the GC
     rescans all of it: for a 10,000-item inventory that doubles the decode time. Decoding
-    never awaits, so the pause is bounded by the decode itself.
+    never awaits, so the pause is bounded by the decode itself. A GC the caller disabled
+    stays disabled.
     """
-    if size < GC_PAUSE_BYTES or not gc.isenabled():
+    if not gc.isenabled():
         yield
         return
     gc.disable()
@@ -288,15 +289,10 @@ class Transport:
                 raise failure from exc.cause
             return _Retryable(failure, None, exc.cause)
         if 200 <= status < 300:
-            with _gc_paused(len(raw)):
-                try:
-                    data = self._parse(call, url, raw)
-                except _errors.ResponseValidationError as exc:
-                    # A garbled body is worth another read only where resending is safe.
-                    if call.retry is not Retry.SAFE:
-                        raise
-                    return _Retryable(exc, None, exc.__cause__)
-                return self._structure(call, url, raw, data, into, self._converter)
+            if len(raw) < GC_PAUSE_BYTES:
+                return self._decode(call, url, raw, into)
+            with _gc_paused():
+                return self._decode(call, url, raw, into)
         error = self._status_error(call, url, status, headers, raw)
         if not self._may_retry_status(call, status):
             raise error
@@ -376,6 +372,17 @@ class Transport:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
         step = min(self.retry_backoff_max, self.retry_backoff * 2.0**attempt)
         return step / 2 + step / 2 * self.random()
+
+    def _decode(self, call: Call, url: yarl.URL, raw: bytes, into: Any) -> Any:
+        """A 2xx body as ``into``, or a :class:`_Retryable` for an unreadable body."""
+        try:
+            data = self._parse(call, url, raw)
+        except _errors.ResponseValidationError as exc:
+            # A garbled body is worth another read only where resending is safe.
+            if call.retry is not Retry.SAFE:
+                raise
+            return _Retryable(exc, None, exc.__cause__)
+        return self._structure(call, url, raw, data, into, self._converter)
 
     @staticmethod
     def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
