@@ -202,13 +202,15 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
     return rows
 
 
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    times = []
+def timed(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds of each function, the functions taking turns ``repeat`` times."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, record in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def decode_with_sdk(body: bytes) -> Inventory:
@@ -225,9 +227,14 @@ def case_decode(items: int, repeat: int) -> list[Row]:
     """2. Decoding a large inventory: our converter vs json.loads vs pydantic v2."""
     body = payloads.inventory(items)
     assert len(decode_with_sdk(body).items) == items
-    ours = timed(lambda: decode_with_sdk(body), repeat)
-    bare = timed(lambda: json.loads(body), repeat)
-    pyd = timed(lambda: PInventory.model_validate_json(body), repeat)
+    ours, bare, pyd = timed(
+        [
+            lambda: decode_with_sdk(body),
+            lambda: json.loads(body),
+            lambda: PInventory.model_validate_json(body),
+        ],
+        repeat,
+    )
     return [
         Row(
             f"decode {items:,} items (ms)",
@@ -410,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += asyncio.run(
             case_calls(base, n=300 if quick else 2000, total=1000 if quick else 5000)
         )
-        rows += case_decode(2000 if quick else 10_000, repeat=3 if quick else 7)
+        rows += case_decode(2000 if quick else 10_000, repeat=3 if quick else 11)
         rows += case_sync(base, n=300 if quick else 2000)
         rows += asyncio.run(
             case_bulk(
