@@ -46,7 +46,6 @@ class Row:
     case: str
     sdk: float
     baseline: float
-    unit: str
     baseline_name: str
     target: str = ""
     ok: bool | None = None
@@ -158,7 +157,6 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
                     f"{name}: one call (us)",
                     mine * 1e6,
                     bare * 1e6,
-                    "us",
                     "raw aiohttp",
                     "<= 1.15x",
                     mine / bare <= 1.15,
@@ -169,7 +167,6 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
                     f"{name}: one call vs httpx+pydantic",
                     mine * 1e6,
                     pyd * 1e6,
-                    "us",
                     "httpx+pydantic",
                     "<= 0.67x",
                     mine / pyd <= 1 / 1.5,
@@ -182,7 +179,6 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
                     f"{name}: 32 callers (ms per 1k calls)",
                     1e6 / mine,
                     1e6 / bare,
-                    "ms",
                     "raw aiohttp",
                     "<= 1.15x",
                     bare / mine <= 1.15,
@@ -193,7 +189,6 @@ async def case_calls(base: str, n: int, total: int) -> list[Row]:
                     f"{name}: 32 callers vs httpx+pydantic",
                     1e6 / mine,
                     1e6 / pyd,
-                    "ms",
                     "httpx+pydantic",
                     "<= 0.67x",
                     mine / pyd >= 1.5,
@@ -240,7 +235,6 @@ def case_decode(items: int, repeat: int) -> list[Row]:
             f"decode {items:,} items (ms)",
             ours * 1e3,
             bare * 1e3,
-            "ms",
             "json.loads",
             "<= 2.0x",
             ours / bare <= 2.0,
@@ -249,7 +243,6 @@ def case_decode(items: int, repeat: int) -> list[Row]:
             f"decode {items:,} items vs pydantic",
             ours * 1e3,
             pyd * 1e3,
-            "ms",
             "pydantic v2",
             "< 1.0x",
             ours < pyd,
@@ -288,14 +281,11 @@ def case_sync(base: str, n: int) -> list[Row]:
             "sync facade one call (us)",
             sync * 1e6,
             asyn * 1e6,
-            "us",
             "AsyncPhygitals",
             "<= 1.5x",
             sync / asyn <= 1.5,
         ),
-        Row(
-            "sync facade vs requests", sync * 1e6, req * 1e6, "us", "requests", "< 1.0x", sync < req
-        ),
+        Row("sync facade vs requests", sync * 1e6, req * 1e6, "requests", "< 1.0x", sync < req),
     ]
 
 
@@ -349,7 +339,6 @@ async def case_bulk(base: str, items: int, levels: list[int], rounds: int) -> li
                     f"bulk {items:,} sellbacks, concurrency {level} (ms)",
                     mine * 1e3,
                     floor * 1e3,
-                    "ms",
                     "raw aiohttp",
                     "<= 1.18x" if level == 32 else "",
                     (floor / mine >= 0.85) if level == 32 else None,
@@ -375,8 +364,8 @@ def case_memory(items: int) -> list[Row]:
     bare = peak(lambda: json.loads(body))
     pyd = peak(lambda: PInventory.model_validate_json(body))
     return [
-        Row(f"peak memory, {items:,}-item decode (MiB)", ours, bare, "MiB", "json.loads"),
-        Row(f"peak memory, {items:,}-item decode vs pydantic", ours, pyd, "MiB", "pydantic v2"),
+        Row(f"peak memory, {items:,}-item decode (MiB)", ours, bare, "json.loads"),
+        Row(f"peak memory, {items:,}-item decode vs pydantic", ours, pyd, "pydantic v2"),
     ]
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import os
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import yarl
 
@@ -45,6 +53,8 @@ from ._validation import (
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
+
+S = TypeVar("S")
 
 PRODUCTION_URL = "https://api.phygitals.com"
 SANDBOX_URL = "https://api.phygitals.com/_"
@@ -165,6 +175,34 @@ class AsyncPhygitals:
         """Whether this client talks to a sandbox (the hosted one or a local one)."""
         return self._transport.base_url.endswith("/_")
 
+    def _poll_loop(
+        self,
+        fetch: Callable[[float], Awaitable[S]],
+        is_done: Callable[[S], bool],
+        *,
+        what: str,
+        interval: float,
+        max_interval: float,
+        timeout: float,
+    ) -> Callable[[Callable[[object], None]], Awaitable[S]]:
+        """The loop a poll handle runs: ``fetch(budget)`` until ``is_done``, on this clock."""
+        transport = self._transport
+
+        def run(record: Callable[[object], None]) -> Awaitable[S]:
+            return poll_until(
+                lambda remaining: fetch(min(remaining, transport.timeout)),
+                is_done,
+                interval=interval,
+                max_interval=max_interval,
+                timeout=timeout,
+                clock=transport.clock,
+                sleep=transport.sleep,
+                what=what,
+                on_status=record,
+            )
+
+        return run
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -280,31 +318,21 @@ class AsyncPhygitals:
         purchase raises :class:`TransactionFailedError`. Must be called inside a running loop.
         """
         require_id("session_id", session_id)
-        transport = self._transport
+        poll = self._poll_loop(
+            lambda budget: self.purchase_status(session_id, timeout=budget),
+            lambda status: isinstance(status, PurchaseResult),
+            what=f"purchase {session_id}",
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+        )
 
-        async def fetch(remaining: float) -> PurchaseResult | PurchasePending:
-            return await self.purchase_status(session_id, timeout=min(remaining, transport.timeout))
-
-        def record(status: object) -> None:
-            handle.last_status = status
-
-        async def fulfilled() -> PurchaseResult:
-            status = await poll_until(
-                fetch,
-                lambda status: isinstance(status, PurchaseResult),
-                interval=interval,
-                max_interval=max_interval,
-                timeout=timeout,
-                clock=transport.clock,
-                sleep=transport.sleep,
-                what=f"purchase {session_id}",
-                on_status=record,
-            )
-            assert isinstance(status, PurchaseResult)  # noqa: S101  poll_until checked it
+        async def fulfilled(record: Callable[[object], None]) -> PurchaseResult:
+            status = await poll(record)
+            assert isinstance(status, PurchaseResult)  # noqa: S101  the loop's is_done checked it
             return status
 
-        handle = PurchasePoll(fulfilled(), session_id=session_id)
-        return handle
+        return PurchasePoll(fulfilled, session_id=session_id)
 
     async def wait_for_purchase(
         self,
@@ -495,29 +523,15 @@ class AsyncPhygitals:
         if not wanted:
             msg = "until must name at least one order status"
             raise ConfigurationError(msg)
-        transport = self._transport
-
-        async def fetch(remaining: float) -> ShippingOrder:
-            return await self.ship_order(order_id, timeout=min(remaining, transport.timeout))
-
-        def record(status: object) -> None:
-            handle.last_status = status
-
-        handle: Poll[ShippingOrder] = Poll(
-            poll_until(
-                fetch,
-                lambda order: str(order.status) in wanted or order.status in _TERMINAL_ORDER,
-                interval=interval,
-                max_interval=max_interval,
-                timeout=timeout,
-                clock=transport.clock,
-                sleep=transport.sleep,
-                what=f"order {order_id}",
-                on_status=record,
-            ),
-            name=f"phygitals-poll-order-{order_id}",
+        poll = self._poll_loop(
+            lambda budget: self.ship_order(order_id, timeout=budget),
+            lambda order: str(order.status) in wanted or order.status in _TERMINAL_ORDER,
+            what=f"order {order_id}",
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
         )
-        return handle
+        return Poll(poll, name=f"phygitals-poll-order-{order_id}")
 
     async def wait_for_shipment(
         self,

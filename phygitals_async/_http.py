@@ -285,7 +285,7 @@ class Transport:
             status, headers, raw = await self._attempt(session, call, url, body, remaining)
         except _AttemptError as exc:
             failure = self._connection_failure(call, exc, budget, deadline)
-            if not self._may_resend(call, exc):
+            if isinstance(failure, _errors.OutcomeUnknownError):
                 raise failure from exc.cause
             return _Retryable(failure, None, exc.cause)
         if 200 <= status < 300:
@@ -341,9 +341,6 @@ class Transport:
                 (time.perf_counter() - started) * 1000,
             )
         return status, headers, raw
-
-    def _may_resend(self, call: Call, failed: _AttemptError) -> bool:
-        return call.retry is Retry.SAFE or not failed.sent
 
     def _connection_failure(
         self, call: Call, failed: _AttemptError, budget: float, deadline: float

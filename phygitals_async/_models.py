@@ -251,6 +251,11 @@ class Pull:
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 
 
+def is_country_code(value: object) -> bool:
+    """Whether ``value`` is a two-letter country code such as ``"US"``."""
+    return isinstance(value, str) and _COUNTRY.fullmatch(value) is not None
+
+
 @attrs.frozen
 class Address:
     """A shipping destination. ``country`` is a two-letter code such as ``"US"``.
@@ -273,7 +278,7 @@ class Address:
 
     @country.validator
     def _check_country(self, _: attrs.Attribute[str], value: str) -> None:
-        if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
+        if not is_country_code(value):
             msg = f"country must be a two-letter code such as 'US', got {value!r}"
             raise ValueError(msg)
 

@@ -69,10 +69,16 @@ class Poll(Generic[T]):
     Cancelling stops the task and any request in flight; nothing is left running.
     """
 
-    def __init__(self, coro: Awaitable[T], *, name: str) -> None:
-        self._task: asyncio.Task[T] = asyncio.ensure_future(coro)
-        self._task.set_name(name)
+    def __init__(
+        self, run: Callable[[Callable[[object], None]], Awaitable[T]], *, name: str
+    ) -> None:
+        """Start ``run(record)`` as a task; ``record`` keeps each status in ``last_status``."""
         self.last_status: object = None
+        self._task: asyncio.Task[T] = asyncio.ensure_future(run(self._record))
+        self._task.set_name(name)
+
+    def _record(self, status: object) -> None:
+        self.last_status = status
 
     def __await__(self) -> Generator[object, None, T]:
         return self._task.__await__()
@@ -105,6 +111,11 @@ class Poll(Generic[T]):
 class PurchasePoll(Poll[PurchaseResult]):
     """The handle ``poll_purchase`` returns; ``session_id`` names the purchase polled."""
 
-    def __init__(self, coro: Awaitable[PurchaseResult], *, session_id: str) -> None:
-        super().__init__(coro, name=f"phygitals-poll-purchase-{session_id}")
+    def __init__(
+        self,
+        run: Callable[[Callable[[object], None]], Awaitable[PurchaseResult]],
+        *,
+        session_id: str,
+    ) -> None:
+        super().__init__(run, name=f"phygitals-poll-purchase-{session_id}")
         self.session_id = session_id

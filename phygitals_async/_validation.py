@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ._errors import InvalidRequestError
-from ._models import Address, Item, ShippingRate
+from ._models import Address, Item, ShippingRate, is_country_code
 
 __all__ = [
     "destination_json",
@@ -74,9 +74,7 @@ def destination_json(destination: object) -> dict[str, Any]:
         raise InvalidRequestError(msg)
     data = dict(destination)
     country = data.get("country")
-    if not (
-        isinstance(country, str) and len(country) == 2 and country.isascii() and country.isalpha()
-    ):
+    if not is_country_code(country):
         msg = f"destination['country'] must be a two-letter code such as 'US', got {country!r}"
         raise InvalidRequestError(msg)
     return data

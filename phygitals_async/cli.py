@@ -431,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigurationError, ValueError) as exc:
+    except ValueError as exc:  # ConfigurationError, InvalidRequestError, a bad Address
         _report(exc, args.debug)
         return EXIT_USAGE
     except PhygitalsError as exc:

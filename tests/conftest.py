@@ -18,7 +18,7 @@ from aiohttp import web
 
 os.environ["PHYGITALS_STRICT_DECODING"] = "1"
 
-from phygitals_async import AsyncPhygitals, Pack
+from phygitals_async import AsyncPhygitals
 from phygitals_async.testing import LocalSandbox
 
 pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
@@ -74,11 +74,6 @@ async def client(sandbox: LocalSandbox, fake_time: FakeTime) -> AsyncIterator[As
         c._transport.clock = fake_time.clock
         c._transport.sleep = fake_time.sleep
         yield c
-
-
-@pytest_asyncio.fixture
-async def packs(client: AsyncPhygitals) -> list[Pack]:
-    return await client.list_packs()
 
 
 @attrs.frozen
