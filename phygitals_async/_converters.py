@@ -33,6 +33,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import attrs
 import cattrs
+from cattrs.errors import IterableValidationNote
+from cattrs.gen import make_dict_structure_fn
 from cattrs.strategies import configure_union_passthrough
 
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
@@ -135,8 +137,9 @@ _MISSING = object()
 def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[[Any, Any], Any]:
     """A structure function for one attrs class, generated like cattrs' but leaner.
 
-    Strings and booleans are checked inline (no call per field), other fields use the
-    converter's hook for their type, and the instance is built with positional arguments.
+    Each field's common case is checked and converted inline (see :func:`_convert_lines`);
+    anything unusual falls through to the converter's hook for the field's type, which
+    converts it or raises. The instance is built with positional arguments.
     """
     hints = get_type_hints(cls)
     namespace: dict[str, Any] = {"cls": cls, "MISSING": _MISSING, "extra_keys": _extra_keys}
@@ -150,30 +153,29 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
         names.append(value)
         optional = _is_optional(tp)
         inner = next(m for m in get_args(tp) if m is not type(None)) if optional else tp
+        convert = _convert_lines(conv, namespace, index, field.name, inner)
         if field.default is attrs.NOTHING:
             body.append(f"    {value} = o[{field.name!r}]")
+        elif optional and field.default is None:
+            # Absent and null are the same here: one lookup, no sentinel.
+            body.append(f"    {value} = o.get({field.name!r})")
         else:
             namespace[f"d{index}"] = field.default
-            body.append(f"    {value} = o.get({field.name!r}, MISSING)")
-        if inner in (str, bool):
-            namespace[f"t{index}"] = inner
-            check = f"{value}.__class__ is not t{index}"
-            guard = f"{value} is not MISSING and " if field.default is not attrs.NOTHING else ""
-            none = f"{value} is not None and " if optional else ""
-            message = f"{field.name}: expected {inner.__name__}, got {{{value}!r}}"
-            body += [f"    if {guard}{none}{check}:", f"        raise TypeError(f'{message}')"]
-        else:
-            namespace[f"h{index}"] = conv.get_structure_hook(inner)
-            namespace[f"t{index}"] = inner
-            call = f"h{index}({value}, t{index})"
+            body += [
+                f"    {value} = o.get({field.name!r}, MISSING)",
+                f"    if {value} is MISSING:",
+                f"        {value} = d{index}",
+            ]
             if optional:
-                call = f"None if {value} is None else {call}"
-            if field.default is attrs.NOTHING:
-                body.append(f"    {value} = {call}")
+                body.append(f"    elif {value} is not None:")
             else:
-                body.append(f"    {value} = d{index} if {value} is MISSING else {call}")
-        if field.default is not attrs.NOTHING and inner in (str, bool):
-            body.append(f"    if {value} is MISSING: {value} = d{index}")
+                body.append("    else:")
+            body += [f"    {line}" for line in convert]
+            continue
+        if optional:
+            body.append(f"    if {value} is not None:")
+            convert = [f"    {line}" for line in convert]
+        body += convert
     if strict:
         namespace["known"] = frozenset(f.name for f in attrs.fields(cls))
         body.insert(2, "    if o.keys() - known: extra_keys(cls, o.keys() - known)")
@@ -184,6 +186,57 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
     return hook
 
 
+def _convert_lines(
+    conv: cattrs.Converter, namespace: dict[str, Any], index: int, name: str, tp: Any
+) -> list[str]:
+    """Statements (indented one level) that check and convert ``v<index>`` into ``tp``.
+
+    The type the JSON parser already produced passes on a class check; a different type
+    goes to the converter's hook for ``tp``, which converts it or raises.
+    """
+    value, hook, target = f"v{index}", f"h{index}", f"t{index}"
+    namespace[target] = tp
+    if tp in (str, bool):
+        message = f"{name}: expected {tp.__name__}, got {{{value}!r}}"
+        return [
+            f"    if {value}.__class__ is not {target}:",
+            f"        raise TypeError(f'{message}')",
+        ]
+    namespace[hook] = conv.get_structure_hook(tp)
+    fallback = f"{value} = {hook}({value}, {target})"
+    if tp in (Decimal, int):
+        return [f"    if {value}.__class__ is not {target}:", f"        {fallback}"]
+    if tp is datetime:
+        namespace.update(fromisoformat=datetime.fromisoformat, UTC=UTC)
+        return [
+            f"    if {value}.__class__ is str:",
+            f"        {value} = fromisoformat({value})",
+            f"        if {value}.tzinfo is None:",
+            f"            {value} = {value}.replace(tzinfo=UTC)",
+            "    else:",
+            f"        {fallback}",
+        ]
+    enum_type = _open_enum(tp)
+    if enum_type is not None:
+        namespace[f"m{index}"] = {member.value: member for member in enum_type}
+        return [
+            f"    if {value}.__class__ is str:",
+            f"        {value} = m{index}.get({value}, {value})",
+            "    else:",
+            f"        {fallback}",
+        ]
+    if _is_homogeneous_tuple(tp):
+        member = get_args(tp)[0]
+        namespace[f"e{index}"], namespace[f"f{index}"] = conv.get_structure_hook(member), member
+        return [
+            f"    if {value}.__class__ is list:",
+            f"        {value} = tuple([e{index}(x, f{index}) for x in {value}])",
+            "    else:",
+            f"        {fallback}",
+        ]
+    return [f"    {fallback}"]
+
+
 def _extra_keys(cls: type, extra: set[str]) -> None:
     raise cattrs.ForbiddenExtraKeysError("", cls, extra)
 
@@ -192,7 +245,7 @@ def _structure_attribute(value: object, _: Any) -> Attribute:
     if not isinstance(value, dict):
         msg = f"expected an object, got {value!r}"
         raise TypeError(msg)
-    trait, trait_value = value["trait_type"], value.get("value")
+    trait, trait_value = value["trait_type"], value["value"]
     if not isinstance(trait, str) or not isinstance(trait_value, _ATTRIBUTE_TYPES):
         msg = f"invalid attribute {value!r}"
         raise TypeError(msg)
@@ -216,7 +269,14 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(bool, _structure_bool)
     configure_union_passthrough(AttributeValue, conv)
-    if not detailed:
+    if detailed:
+        # cattrs' own hooks, refusing what the fast ones refuse: an object where a model
+        # is expected, an array where a tuple is (cattrs would iterate a string's letters).
+        conv.register_structure_hook_factory(attrs.has, lambda cls: _detailed_attrs_hook(conv, cls))
+        conv.register_structure_hook_factory(
+            _is_homogeneous_tuple, lambda tp: _detailed_tuple_hook(conv, tp)
+        )
+    else:
         conv.register_structure_hook_factory(
             attrs.has, lambda cls: _attrs_hook(conv, cls, strict=strict)
         )
@@ -255,6 +315,42 @@ def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], tupl
             msg = f"expected an array, got {value!r}"
             raise TypeError(msg)
         return tuple([inner(v, member) for v in value])
+
+    return hook
+
+
+def _detailed_attrs_hook(conv: cattrs.Converter, cls: type) -> Callable[[object, Any], Any]:
+    inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv)
+
+    def hook(value: object, _: Any) -> Any:
+        if not isinstance(value, dict):
+            msg = f"expected an object, got {value!r}"
+            raise TypeError(msg)
+        return inner(value, cls)
+
+    return hook
+
+
+def _detailed_tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], Any]:
+    member = get_args(tp)[0]
+    inner = conv.get_structure_hook(member)
+
+    def hook(value: object, _: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            msg = f"expected an array, got {value!r}"
+            raise TypeError(msg)
+        result, errors = [], []
+        for index, element in enumerate(value):
+            try:
+                result.append(inner(element, member))
+            except Exception as exc:  # noqa: BLE001  collected, as cattrs does, with their index
+                note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, member)
+                exc.add_note(note)
+                errors.append(exc)
+        if errors:
+            msg = f"While structuring {tp!r}"
+            raise cattrs.IterableValidationError(msg, errors, tp)
+        return tuple(result)
 
     return hook
 

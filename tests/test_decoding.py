@@ -12,16 +12,22 @@ import pytest
 
 from phygitals_async import (
     Attribute,
+    Card,
     Inventory,
     Item,
     ItemType,
     OrderStatus,
     Pack,
+    Pull,
+    Purchase,
     PurchasePending,
     PurchaseResult,
+    ShipmentCreated,
     ShippingOrder,
+    ShippingQuote,
 )
 from phygitals_async._converters import explain, make_converter
+from phygitals_async._models import BuybackAnswer
 
 ITEM: dict[str, Any] = {
     "id": "i",
@@ -191,3 +197,85 @@ def test_generated_hooks_agree_with_cattrs() -> None:
     missing = {k: v for k, v in item.items() if k != "buyback_price"}
     with pytest.raises(KeyError):
         fast.structure(missing, Item)
+
+
+def _sandbox_bodies() -> list[tuple[Any, Any]]:
+    """One body of each response shape, written by the sandbox and parsed like the SDK."""
+    from phygitals_async.testing import SandboxState  # noqa: PLC0415  only these tests need it
+    from phygitals_async.testing._app import _default  # noqa: PLC0415
+
+    state = SandboxState(seed=11)
+    purchase = state.buy(
+        {"id": "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM", "amount": 3, "user_id": "u"}
+    )
+    status = state.purchase_status({"session_id": purchase["session_id"]})
+    item_id = purchase["nfts"][0]["id"]
+    address = {
+        "name": "A",
+        "line1": "1 St",
+        "city": "C",
+        "state": "NY",
+        "zip": "1",
+        "country": "US",
+    }
+    quote = state.ship_quote({"item_ids": [item_id], "destination": address})
+    created = state.ship_request({"quote_id": quote["quotes"][0]["id"]})
+    bodies: list[tuple[Any, Any]] = [
+        (state.list_packs("mainnet"), list[Pack]),
+        (purchase, Purchase),
+        (status, PurchaseResult | PurchasePending),
+        ({"status": "pending"}, PurchaseResult | PurchasePending),
+        (state.inventory("u"), Inventory),
+        (state.card(purchase["nfts"][1]["id"]), Card),
+        (state.recent_pulls(["BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM"], None), list[Pull]),
+        (quote, ShippingQuote),
+        (created, ShipmentCreated),
+        (state.ship_order(created["order_id"]), ShippingOrder),
+        ({"success": True, "amount": 8.5}, BuybackAnswer),
+    ]
+    return [
+        (json.loads(json.dumps(body, default=_default), parse_float=Decimal), into)
+        for body, into in bodies
+    ]
+
+
+WRONG_VALUES: list[object] = [None, 1, True, Decimal("1.5"), "x", "2026-01-01T00:00:00", [], {}]
+
+
+def _mutations(data: object) -> list[object]:
+    """Copies of ``data`` with one object field missing or holding another JSON value."""
+    found: list[object] = []
+    if isinstance(data, list):
+        for index, value in enumerate(data[:2]):
+            found += [[*data[:index], changed, *data[index + 1 :]] for changed in _mutations(value)]
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            found.append({k: v for k, v in data.items() if k != key})
+            found += [data | {key: wrong} for wrong in WRONG_VALUES]
+            found += [data | {key: changed} for changed in _mutations(value)]
+    return found
+
+
+def _outcome(conv: cattrs.Converter, data: object, into: Any) -> object:
+    try:
+        return conv.structure(data, into)
+    except Exception:  # noqa: BLE001  only whether it failed is compared
+        return "failed"
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_generated_hooks_agree_on_every_field(strict: bool) -> None:
+    """The fast hooks and cattrs' own agree on every field missing or holding a wrong value.
+
+    For each response shape, every mutation decodes to the same model under both, or
+    fails under both.
+    """
+    fast = make_converter(strict=strict)
+    reference = make_converter(strict=strict, detailed=True)
+    checked = 0
+    for data, into in _sandbox_bodies():
+        assert _outcome(fast, data, into) != "failed", into
+        for mutated in [data, *_mutations(data)]:
+            assert _outcome(fast, mutated, into) == _outcome(reference, mutated, into), mutated
+            checked += 1
+    assert checked > 1000
