@@ -93,6 +93,14 @@ class _Retryable:
 # Bodies from this size up are decoded with the cyclic GC paused (see _gc_paused).
 GC_PAUSE_BYTES = 64 * 1024
 
+# json.loads(raw, parse_float=Decimal) builds a new decoder on every call; this one is shared.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def load_json(raw: bytes) -> Any:
+    """``json.loads(raw, parse_float=Decimal)``: exact numbers, UTF-8/16/32 as detected."""
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -212,7 +220,6 @@ class Transport:
                 # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
                 # them (and .netrc) up in a thread on every request, tripling the latency.
                 trust_env=False,
-                skip_auto_headers=("Content-Type",),
             )
         elif self._loop is not loop:
             msg = (
@@ -384,7 +391,7 @@ class Transport:
     @staticmethod
     def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
         try:
-            data = json.loads(raw, parse_float=Decimal)
+            data = load_json(raw)
         except ValueError as exc:
             text = raw.decode("utf-8", "replace")
             raise _errors.ResponseValidationError(

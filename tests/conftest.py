@@ -107,15 +107,20 @@ class Recorder:
         status: int = 200,
         json_body: Any = None,
         text: str | None = None,
+        body: bytes | None = None,
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next ``times`` requests to ``raw_path`` (percent-encoded, no query)."""
-        body = text if text is not None else json.dumps(json_body)
+        """Answer the next ``times`` requests to ``raw_path`` (percent-encoded, no query).
+
+        The answer is ``body`` as given, else ``text``, else ``json_body`` as JSON.
+        """
+        if body is None:
+            body = (text if text is not None else json.dumps(json_body)).encode()
         for _ in range(times):
             self.answers.setdefault((method, raw_path), []).append(
-                web.Response(status=status, text=body, content_type=content_type, headers=headers)
+                web.Response(status=status, body=body, content_type=content_type, headers=headers)
             )
 
     def only(self) -> Recorded:

@@ -238,6 +238,27 @@ async def test_inventory_decodes_aware_times(recorder: Recorder, api: AsyncPhygi
     assert item.claw_slug == "topps-chrome-2024"
 
 
+async def test_get_sends_no_body_headers(recorder: Recorder, api: AsyncPhygitals) -> None:
+    """A GET carries the key, a JSON Accept and the SDK's User-Agent, and no Content-Type."""
+    recorder.add("GET", f"{BASE}/inventory/u", json_body={"user_id": "u", "items": []})
+    await api.inventory("u")
+    headers = recorder.only().headers
+    assert "Content-Type" not in headers
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"].startswith("phygitals-async/")
+    assert headers["X-API-Key"] == KEY
+
+
+async def test_bodies_are_read_in_any_json_encoding(
+    recorder: Recorder, api: AsyncPhygitals
+) -> None:
+    """A body with a UTF-8 byte-order mark, or in UTF-16, decodes as ``json.loads`` would."""
+    text = '{"user_id": "\u00fc", "items": []}'
+    for raw in (b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        recorder.add("GET", f"{BASE}/inventory/u", body=raw)
+        assert (await api.inventory("u")).user_id == "\u00fc"
+
+
 async def test_card_path_encodes_pipes(recorder: Recorder, api: AsyncPhygitals) -> None:
     """Item ids with ``|`` are percent-encoded into one path segment."""
     recorder.add("GET", f"{BASE}/card/v1%7C110586049456%7C0", json_body=CARD_EXAMPLE)
