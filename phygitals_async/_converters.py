@@ -14,9 +14,10 @@ Hook choices, all in one place:
 - ``Mapping[str, Any]``: passed through as a fresh ``dict``.
 - Extra keys: ignored by default; rejected when ``strict`` (the SDK's own tests run strict, so
   a field the models miss is noticed).
-- Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks string and
-  boolean fields inline and builds the instance positionally; homogeneous tuples, optionals
-  and ``Attribute`` have direct hooks. A body that fails to decode is decoded again by a
+- Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks and converts
+  each field's usual JSON type inline and builds the instance positionally; homogeneous
+  tuples and optionals have direct hooks; equal ``Attribute`` traits share one instance
+  (they are frozen). A body that fails to decode is decoded again by a
   detailed cattrs converter (:func:`explain`) only to say where it failed.
 """
 
@@ -246,13 +247,27 @@ def _structure_attribute(value: object, _: Any) -> Attribute:
         msg = f"expected an object, got {value!r}"
         raise TypeError(msg)
     trait, trait_value = value["trait_type"], value["value"]
+    # The type is part of the key: 1, 1.0, True and Decimal(1) are equal but not the same.
+    key = (trait, trait_value.__class__, trait_value)
+    try:
+        return _ATTRIBUTES[key]
+    except (KeyError, TypeError):  # not seen yet, or unhashable (and so refused below)
+        pass
     if not isinstance(trait, str) or not isinstance(trait_value, _ATTRIBUTE_TYPES):
         msg = f"invalid attribute {value!r}"
         raise TypeError(msg)
-    return Attribute(trait, trait_value)
+    attribute = Attribute(trait, trait_value)
+    if len(_ATTRIBUTES) < _ATTRIBUTES_KEPT:
+        _ATTRIBUTES[key] = attribute
+    return attribute
 
 
 _ATTRIBUTE_TYPES = (str, int, float, Decimal, type(None))
+
+# Cards share most traits ("Grader": "PSA", "Category": "Baseball"), and attributes are
+# frozen, so one instance serves every card: a dict lookup instead of building an object.
+_ATTRIBUTES: dict[tuple[object, type, object], Attribute] = {}
+_ATTRIBUTES_KEPT = 4096
 
 
 def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Converter:

@@ -125,6 +125,19 @@ def test_attribute_values_of_any_scalar_type() -> None:
         LENIENT.structure(["t", 1], Attribute)
 
 
+def test_equal_traits_share_one_instance_but_keep_their_type() -> None:
+    """Repeated traits decode to one shared (frozen) object; 1, 1.0, True and "1" stay apart."""
+    values: list[object] = [1, 1.0, True, Decimal(1), "1", None]
+    first = [LENIENT.structure({"trait_type": "t", "value": v}, Attribute) for v in values]
+    again = [LENIENT.structure({"trait_type": "t", "value": v}, Attribute) for v in values]
+    assert [type(a.value) for a in first] == [type(v) for v in values]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    with pytest.raises(TypeError):
+        LENIENT.structure({"trait_type": "t", "value": [1]}, Attribute)
+    with pytest.raises(TypeError):
+        LENIENT.structure({"trait_type": 1, "value": "x"}, Attribute)
+
+
 def test_integers_and_booleans_are_exact() -> None:
     """An integral number is an int; a bool is not an int and an int is not a bool."""
     pack = {
