@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -214,6 +215,32 @@ def test_ctrl_c_cancels_the_call_in_flight(threaded: LocalSandbox) -> None:
             client._runtime.call(asyncio.sleep, 0.01)
         assert client._runtime.call_sync(lambda: len(asyncio.all_tasks())) == baseline
         assert len(client.list_packs()) == 5
+
+
+def test_closing_while_another_thread_waits_raises_client_closed(threaded: LocalSandbox) -> None:
+    """A call in flight when another thread closes the client ends with ClientClosedError."""
+    threaded.faults.add(Fault.latency(30, route="vm/available", count=1))
+    client = threaded.sync_client()
+    outcome: list[BaseException] = []
+    started = threading.Event()
+
+    def call() -> None:
+        started.set()
+        try:
+            client.list_packs()
+        except BaseException as exc:  # noqa: BLE001  the test inspects whatever ends the call
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=call)
+    waiter.start()
+    started.wait()
+    while not threaded.ledger.requests["vm/available"]:
+        time.sleep(0.01)
+    client.close()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], p.ClientClosedError)
 
 
 def test_blocking_reads_and_shipment_polling(
