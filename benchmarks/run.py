@@ -406,14 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         rows += asyncio.run(
             case_calls(base, n=300 if quick else 2000, total=1000 if quick else 5000)
         )
-        rows += case_decode(2000 if quick else 10_000, repeat=3 if quick else 11)
+        rows += case_decode(10_000, repeat=3 if quick else 11)
         rows += case_sync(base, n=300 if quick else 2000)
         rows += asyncio.run(
             case_bulk(
                 base,
                 1000 if quick else 10_000,
                 [8, 32] if quick else [1, 8, 32, 128],
-                rounds=1 if quick else 3,
+                rounds=3,
             )
         )
     rows += case_memory(20_000 if quick else 100_000)
