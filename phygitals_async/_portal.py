@@ -8,6 +8,7 @@ aiohttp session live, and waits for the result. Any number of threads may call a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import warnings
 import weakref
@@ -93,7 +94,8 @@ class _Handoff(Generic[T]):
         try:
             self._done.acquire()
         except BaseException:
-            self._loop.call_soon_threadsafe(self._cancel)
+            with contextlib.suppress(RuntimeError):  # a stopped loop has nothing to cancel
+                self._loop.call_soon_threadsafe(self._cancel)
             raise
         assert self._task is not None  # noqa: S101  released only by the task's callback
         if self._task.cancelled():
