@@ -289,7 +289,7 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
         # is expected, an array where a tuple is (cattrs would iterate a string's letters).
         conv.register_structure_hook_factory(attrs.has, lambda cls: _detailed_attrs_hook(conv, cls))
         conv.register_structure_hook_factory(
-            _is_homogeneous_tuple, lambda tp: _detailed_tuple_hook(conv, tp)
+            _is_homogeneous_tuple, lambda tp: _tuple_hook(conv, tp, detailed=True)
         )
     else:
         conv.register_structure_hook_factory(
@@ -321,19 +321,6 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     return conv
 
 
-def _tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], tuple[Any, ...]]:
-    member = get_args(tp)[0]
-    inner = conv.get_structure_hook(member)
-
-    def hook(value: object, _: Any) -> tuple[Any, ...]:
-        if not isinstance(value, list | tuple):
-            msg = f"expected an array, got {value!r}"
-            raise TypeError(msg)
-        return tuple([inner(v, member) for v in value])
-
-    return hook
-
-
 def _detailed_attrs_hook(conv: cattrs.Converter, cls: type) -> Callable[[object, Any], Any]:
     inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv)
 
@@ -346,7 +333,10 @@ def _detailed_attrs_hook(conv: cattrs.Converter, cls: type) -> Callable[[object,
     return hook
 
 
-def _detailed_tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], Any]:
+def _tuple_hook(
+    conv: cattrs.Converter, tp: Any, *, detailed: bool = False
+) -> Callable[[object, Any], tuple[Any, ...]]:
+    """A JSON array as a tuple; ``detailed`` collects every element's error with its index."""
     member = get_args(tp)[0]
     inner = conv.get_structure_hook(member)
 
@@ -354,6 +344,8 @@ def _detailed_tuple_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, A
         if not isinstance(value, list | tuple):
             msg = f"expected an array, got {value!r}"
             raise TypeError(msg)
+        if not detailed:
+            return tuple([inner(v, member) for v in value])
         result, errors = [], []
         for index, element in enumerate(value):
             try:
