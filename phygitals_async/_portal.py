@@ -65,6 +65,8 @@ class _Handoff(Generic[T]):
 
     __slots__ = ("_coro", "_done", "_loop", "_task")
 
+    check_interval = 1.0  # seconds between checks that the loop is still alive
+
     def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[object, object, T]) -> None:
         self._loop = loop
         self._coro = coro
@@ -89,10 +91,21 @@ class _Handoff(Generic[T]):
         if self._task is not None:
             self._task.cancel()
 
+    def _wait(self) -> None:
+        while not self._done.acquire(timeout=self.check_interval):
+            if self._loop.is_closed():
+                if self._task is None:
+                    self._coro.close()
+                raise ClientClosedError(_CLOSED_IN_FLIGHT)
+
     def result(self) -> T:
-        """Block until the task ends; an interrupt while waiting cancels it."""
+        """Block until the task ends; an interrupt while waiting cancels it.
+
+        A loop that closes without ever running the task (the client closed at that very
+        moment) raises :class:`ClientClosedError` instead of leaving the caller waiting.
+        """
         try:
-            self._done.acquire()
+            self._wait()
         except BaseException:
             with contextlib.suppress(RuntimeError):  # a stopped loop has nothing to cancel
                 self._loop.call_soon_threadsafe(self._cancel)

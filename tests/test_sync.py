@@ -257,3 +257,21 @@ def test_blocking_reads_and_shipment_polling(
     order = handle.result(timeout=10)
     assert order.status is p.OrderStatus.DELIVERED
     assert sync_client.wait_for_shipment(order_id, interval=0).delivered_at is not None
+
+
+def test_a_call_whose_loop_closes_unrun_raises_client_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A blocking call handed to a loop that closes before running it does not wait forever."""
+    from phygitals_async._portal import _Handoff  # noqa: PLC0415  the hand-off itself
+
+    monkeypatch.setattr(_Handoff, "check_interval", 0.01)
+
+    async def never_run() -> int:
+        return 1
+
+    loop = asyncio.new_event_loop()
+    handoff = _Handoff(loop, never_run())
+    loop.close()
+    with pytest.raises(p.ClientClosedError):
+        handoff.result()
