@@ -97,7 +97,7 @@ GC_PAUSE_BYTES = 64 * 1024
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
-def load_json(raw: bytes) -> Any:
+def _load_json(raw: bytes) -> Any:
     """``json.loads(raw, parse_float=Decimal)``: exact numbers, UTF-8/16/32 as detected."""
     return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
@@ -391,7 +391,7 @@ class Transport:
     @staticmethod
     def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
         try:
-            data = load_json(raw)
+            data = _load_json(raw)
         except ValueError as exc:
             text = raw.decode("utf-8", "replace")
             raise _errors.ResponseValidationError(
