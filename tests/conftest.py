@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -18,8 +18,8 @@ from aiohttp import web
 
 os.environ["PHYGITALS_STRICT_DECODING"] = "1"
 
-from phygitals_async import AsyncPhygitals
-from phygitals_async.testing import LocalSandbox
+from phygitals_async import AsyncPhygitals, Phygitals
+from phygitals_async.testing import LocalSandbox, sandbox_in_thread
 
 pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
 
@@ -60,6 +60,20 @@ class FakeTime:
 async def sandbox() -> AsyncIterator[LocalSandbox]:
     async with LocalSandbox(seed=1234) as running:
         yield running
+
+
+@pytest.fixture
+def threaded() -> Iterator[LocalSandbox]:
+    """A sandbox on its own thread, for blocking code."""
+    with sandbox_in_thread(seed=99) as running:
+        yield running
+
+
+@pytest.fixture
+def sync_client(threaded: LocalSandbox) -> Iterator[Phygitals]:
+    """A blocking client of the threaded sandbox."""
+    with threaded.sync_client() as c:
+        yield c
 
 
 @pytest.fixture

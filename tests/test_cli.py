@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,121 +11,104 @@ from conftest import TOPPS
 
 import phygitals_async as p
 from phygitals_async import cli
-from phygitals_async.testing import LocalSandbox, sandbox_in_thread
-
-
-@pytest.fixture
-def sandbox_thread() -> Iterator[LocalSandbox]:
-    with sandbox_in_thread(seed=5) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def blocking(sandbox_thread: LocalSandbox) -> Iterator[p.Phygitals]:
-    with sandbox_thread.sync_client() as client:
-        yield client
+from phygitals_async.testing import LocalSandbox
 
 
 def run(sandbox: LocalSandbox, *args: str) -> int:
     return cli.main(["--api-key", "sandbox-cli", "--base-url", sandbox.url, *args])
 
 
-def test_packs_table_and_json(
-    sandbox_thread: LocalSandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_packs_table_and_json(threaded: LocalSandbox, capsys: pytest.CaptureFixture[str]) -> None:
     """Packs print as a table with money to the cent, and as exact JSON."""
-    assert run(sandbox_thread, "packs") == 0
+    assert run(threaded, "packs") == 0
     table = capsys.readouterr().out
     assert "Topps Chrome 2024" in table
     assert "$100.00" in table
-    assert run(sandbox_thread, "--json", "packs") == 0
+    assert run(threaded, "--json", "packs") == 0
     packs = json.loads(capsys.readouterr().out)
     assert packs[0]["mint_price"] == "100.0"
     assert Decimal(packs[0]["buyback_percent"]) == Decimal("0.85")
 
 
 def test_inventory_json_round_trips_amounts(
-    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--json amounts are decimal strings equal to the SDK's Decimals; times are ISO."""
-    blocking.buy(TOPPS, amount=3, user_id="u1")
-    items = blocking.inventory("u1").items
-    assert run(sandbox_thread, "--json", "inventory", "u1") == 0
+    sync_client.buy(TOPPS, amount=3, user_id="u1")
+    items = sync_client.inventory("u1").items
+    assert run(threaded, "--json", "inventory", "u1") == 0
     data = json.loads(capsys.readouterr().out)
     assert [Decimal(i["buyback_price"]) for i in data["items"]] == [i.buyback_price for i in items]
     assert data["items"][0]["buyback_expires_at"].endswith("+00:00")
-    assert run(sandbox_thread, "inventory", "u1") == 0
+    assert run(threaded, "inventory", "u1") == 0
     assert items[0].id in capsys.readouterr().out
 
 
 def test_buy_wait_status_card_and_pulls(
-    sandbox_thread: LocalSandbox, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The buy command (with --wait), status, card and pulls show what they fetched."""
-    assert run(sandbox_thread, "--json", "buy", TOPPS, "--user", "u1", "--amount", "2") == 0
+    assert run(threaded, "--json", "buy", TOPPS, "--user", "u1", "--amount", "2") == 0
     purchase = json.loads(capsys.readouterr().out)
-    assert run(sandbox_thread, "status", purchase["session_id"]) == 0
+    assert run(threaded, "status", purchase["session_id"]) == 0
     assert "fulfilled for u1" in capsys.readouterr().out
-    assert run(sandbox_thread, "buy", TOPPS, "--user", "u1", "--amount", "1", "--wait") == 0
+    assert run(threaded, "buy", TOPPS, "--user", "u1", "--amount", "1", "--wait") == 0
     assert "fulfilled" in capsys.readouterr().out
     item_id = purchase["nfts"][0]["id"]
-    assert run(sandbox_thread, "card", item_id) == 0
+    assert run(threaded, "card", item_id) == 0
     assert "fmv" in capsys.readouterr().out
-    assert run(sandbox_thread, "pulls", "--pack", TOPPS, "--limit", "3") == 0
+    assert run(threaded, "pulls", "--pack", TOPPS, "--limit", "3") == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 3
 
 
 def test_sellback_ids_and_partial_failure_exit_code(
-    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Selling ids prints a summary; any failed item makes the exit code 3."""
-    items = blocking.buy(TOPPS, amount=2, user_id="u1").nfts
-    assert run(sandbox_thread, "sellback", items[0].id) == 0
+    items = sync_client.buy(TOPPS, amount=2, user_id="u1").nfts
+    assert run(threaded, "sellback", items[0].id) == 0
     assert "sold 1, failed 0" in capsys.readouterr().out
-    assert run(sandbox_thread, "sellback", items[0].id, items[1].id) == 3
+    assert run(threaded, "sellback", items[0].id, items[1].id) == 3
     out = capsys.readouterr().out
     assert "failed: ItemNotFoundError" in out
     assert "sold 1, failed 1" in out
 
 
 def test_sellback_all_with_journal_resumes(
-    sandbox_thread: LocalSandbox,
-    blocking: p.Phygitals,
+    threaded: LocalSandbox,
+    sync_client: p.Phygitals,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     """--user U --all sells the inventory; a rerun with the journal reads it back."""
-    blocking.buy(TOPPS, amount=4, user_id="u1")
+    sync_client.buy(TOPPS, amount=4, user_id="u1")
     journal = str(tmp_path / "run.db")
-    assert (
-        run(sandbox_thread, "--json", "sellback", "--user", "u1", "--all", "--journal", journal)
-        == 0
-    )
+    assert run(threaded, "--json", "sellback", "--user", "u1", "--all", "--journal", journal) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(report["succeeded"]) == 4
-    assert Decimal(report["total_amount"]) == sandbox_thread.ledger.amount_paid
-    assert run(sandbox_thread, "sellback", "--user", "u1", "--all", "--journal", journal) == 0
+    assert Decimal(report["total_amount"]) == threaded.ledger.amount_paid
+    assert run(threaded, "sellback", "--user", "u1", "--all", "--journal", journal) == 0
     assert "sold 0, failed 0" in capsys.readouterr().out
 
 
 def test_sellback_expiring_within_filters(
-    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--expiring-within keeps only items whose window closes soon."""
-    blocking.buy(TOPPS, amount=2, user_id="u1")
-    assert run(sandbox_thread, "sellback", "--user", "u1", "--all", "--expiring-within", "1h") == 0
+    sync_client.buy(TOPPS, amount=2, user_id="u1")
+    assert run(threaded, "sellback", "--user", "u1", "--all", "--expiring-within", "1h") == 0
     assert "sold 0" in capsys.readouterr().out
-    assert sandbox_thread.ledger.sold == {}
+    assert threaded.ledger.sold == {}
 
 
 def test_ship_quote_request_order(
-    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The ship quote, request and order commands walk a shipment through."""
-    item = blocking.buy(TOPPS, amount=1, user_id="u1").nfts[0]
+    item = sync_client.buy(TOPPS, amount=1, user_id="u1").nfts[0]
     assert (
         run(
-            sandbox_thread,
+            threaded,
             "--json",
             "ship",
             "quote",
@@ -147,39 +129,37 @@ def test_ship_quote_request_order(
         == 0
     )
     quote = json.loads(capsys.readouterr().out)
-    assert run(sandbox_thread, "--json", "ship", "request", quote["quotes"][0]["id"]) == 0
+    assert run(threaded, "--json", "ship", "request", quote["quotes"][0]["id"]) == 0
     order_id = json.loads(capsys.readouterr().out)["order_id"]
-    assert run(sandbox_thread, "ship", "order", order_id) == 0
+    assert run(threaded, "ship", "order", order_id) == 0
     assert "queued" in capsys.readouterr().out
 
 
 def test_api_error_is_one_line_and_exit_1(
-    sandbox_thread: LocalSandbox, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An API error prints its class and message on stderr, no traceback, exit code 1."""
-    assert run(sandbox_thread, "inventory", "nobody") == 1
+    assert run(threaded, "inventory", "nobody") == 1
     err = capsys.readouterr().err
     assert err == "error: UserNotFoundError: 404 User not found\n"
 
 
 def test_debug_shows_the_traceback(
-    sandbox_thread: LocalSandbox, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--debug adds the traceback."""
-    assert run(sandbox_thread, "--debug", "card", "nope") == 1
+    assert run(threaded, "--debug", "card", "nope") == 1
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_usage_errors_exit_2(
-    sandbox_thread: LocalSandbox, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_usage_errors_exit_2(threaded: LocalSandbox, capsys: pytest.CaptureFixture[str]) -> None:
     """Bad arguments exit with 2, from argparse or from the SDK's own checks."""
     with pytest.raises(SystemExit) as caught:
-        run(sandbox_thread, "buy", TOPPS, "--user", "u1")
+        run(threaded, "buy", TOPPS, "--user", "u1")
     assert caught.value.code == 2
-    assert run(sandbox_thread, "buy", TOPPS, "--user", "u1", "--amount", "0") == 2
+    assert run(threaded, "buy", TOPPS, "--user", "u1", "--amount", "0") == 2
     assert "InvalidRequestError" in capsys.readouterr().err
-    assert run(sandbox_thread, "sellback") == 2
+    assert run(threaded, "sellback") == 2
 
 
 def test_missing_key_is_a_usage_error(
@@ -256,20 +236,20 @@ def test_sandbox_command_serves_other_processes() -> None:
 
 
 def test_status_pending_and_order_wait_until(
-    sandbox_thread: LocalSandbox, blocking: p.Phygitals, capsys: pytest.CaptureFixture[str]
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The status command prints pending; ship order --wait-until returns on the status."""
-    sandbox_thread.production.pending_polls = 1
-    purchase = blocking.buy(TOPPS, amount=1, user_id="u1")
-    assert run(sandbox_thread, "status", purchase.session_id) == 0
+    threaded.production.pending_polls = 1
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    assert run(threaded, "status", purchase.session_id) == 0
     assert capsys.readouterr().out == "pending\n"
-    quote = blocking.ship_quote(
+    quote = sync_client.ship_quote(
         purchase.nfts,
         destination={"name": "J", "line1": "1 Main", "city": "Austin", "country": "US"},
     )
-    order_id = blocking.ship_request(quote.cheapest).order_id
-    sandbox_thread.state.advance_order(order_id, "shipped")
-    assert run(sandbox_thread, "ship", "order", order_id, "--wait-until", "shipped") == 0
+    order_id = sync_client.ship_request(quote.cheapest).order_id
+    threaded.state.advance_order(order_id, "shipped")
+    assert run(threaded, "ship", "order", order_id, "--wait-until", "shipped") == 0
     out = capsys.readouterr().out
     assert "shipped" in out
     assert "tracking 9400" in out

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,21 +18,9 @@ import pytest
 from conftest import ADDRESS, TOPPS
 
 import phygitals_async as p
-from phygitals_async.testing import Fault, LocalSandbox, sandbox_in_thread
+from phygitals_async.testing import Fault, LocalSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def threaded() -> Iterator[LocalSandbox]:
-    with sandbox_in_thread(seed=99) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sync_client(threaded: LocalSandbox) -> Iterator[p.Phygitals]:
-    with threaded.sync_client() as client:
-        yield client
 
 
 def public_methods(cls: type) -> dict[str, inspect.Signature]:
