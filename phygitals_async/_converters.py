@@ -157,9 +157,11 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
         convert = _convert_lines(conv, namespace, index, field.name, inner)
         if field.default is attrs.NOTHING:
             body.append(f"    {value} = o[{field.name!r}]")
+            guard = f"    if {value} is not None:" if optional else None
         elif optional and field.default is None:
             # Absent and null are the same here: one lookup, no sentinel.
             body.append(f"    {value} = o.get({field.name!r})")
+            guard = f"    if {value} is not None:"
         else:
             namespace[f"d{index}"] = field.default
             body += [
@@ -167,16 +169,8 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
                 f"    if {value} is MISSING:",
                 f"        {value} = d{index}",
             ]
-            if optional:
-                body.append(f"    elif {value} is not None:")
-            else:
-                body.append("    else:")
-            body += [f"    {line}" for line in convert]
-            continue
-        if optional:
-            body.append(f"    if {value} is not None:")
-            convert = [f"    {line}" for line in convert]
-        body += convert
+            guard = f"    elif {value} is not None:" if optional else "    else:"
+        body += convert if guard is None else [guard, *(f"    {line}" for line in convert)]
     if strict:
         namespace["known"] = frozenset(f.name for f in attrs.fields(cls))
         body.insert(2, "    if o.keys() - known: extra_keys(cls, o.keys() - known)")
