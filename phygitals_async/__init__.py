@@ -19,6 +19,8 @@ The blocking twin, for scripts, Django views and notebooks::
 Everything public is importable from here; the modules behind it are private.
 """
 
+import attrs
+
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
     APIConnectionError,
@@ -149,3 +151,18 @@ __all__ = [
     "UserNotFoundError",
     "__version__",
 ]
+
+
+def _claim_public_names() -> None:
+    # Tracebacks and reprs say `phygitals_async.PackNotFoundError`, where users import it
+    # from, not the private module that defines it (as httpx does).
+    # Models' string annotations are resolved first, in the module that wrote them.
+    for name in __all__:
+        value = globals()[name]
+        if isinstance(value, type) and value.__module__.startswith("phygitals_async._"):
+            if attrs.has(value):
+                attrs.resolve_types(value)
+            value.__module__ = __name__
+
+
+_claim_public_names()

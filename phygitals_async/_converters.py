@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -142,7 +142,9 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
     anything unusual falls through to the converter's hook for the field's type, which
     converts it or raises. The instance is built with positional arguments.
     """
-    hints = get_type_hints(cls)
+    # Resolved once, where the annotations were written (the package's __init__ resolves
+    # the exported models before it renames their module).
+    hints = {field.name: field.type for field in attrs.fields(attrs.resolve_types(cls))}
     namespace: dict[str, Any] = {"cls": cls, "MISSING": _MISSING, "extra_keys": _extra_keys}
     body = [
         "    if o.__class__ is not dict:",

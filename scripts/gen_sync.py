@@ -167,12 +167,19 @@ def _imports(cls: ast.ClassDef) -> list[str]:
         "._client": {"AsyncPhygitals"},
         "._portal": {"SyncPoll", "SyncRuntime"},
     }
+    # Public classes report __module__ == "phygitals_async"; import each name from the
+    # private module _client.py itself imports it from.
+    relative = {
+        alias.asname or alias.name: "." + (node.module or "")
+        for node in ast.parse(SOURCE.read_text()).body
+        if isinstance(node, ast.ImportFrom) and node.level == 1
+        for alias in node.names
+    }
     for name in sorted(_names_used(cls)):
         obj = getattr(module, name)
         where = obj.__name__ if inspect.ismodule(obj) else getattr(obj, "__module__", "typing")
-        if where.startswith("phygitals_async"):
-            package = "." if inspect.ismodule(obj) else where.replace("phygitals_async", "")
-            local.setdefault(package, set()).add(name)
+        if name in relative:
+            local.setdefault(relative[name], set()).add(name)
         elif inspect.ismodule(obj):
             modules.append(f"import {where}" + (f" as {name}" if where != name else ""))
         else:

@@ -71,13 +71,20 @@ def test_all_is_sorted_complete_and_importable(module: ModuleType) -> None:
     public = {
         name
         for name, value in vars(module).items()
-        if not name.startswith("_")
-        and (inspect.isclass(value) or inspect.isfunction(value))
-        and value.__module__.startswith("phygitals_async")
+        if not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert public <= set(names)
+    assert set(names) - {"__version__"} == public
     for name in names:
         assert hasattr(module, name), name
+
+
+def test_exported_classes_report_the_public_module() -> None:
+    """Tracebacks name `phygitals_async.X`, the import path, not a private module."""
+    for name in phygitals_async.__all__:
+        value = getattr(phygitals_async, name)
+        if inspect.isclass(value):
+            assert value.__module__ == "phygitals_async", name
+            assert getattr(phygitals_async, value.__qualname__) is value
 
 
 def test_design_names_are_exported() -> None:
