@@ -1,0 +1,73 @@
+"""The public API's types, pinned: checked by ``mypy --strict``, never run.
+
+A change to a return type or a parameter users pass fails the type check here before it
+reaches users' own type-checked code (as stamina's and svcs's typing tests do).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import assert_type
+
+from phygitals_async import (
+    APIStatusError,
+    AsyncPhygitals,
+    BulkSellbackReport,
+    Card,
+    Inventory,
+    Pack,
+    Phygitals,
+    Pull,
+    Purchase,
+    PurchasePending,
+    PurchasePoll,
+    PurchaseResult,
+    RateLimitError,
+    Sellback,
+    ShipmentCreated,
+    ShippingOrder,
+    ShippingQuote,
+    SyncPoll,
+)
+
+
+async def async_client(client: AsyncPhygitals) -> None:
+    assert_type(await client.list_packs(), list[Pack])
+    assert_type(await client.recent_pulls(limit=5), list[Pull])
+    purchase = await client.buy("vm_1", amount=1, user_id="u1")
+    assert_type(purchase, Purchase)
+    status = await client.purchase_status(purchase.session_id)
+    assert_type(status, PurchaseResult | PurchasePending)
+    poll = client.poll_purchase(purchase.session_id, timeout=60)
+    assert_type(poll, PurchasePoll)
+    assert_type(await poll, PurchaseResult)
+    assert_type(await client.wait_for_purchase(purchase.session_id), PurchaseResult)
+    inventory = await client.inventory("u1")
+    assert_type(inventory, Inventory)
+    assert_type(inventory.items[0].buyback_price, Decimal)
+    sale = await client.sell_back(inventory.items[0])
+    assert_type(sale, Sellback)
+    assert_type(sale.amount, Decimal)
+    report = await client.sell_back_many(inventory.items, concurrency=4)
+    assert_type(report, BulkSellbackReport)
+    assert_type(report.total_amount, Decimal)
+    assert_type(await client.card("i1"), Card)
+    quote = await client.ship_quote(["i1"], destination={"country": "US"})
+    assert_type(quote, ShippingQuote)
+    created = await client.ship_request(quote.quotes[0].id)
+    assert_type(created, ShipmentCreated)
+    assert_type(await client.ship_order(created.order_id), ShippingOrder)
+
+
+def blocking_client(client: Phygitals) -> None:
+    assert_type(client.list_packs(), list[Pack])
+    assert_type(client.inventory("u1"), Inventory)
+    assert_type(client.sell_back("i1"), Sellback)
+    assert_type(client.poll_purchase("s1"), SyncPoll[PurchaseResult])
+    assert_type(client.wait_for_purchase("s1"), PurchaseResult)
+
+
+def errors(exc: APIStatusError, limited: RateLimitError) -> None:
+    assert_type(exc.status_code, int)
+    assert_type(exc.message, str)
+    assert_type(limited.retry_after, float | None)
