@@ -5,6 +5,8 @@ HTTP status and the API's documented ``error`` string, matched exactly::
 
     PhygitalsError
     ├── ClientClosedError (RuntimeError)     the client was used after close()
+    ├── LoopThreadError (RuntimeError)       a blocking call from the client's own loop thread
+    ├── PollCancelledError (CancelledError)  a blocking poll handle was cancelled
     ├── ConfigurationError (ValueError)      bad key / base URL, raised before any request
     │   └── InvalidRequestError              bad arguments, raised before any request
     ├── APIConnectionError                   no usable response
@@ -38,10 +40,14 @@ HTTP status and the API's documented ``error`` string, matched exactly::
 
 An unknown ``error`` string falls back to the class for its status; any other status is a
 plain :class:`APIStatusError`.
+
+Every class pickles and deep-copies to an equal exception (same class, ``args`` and
+attributes), so errors cross process pools and task queues; see :meth:`PhygitalsError.__reduce__`.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -63,6 +69,7 @@ __all__ = [
     "ItemAlreadyShippedError",
     "ItemExpiredError",
     "ItemNotFoundError",
+    "LoopThreadError",
     "NoShippableItemsError",
     "NotFoundError",
     "OrderNotFoundError",
@@ -70,6 +77,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PackNotFoundError",
     "PhygitalsError",
+    "PollCancelledError",
     "PollTimeoutError",
     "QuoteExpiredError",
     "RateLimitError",
@@ -82,11 +90,58 @@ __all__ = [
 
 
 class PhygitalsError(Exception):
-    """Root of every error raised by phygitals_async."""
+    """Root of every error raised by phygitals_async.
+
+    Errors pickle and ``copy.deepcopy`` to an equal error, so an error raised in a
+    ``ProcessPoolExecutor`` or Celery worker reaches the caller with its class and attributes.
+    Two errors are equal when their class, ``args`` and attributes are.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with cls(*args), which keyword-only constructors reject: the
+        # pool then reports BrokenProcessPool instead of the error. Rebuilding without
+        # calling __init__ also keeps attributes added later (and __notes__) as they were.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, PhygitalsError)  # noqa: S101  narrowed by the line above
+        return self.args == other.args and self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        # Consistent with __eq__ and never failing, whatever the attributes hold.
+        return hash((type(self), str(self)))
+
+
+def _rebuild(
+    cls: type[PhygitalsError], args: tuple[object, ...], state: dict[str, Any]
+) -> PhygitalsError:
+    """Unpickle an error: a bare instance with its ``args`` and attributes restored."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ClientClosedError(PhygitalsError, RuntimeError):
     """The client was closed; create a new one."""
+
+
+class LoopThreadError(PhygitalsError, RuntimeError):
+    """A blocking ``Phygitals`` method was called from the client's own event loop thread.
+
+    That happens inside a callback the client runs (``on_progress``), where waiting for the
+    loop would deadlock; nothing was done. Use :class:`AsyncPhygitals` in async code.
+    """
+
+
+class PollCancelledError(PhygitalsError, concurrent.futures.CancelledError):
+    """The blocking poll handle was cancelled (``handle.cancel()``, from any thread).
+
+    Every thread waiting in ``handle.result()`` gets it, as a cancelled
+    :class:`concurrent.futures.Future` would raise :class:`~concurrent.futures.CancelledError`.
+    """
 
 
 class ConfigurationError(PhygitalsError, ValueError):

@@ -39,7 +39,7 @@ import attrs
 import cattrs
 import yarl
 
-from . import _errors
+from . import _errors, _fork
 from ._converters import converter, explain
 from ._version import __version__
 
@@ -209,6 +209,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._loop = loop
+            _fork.register(self)
             self._proxy = _env_proxy(self.base_url) if self._trust_env else None
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
@@ -223,11 +224,19 @@ class Transport:
             )
         elif self._loop is not loop:
             msg = (
-                "an AsyncPhygitals client is bound to the event loop it first ran in; "
-                "create one client per event loop"
+                "an AsyncPhygitals client is bound to the event loop it first ran in "
+                "(a second asyncio.run() is a new loop); create one client per event loop, "
+                "e.g. 'async with AsyncPhygitals() as client' inside the coroutine you run"
             )
             raise _errors.ConfigurationError(msg)
         return self._session
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: leave the parent's session untouched; the next call makes one."""
+        if self._session is not None:
+            _fork.abandon(self._session)
+            self._session = None
+            self._loop = None
 
     async def aclose(self) -> None:
         """Close the session; later calls raise. Safe to call more than once."""

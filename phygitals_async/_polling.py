@@ -91,6 +91,10 @@ class Poll(Generic[T]):
         """Whether polling has finished (with a result, an error, or cancelled)."""
         return self._task.done()
 
+    def cancelled(self) -> bool:
+        """Whether polling was cancelled (by :meth:`cancel` or the loop shutting down)."""
+        return self._task.cancelled()
+
     def result(self) -> T:
         """The result of a finished poll; raises its error, or ``InvalidStateError`` if running."""
         return self._task.result()

@@ -3,12 +3,18 @@
 ``Phygitals`` (generated into ``_sync.py``) owns one :class:`SyncRuntime`. Every blocking
 call is submitted to the portal's loop, where the one :class:`AsyncPhygitals` and its
 aiohttp session live, and waits for the result. Any number of threads may call at once.
+
+The portal starts on the first call, not in the constructor, so a client created at import
+time in a parent that forks (Celery prefork, ``gunicorn --preload``) starts no thread there.
+In a forked child the parent's portal and session are left untouched (see ``_fork``) and the
+first call starts the child's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import warnings
 import weakref
@@ -18,8 +24,9 @@ from typing import Generic, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from . import _fork
 from ._client import AsyncPhygitals
-from ._errors import ClientClosedError
+from ._errors import ClientClosedError, ConfigurationError, LoopThreadError, PollCancelledError
 from ._polling import Poll
 
 __all__ = ["SyncPoll", "SyncRuntime"]
@@ -28,28 +35,38 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def _abandon(
-    portal_cm: AbstractContextManager[BlockingPortal],
-    portal: BlockingPortal,
-    client: AsyncPhygitals,
-) -> None:
-    warnings.warn(
-        "a Phygitals client was never closed; use 'with Phygitals(...)' or call close()",
-        ResourceWarning,
-        stacklevel=2,
-    )
-    _shutdown(portal_cm, portal, client)
+class _Runner:
+    """One started portal: its context manager, the portal, its loop and the loop's thread."""
+
+    __slots__ = ("cm", "loop", "portal", "thread")
+
+    def __init__(self) -> None:
+        self.cm: AbstractContextManager[BlockingPortal] = start_blocking_portal("asyncio")
+        self.portal = self.cm.__enter__()
+        self.thread: int = self.portal.call(threading.get_ident)
+        self.loop = self.portal.call(asyncio.get_running_loop)
 
 
-def _shutdown(
-    portal_cm: AbstractContextManager[BlockingPortal],
-    portal: BlockingPortal,
-    client: AsyncPhygitals,
-) -> None:
+def _abandon(runner: _Runner, client: AsyncPhygitals) -> None:
     try:
-        portal.call(client.aclose)
+        warnings.warn(
+            "a Phygitals client was never closed; use 'with Phygitals(...)' or call close()",
+            ResourceWarning,
+            stacklevel=2,
+        )
+    finally:  # even when warnings are errors: a thread left running would hang the exit
+        _shutdown(runner, client)
+
+
+def _shutdown(runner: _Runner, client: AsyncPhygitals) -> None:
+    if threading.get_ident() == runner.thread:
+        # Collected inside one of the loop's own callbacks: a thread cannot join itself.
+        threading.Thread(target=_shutdown, args=(runner, client), daemon=True).start()
+        return
+    try:
+        runner.portal.call(client.aclose)
     finally:
-        portal_cm.__exit__(None, None, None)
+        runner.cm.__exit__(None, None, None)
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -119,58 +136,78 @@ class _Handoff(Generic[T]):
 
 _CLOSED = "this Phygitals client is closed; create a new one"
 _CLOSED_IN_FLIGHT = "this Phygitals client was closed while the call was in flight"
+_LOOP_THREAD = (
+    "Phygitals (the blocking client) was called from its own event loop thread, e.g. inside "
+    "an on_progress callback; this would deadlock, so nothing was done. Use AsyncPhygitals "
+    "in async code, or act after the blocking call returns."
+)
 
 
 class SyncRuntime:
-    """Owns the portal thread and the async client inside it."""
+    """Owns the portal thread (started on first use, per process) and the async client."""
 
     def __init__(self, client: AsyncPhygitals) -> None:
         self.client = client
-        self._portal_cm = start_blocking_portal("asyncio")
-        self._portal = self._portal_cm.__enter__()
-        self._loop_thread: int | None = self._portal.call(threading.get_ident)
-        self._loop = self._portal.call(asyncio.get_running_loop)
         self._closed = False
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(
-            self, _abandon, self._portal_cm, self._portal, self.client
-        )
+        self._runner: _Runner | None = None
+        self._finalizer: weakref.finalize[[_Runner, AsyncPhygitals], SyncRuntime] | None = None
+        _fork.register(self)
 
-    def _check(self) -> None:
-        if self._closed:
-            raise ClientClosedError(_CLOSED)
-        if threading.get_ident() == self._loop_thread:
-            msg = (
-                "Phygitals (the blocking client) was called from its own event loop thread, "
-                "e.g. inside an on_progress callback; this would deadlock. Use AsyncPhygitals "
-                "in async code."
-            )
-            raise RuntimeError(msg)
+    def _current(self) -> _Runner:
+        """The running portal (started if need be), checked not to be the caller's thread."""
+        runner = self._runner
+        if runner is None:
+            runner = self._start()
+        if threading.get_ident() == runner.thread:
+            raise LoopThreadError(_LOOP_THREAD)
+        return runner
+
+    def _start(self) -> _Runner:
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError(_CLOSED)
+            if self._runner is None:
+                runner = _Runner()
+                self._finalizer = weakref.finalize(self, _abandon, runner, self.client)
+                self._runner = runner
+            return self._runner
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: drop (never stop) the parent's portal; the next call starts one."""
+        # The parent may have held the lock at the fork; no other thread exists here now.
+        self._lock = threading.Lock()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            _fork.abandon(runner)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``func(*args, **kwargs)`` in the portal's loop and block for its result.
 
         A KeyboardInterrupt (or any exception) while waiting cancels the coroutine.
         """
-        self._check()
+        runner = self._current()
         # Handed straight to the portal's asyncio loop: anyio's start_task_soon wraps each
         # call in more machinery and costs 20-60 us more per call (benchmarks case 3).
         awaitable = func(*args, **kwargs)
         coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
-        return _Handoff(self._loop, coro).result()
+        return _Handoff(runner.loop, coro).result()
 
     def call_sync(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a plain function in the portal's loop thread (for code that needs the loop).
 
         Its return value comes back as is, even when it is awaitable (a poll handle).
         """
-        self._check()
+        runner = self._current()
 
         def boxed() -> tuple[T]:
             # portal.call would await an awaitable result; the tuple keeps it untouched.
             return (func(*args, **kwargs),)
 
-        return self._portal.call(boxed)[0]
+        return runner.portal.call(boxed)[0]
 
     def iterate(self, iterator: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
         """A blocking iterator over an async iterator created inside the loop."""
@@ -188,45 +225,82 @@ class SyncRuntime:
                 self.call(aclose)
 
     def close(self) -> None:
-        """Close the client inside its loop, then stop the loop thread. Idempotent."""
+        """Close the client inside its loop, then stop the loop thread. Idempotent.
+
+        Raises:
+            LoopThreadError: called from the loop's own thread (a callback); nothing changed.
+        """
+        runner = self._runner
+        if runner is not None and threading.get_ident() == runner.thread:
+            raise LoopThreadError(_LOOP_THREAD)
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        self._finalizer.detach()
-        _shutdown(self._portal_cm, self._portal, self.client)
+            runner, self._runner = self._runner, None
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        if runner is not None:
+            _shutdown(runner, self.client)
 
 
 class SyncPoll(Generic[T]):
-    """A blocking handle on a poll running in the portal: ``result()``, ``cancel()``, ``done()``."""
+    """A blocking handle on a poll running in the portal: ``result()``, ``cancel()``, ``done()``.
+
+    Any thread may use it. After ``cancel()`` every ``result()`` (waiting or later) raises
+    :class:`PollCancelledError`.
+    """
 
     def __init__(self, runtime: SyncRuntime, poll: Poll[T]) -> None:
         self._runtime = runtime
         self._poll = poll
+        self._pid = os.getpid()
 
     @property
     def last_status(self) -> object:
         """The last status the poll saw."""
         return self._poll.last_status
 
+    def _runs_here(self) -> SyncRuntime:
+        if os.getpid() != self._pid:
+            msg = (
+                "this poll handle was started in the parent process, before a fork; its poll "
+                "runs there. Start a new poll in this process (the client works here)"
+            )
+            raise ConfigurationError(msg)
+        return self._runtime
+
     def result(self, timeout: float | None = None) -> T:
         """Block until the poll finishes (seconds; ``None`` waits as long as the poll does).
 
-        Raises the poll's own error, or :class:`TimeoutError` if ``timeout`` passes first
-        (the poll keeps running).
+        Raises the poll's own error, :class:`PollCancelledError` once it is cancelled, or
+        :class:`TimeoutError` if ``timeout`` passes first (the poll keeps running).
         """
-        return self._runtime.call(self._wait, timeout)
+        return self._runs_here().call(self._wait, timeout)
 
     async def _wait(self, timeout: float | None) -> T:
-        return await asyncio.wait_for(asyncio.shield(self._poll), timeout)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._poll), timeout)
+        except asyncio.CancelledError:
+            waiter = asyncio.current_task()
+            # The poll was cancelled, not this wait (Ctrl+C in the caller, or close()).
+            if self._poll.cancelled() and not (waiter is not None and waiter.cancelling()):
+                raise PollCancelledError("the poll was cancelled") from None
+            raise
 
     def cancel(self) -> bool:
         """Stop the poll and its request; returns ``False`` if it had already finished."""
-        if self._runtime.call_sync(self._poll.done):
+        runtime = self._runs_here()
+        if runtime.call_sync(self._poll.done):
             return False
-        self._runtime.call(self._poll.wait_cancelled)
+        runtime.call(self._poll.wait_cancelled)
         return True
+
+    def cancelled(self) -> bool:
+        """Whether the poll was cancelled."""
+        return self._runs_here().call_sync(self._poll.cancelled)
 
     def done(self) -> bool:
         """Whether the poll has finished."""
-        return self._runtime.call_sync(self._poll.done)
+        return self._runs_here().call_sync(self._poll.done)
