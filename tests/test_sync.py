@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import inspect
 import os
@@ -262,3 +263,76 @@ def test_a_call_whose_loop_closes_unrun_raises_client_closed(
     loop.close()
     with pytest.raises(p.ClientClosedError):
         handoff.result()
+
+
+def test_close_from_a_callback_is_a_clear_error_and_changes_nothing(
+    threaded: LocalSandbox,
+) -> None:
+    """close() inside on_progress (the loop's own thread) raises; the client stays usable."""
+    threads = threading.active_count()
+    client = threaded.sync_client()
+    purchase = client.buy(TOPPS, amount=2, user_id="u1")
+    errors: list[BaseException] = []
+
+    def close_now(_done: int, _total: int) -> None:
+        try:
+            client.close()
+        except p.PhygitalsError as exc:
+            errors.append(exc)
+
+    report = client.sell_back_many(purchase.nfts, on_progress=close_now)
+    assert len(report.succeeded) == 2
+    assert errors
+    assert all(isinstance(e, p.LoopThreadError) for e in errors)
+    assert isinstance(errors[0], RuntimeError)
+    assert "own event loop thread" in str(errors[0])
+    assert len(client.list_packs()) == 5  # not marked closed
+    client.close()
+    with pytest.raises(p.ClientClosedError):
+        client.list_packs()
+    assert threading.active_count() == threads  # the loop thread really stopped
+
+
+def test_cancelling_a_poll_reports_cancellation_to_every_waiter(
+    threaded: LocalSandbox, sync_client: p.Phygitals
+) -> None:
+    """Threads blocked in result() get PollCancelledError when another thread cancels."""
+    threaded.production.pending_polls = 10_000
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0.01)
+    outcomes: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            handle.result()
+        except BaseException as exc:  # noqa: BLE001  the test inspects whatever ends the wait
+            outcomes.append(exc)
+
+    def tasks() -> int:
+        return sync_client._runtime.call_sync(lambda: len(asyncio.all_tasks()))
+
+    before = tasks()
+    waiters = [threading.Thread(target=wait) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    while tasks() < before + 3:  # all three are blocked in result()
+        time.sleep(0.01)
+    assert handle.cancel() is True
+    for waiter in waiters:
+        waiter.join(timeout=10)
+        assert not waiter.is_alive()
+    assert len(outcomes) == 3
+    assert all(type(e) is p.PollCancelledError for e in outcomes), outcomes
+    assert all(isinstance(e, concurrent.futures.CancelledError) for e in outcomes)
+    assert handle.cancelled()
+    with pytest.raises(p.PollCancelledError):
+        handle.result(timeout=1)  # a later waiter too
+    assert len(sync_client.list_packs()) == 5  # the client is open
+
+
+def test_a_finished_poll_is_not_cancelled(sync_client: p.Phygitals) -> None:
+    """cancelled() is False for a poll that finished with its result."""
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0)
+    handle.result(timeout=10)
+    assert handle.cancelled() is False
