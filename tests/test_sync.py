@@ -336,3 +336,26 @@ def test_a_finished_poll_is_not_cancelled(sync_client: p.Phygitals) -> None:
     handle = sync_client.poll_purchase(purchase.session_id, interval=0)
     handle.result(timeout=10)
     assert handle.cancelled() is False
+
+
+def test_a_client_collected_on_its_own_loop_thread_still_shuts_down(
+    threaded: LocalSandbox,
+) -> None:
+    """Shutdown reached from the loop thread (a finalizer there) hands off to another thread."""
+    from phygitals_async._portal import _shutdown  # noqa: PLC0415  the finalizer's own step
+
+    threads = threading.active_count()
+    client = threaded.sync_client()
+    client.list_packs()
+    runtime = client._runtime
+    runner = runtime._runner
+    assert runner is not None
+    assert runtime._finalizer is not None
+    runtime._finalizer.detach()
+    runtime._runner, runtime._closed = None, True  # as after collection: nobody calls again
+    runner.portal.call(_shutdown, runner, runtime.client)  # runs in the loop thread
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == threads
+    assert runtime.client._transport.closed
