@@ -152,8 +152,9 @@ def test_calling_from_the_loop_thread_is_a_clear_error(sync_client: p.Phygitals)
     def look_up_inventory(_done: int, _total: int) -> None:
         sync_client.inventory("u1")
 
-    with pytest.raises(RuntimeError, match="own event loop thread"):
+    with pytest.raises(p.LoopThreadError, match="own event loop thread") as caught:
         sync_client.sell_back_many(purchase.nfts, on_progress=look_up_inventory)
+    assert isinstance(caught.value, RuntimeError)
 
 
 def test_closed_client_raises(threaded: LocalSandbox) -> None:
