@@ -7,7 +7,7 @@ reaches users' own type-checked code (as stamina's and svcs's typing tests do).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import assert_type
+from typing import Any, assert_type
 
 from phygitals_async import (
     APIStatusError,
@@ -63,11 +63,18 @@ def blocking_client(client: Phygitals) -> None:
     assert_type(client.list_packs(), list[Pack])
     assert_type(client.inventory("u1"), Inventory)
     assert_type(client.sell_back("i1"), Sellback)
-    assert_type(client.poll_purchase("s1"), SyncPoll[PurchaseResult])
+    handle = client.poll_purchase("s1")
+    assert_type(handle, SyncPoll[PurchaseResult])
+    assert_type(handle.result(timeout=5), PurchaseResult)
+    assert_type(handle.cancel(), bool)
+    assert_type(handle.cancelled(), bool)
     assert_type(client.wait_for_purchase("s1"), PurchaseResult)
 
 
 def errors(exc: APIStatusError, limited: RateLimitError) -> None:
+    # Errors cross process pools and task queues: they are picklable and comparable.
+    assert_type(exc.__reduce__(), tuple[Any, ...])
+    assert_type(exc == limited, bool)
     assert_type(exc.status_code, int)
     assert_type(exc.message, str)
     assert_type(limited.retry_after, float | None)
