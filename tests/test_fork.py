@@ -208,16 +208,22 @@ def test_a_child_exiting_normally_neither_hangs_nor_harms_the_parent(
     script = tmp_path / "forks.py"
     script.write_text(CHILD_EXITS_NORMALLY)
     env = {**os.environ, "PHYGITALS_API_KEY": "sandbox-x", "PHYGITALS_BASE_URL": threaded.url}
-    result = subprocess.run(  # noqa: S603  our interpreter, our script
+    script_run = subprocess.Popen(  # noqa: S603  our interpreter, our script
         [sys.executable, "-X", "dev", str(script), parent, TOPPS],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=30,
         env=env,
-        check=False,
+        start_new_session=True,  # its forked child too is killed if it hangs
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "4"
+    try:
+        stdout, stderr = script_run.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(script_run.pid, signal.SIGKILL)
+        script_run.communicate()
+        pytest.fail("the script or its forked child hung")
+    assert script_run.returncode == 0, stderr
+    assert stdout.strip() == "4"
     # The child's unclosed client warns (dev mode shows it); nothing of the parent's does.
-    assert "Unclosed client session" not in result.stderr
-    assert "Unclosed connector" not in result.stderr
+    assert "Unclosed client session" not in stderr
+    assert "Unclosed connector" not in stderr
