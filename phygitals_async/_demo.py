@@ -1,29 +1,72 @@
-"""``phygitals demo``: the whole partner flow against an in-process local sandbox."""
+"""``phygitals demo``: the whole partner flow against an in-process local sandbox.
+
+People get a heading and a table per step. With ``json_lines=True`` each step is instead
+one JSON object on its own line (JSON Lines), written when the step is done, so a program
+can follow the demo as it runs: ``{"step": "packs", "title": ..., ...}``, with the steps
+``packs``, ``buy``, ``inventory``, ``sellback``, ``ship`` and ``done`` in that order.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ._client import AsyncPhygitals
-from ._models import Address
-from ._output import items_table, money, table
+from ._models import Address, Item
+from ._output import items_table, money, print_json_line, table
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_STEPS", "run_demo"]
 
 DEMO_USER = "demo-user"
+DEMO_STEPS = ("packs", "buy", "inventory", "sellback", "ship", "done")
 
 
-async def run_demo(client: AsyncPhygitals, out: TextIO | None = None) -> None:
-    """List packs, buy 3, wait for the pull, sell two back, ship one, show the order."""
-    stream = out or sys.stdout
+class _Out:
+    """Writes for people or for programs; each method is a no-op in the other mode."""
 
-    def step(title: str) -> None:
-        stream.write(f"\n== {title}\n")
+    def __init__(self, stream: TextIO, json_lines: bool) -> None:
+        self.stream = stream
+        self.json_lines = json_lines
 
-    step("Packs on sale")
+    def heading(self, title: str) -> None:
+        if not self.json_lines:
+            self.stream.write(f"\n== {title}\n")
+
+    def text(self, line: str) -> None:
+        if not self.json_lines:
+            self.stream.write(line + "\n")
+
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        if not self.json_lines:
+            table(headers, rows, self.stream)
+
+    def items(self, items: Iterable[Item], *, expiry: bool = False) -> None:
+        if not self.json_lines:
+            items_table(items, self.stream, expiry=expiry)
+
+    def record(self, step: str, title: str, **data: object) -> None:
+        if self.json_lines:
+            print_json_line({"step": step, "title": title, **data}, self.stream)
+
+
+async def run_demo(
+    client: AsyncPhygitals,
+    out: TextIO | None = None,
+    *,
+    json_lines: bool = False,
+    wait_timeout: float = 60.0,
+) -> None:
+    """List packs, buy 3, wait for the pull, sell two back, ship one, show the order.
+
+    ``wait_timeout`` is the most seconds to wait for the pull.
+    """
+    show = _Out(out or sys.stdout, json_lines)
+
+    title = "Packs on sale"
+    show.heading(title)
     packs = await client.list_packs()
-    table(
+    show.table(
         ["pack", "price", "max", "buyback", "on sale"],
         [
             (
@@ -35,34 +78,47 @@ async def run_demo(client: AsyncPhygitals, out: TextIO | None = None) -> None:
             )
             for p in packs
         ],
-        stream,
     )
+    show.record("packs", title, packs=packs)
     pack = next(p for p in packs if p.purchasable and "Digital" not in p.categories)
 
-    step(f"Buying 3 pulls of {pack.name} for {DEMO_USER}")
+    title = f"Buying 3 pulls of {pack.name} for {DEMO_USER}"
+    show.heading(title)
     purchase = await client.buy(pack.id, amount=3, user_id=DEMO_USER)
-    stream.write(f"session {purchase.session_id}\n")
-    result = await client.wait_for_purchase(purchase.session_id, timeout=30)
-    stream.write(f"fulfilled: public id {result.public_id}, tx {result.tx_hash[:24]}...\n")
-    items_table(result.nfts, stream)
+    show.text(f"session {purchase.session_id}")
+    result = await client.wait_for_purchase(purchase.session_id, timeout=wait_timeout)
+    show.text(f"fulfilled: public id {result.public_id}, tx {result.tx_hash[:24]}...")
+    show.items(result.nfts)
+    show.record("buy", title, purchase=purchase, result=result)
 
-    step(f"Inventory of {DEMO_USER}")
+    title = f"Inventory of {DEMO_USER}"
+    show.heading(title)
     inventory = await client.inventory(DEMO_USER)
-    items_table(inventory.items, stream, expiry=True)
+    show.items(inventory.items, expiry=True)
+    show.record("inventory", title, inventory=inventory)
 
-    step("Selling two back (bulk sellback)")
+    title = "Selling two back (bulk sellback)"
+    show.heading(title)
     to_sell = sorted(inventory.items, key=lambda i: i.buyback_price)[:2]
     report = await client.sell_back_many(to_sell, user_id=DEMO_USER, concurrency=2)
-    table(
+    show.table(
         ["item", "outcome", "amount"],
         [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
         + [(f.item_id, type(f.error).__name__, "-") for f in (*report.failed, *report.unknown)],
-        stream,
     )
-    stream.write(f"credited {money(report.total_amount)}\n")
+    show.text(f"credited {money(report.total_amount)}")
+    show.record(
+        "sellback",
+        title,
+        succeeded=report.succeeded,
+        failed=report.failed,
+        unknown=report.unknown,
+        total_amount=report.total_amount,
+    )
 
     keep = next(i for i in inventory.items if i not in to_sell)
-    step(f"Shipping {keep.name}")
+    title = f"Shipping {keep.name}"
+    show.heading(title)
     quote = await client.ship_quote(
         [keep],
         destination=Address(
@@ -74,7 +130,7 @@ async def run_demo(client: AsyncPhygitals, out: TextIO | None = None) -> None:
             country="US",
         ),
     )
-    table(
+    show.table(
         ["rate", "carrier", "service", "days", "amount"],
         [
             (
@@ -86,19 +142,28 @@ async def run_demo(client: AsyncPhygitals, out: TextIO | None = None) -> None:
             )
             for r in quote.quotes
         ],
-        stream,
     )
     rate = quote.cheapest
     created = await client.ship_request(rate)
     order = await client.ship_order(created.order_id)
-    stream.write(
+    show.text(
         f"order {order.order_id}: {order.status} via {order.carrier} {order.service}, "
-        f"{money(order.amount)} billed to the partner\n"
+        f"{money(order.amount)} billed to the partner"
     )
+    show.record("ship", title, quote=quote, order=order)
 
-    step("Done")
+    title = "Done"
+    show.heading(title)
     remaining = await client.inventory(DEMO_USER)
-    stream.write(
+    show.text(
         f"{DEMO_USER} still holds {len(remaining.items)} item(s); "
-        f"sold {len(report.succeeded)}, shipping 1.\n"
+        f"sold {len(report.succeeded)}, shipping 1."
+    )
+    show.record(
+        "done",
+        title,
+        user_id=DEMO_USER,
+        items_held=len(remaining.items),
+        sold=len(report.succeeded),
+        shipping=1,
     )

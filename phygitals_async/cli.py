@@ -1,7 +1,12 @@
 """The ``phygitals`` command line.
 
-Exit codes: 0 ok, 1 API error, 2 usage error, 3 some items of a bulk sellback failed,
-130 interrupted.
+Every global option (``--json``, ``--timeout``, ``--api-key``...) is accepted before or after
+the command, with the same meaning. Exit codes: 0 ok; 1 the command failed (an API error, no
+connection, a wait that reached ``--timeout``, anything unexpected); 2 usage error (bad
+arguments or configuration); 3 some items of a bulk sellback failed; 130 interrupted (Ctrl+C);
+141 stdout was closed before the output was written (``phygitals ... | head``), as the shell
+reports for a tool stopped by SIGPIPE. Errors are one line on stderr; ``--debug`` adds the
+traceback.
 """
 
 from __future__ import annotations
@@ -9,37 +14,63 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import math
+import os
 import re
 import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ._client import AsyncPhygitals
+from ._completion import SHELLS, completion_script
 from ._demo import run_demo
-from ._errors import ConfigurationError, PhygitalsError
-from ._models import Address, BulkSellbackReport, PurchasePending
-from ._output import ProgressBar, items_table, money, print_json, table, when
+from ._errors import ConfigurationError, PollTimeoutError
+from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
+from ._output import (
+    ProgressBar,
+    WaitProgress,
+    colour,
+    items_table,
+    money,
+    print_json,
+    print_json_line,
+    table,
+    when,
+)
+from ._polling import Poll
+from ._version import __version__
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `seq 1000000 | head -1`
+
+DEFAULT_TIMEOUT = 60.0
+# An error message longer than this is cut on the terminal (--debug prints all of it).
+_MAX_ERROR_LINE = 2000
 
 _EPILOG = """\
 examples:
   phygitals demo                                   the whole flow against a local sandbox
-  phygitals --sandbox-local packs                  any command against a local sandbox
+  phygitals packs --sandbox-local                  any command against a local sandbox
   phygitals inventory user_abc123 --json           exact JSON (amounts as strings)
   phygitals sellback --user u1 --all --journal run.db --concurrency 16
+  phygitals ship order order_123 --wait-until shipped --timeout 3600
   phygitals sandbox --port 8787                    serve a local sandbox for your app
+  eval "$(phygitals completion bash)"              tab completion (also zsh, fish)
 
+Global options are accepted before or after the command.
 configuration: --api-key or $PHYGITALS_API_KEY; keys starting with 'sandbox-' use the sandbox.
-exit codes: 0 ok, 1 API error, 2 usage error, 3 partial failure in bulk, 130 interrupted.
+exit codes: 0 ok, 1 failed (API error, no connection, --timeout reached), 2 usage error,
+  3 partial failure in bulk, 130 interrupted, 141 output closed early (e.g. piped into head).
 """
 
 Command = Callable[[AsyncPhygitals, argparse.Namespace], Awaitable[int]]
+T = TypeVar("T")
 
 
 def _duration(text: str) -> timedelta:
@@ -51,112 +82,262 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{unit: float(match.group(1))})
 
 
-def _parser() -> argparse.ArgumentParser:
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        msg = f"expected a number of seconds > 0, such as 30 or 0.5, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _global_options(*, top_level: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name.
+
+    The top-level parser holds the defaults. Each subcommand gets a copy whose defaults are
+    SUPPRESS: argparse copies a subparser's namespace over the top-level one, so a real
+    default there would reset ``phygitals --json packs`` to no JSON.
+    """
+    unset: object = None if top_level else argparse.SUPPRESS
+    off: object = False if top_level else argparse.SUPPRESS
+
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=unset,
+        help="partner API key; keys starting with 'sandbox-' use the sandbox "
+        "(default: $PHYGITALS_API_KEY)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=unset,
+        help="the API's URL (default: $PHYGITALS_BASE_URL, else chosen from the key)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        default=unset,
+        help=f"deadline of each API call, and of the whole wait of 'buy --wait' and "
+        f"'ship order --wait-until'; 'sandbox' serves this long "
+        f"(default: {DEFAULT_TIMEOUT:g}; sandbox: until Ctrl+C)",
+    )
+    group.add_argument(
+        "--sandbox-local",
+        action="store_true",
+        default=off,
+        help="run against a local sandbox started in this process, no key needed (default: off)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=off,
+        help="print exact JSON on stdout instead of tables (default: off)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=off,
+        help="log each request on stderr and show tracebacks of errors (default: off)",
+    )
+    group.add_argument(
+        "--version",
+        action="version",
+        version=f"phygitals {__version__}",
+        help="print the version and exit",
+    )
+    return parent
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout; a wider help column than argparse's 24 characters."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command line, in one place
     parser = argparse.ArgumentParser(
         prog="phygitals",
         description="The Phygitals partner API from the command line.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
+        parents=[_global_options(top_level=True)],
     )
-    parser.add_argument("--api-key", help="partner key (default: $PHYGITALS_API_KEY)")
-    parser.add_argument("--base-url", help="override the API URL chosen from the key")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call")
-    parser.add_argument(
-        "--sandbox-local", action="store_true", help="run against an in-process local sandbox"
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    parser.add_argument("--debug", action="store_true", help="log requests; show tracebacks")
+    shared = _global_options(top_level=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
+    def command(
+        subparsers: Any, name: str, help_text: str, example: str
+    ) -> argparse.ArgumentParser:
+        created: argparse.ArgumentParser = subparsers.add_parser(
             name,
             help=help_text,
             description=help_text,
             epilog=f"example:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_Formatter,
+            parents=[shared],
         )
+        return created
+
+    def add(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return command(sub, name, help_text, example)
 
     p = add("packs", "list the packs on sale", "phygitals packs --platform mainnet")
-    p.add_argument("--platform", default="mainnet")
+    p.add_argument(
+        "--platform", default="mainnet", help="the chain the packs sell on (default: mainnet)"
+    )
     p = add("pulls", "the most recent pulls", "phygitals pulls --pack BSG6Dy... --limit 5")
-    p.add_argument("--pack", action="append", dest="packs", metavar="PACK_ID")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument(
+        "--pack",
+        action="append",
+        dest="packs",
+        metavar="PACK_ID",
+        help="only pulls of this pack; repeat for several (default: every pack)",
+    )
+    p.add_argument("--limit", type=int, default=20, help="how many pulls, 1 to 100 (default: 20)")
     p = add(
         "buy", "buy pulls of a pack for a user", "phygitals buy PACK_ID --user u1 --amount 2 --wait"
     )
-    p.add_argument("pack_id")
-    p.add_argument("--user", required=True)
-    p.add_argument("--amount", type=int, required=True)
-    p.add_argument("--wait", action="store_true", help="poll until the pull is fulfilled")
+    p.add_argument("pack_id", metavar="PACK_ID", help="the pack to buy, as listed by 'packs'")
+    p.add_argument("--user", required=True, help="your user who receives the pulls (required)")
+    p.add_argument(
+        "--amount", type=int, required=True, help="how many pulls, 1 to the pack's max (required)"
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="poll until the pull is fulfilled, at most --timeout seconds (default: off)",
+    )
+    p.add_argument(
+        "--interval",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="with --wait: first pause between status checks, growing to 10 (default: 1)",
+    )
     p = add(
         "status", "a purchase's status", "phygitals status 550e8400-e29b-41d4-a716-446655440000"
     )
-    p.add_argument("session_id")
+    p.add_argument("session_id", metavar="SESSION_ID", help="the session id 'buy' printed")
     p = add("inventory", "a user's items", "phygitals inventory user_abc123")
-    p.add_argument("user_id")
+    p.add_argument("user_id", metavar="USER_ID", help="the user whose items to list")
     p = add("card", "card details and fair-market value", "phygitals card 'v1|110586049456|0'")
-    p.add_argument("item_id")
+    p.add_argument("item_id", metavar="ITEM_ID", help="the item's id, as in the inventory")
     p = add(
         "sellback",
         "sell items back (given ids, or all of a user's items)",
         "phygitals sellback --user u1 --all --expiring-within 24h --journal run.db",
     )
-    p.add_argument("item_ids", nargs="*", metavar="ITEM_ID")
+    p.add_argument(
+        "item_ids", nargs="*", metavar="ITEM_ID", help="the items to sell (or --user U --all)"
+    )
     p.add_argument("--user", help="the items' owner (needed for --all and reconciliation)")
-    p.add_argument("--all", action="store_true", help="every item in the user's inventory")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every item in the user's inventory (default: off)",
+    )
     p.add_argument(
         "--expiring-within",
         type=_duration,
         metavar="DURATION",
-        help="with --all: only items whose window closes within e.g. 24h",
+        help="with --all: only items whose window closes within e.g. 24h (default: all)",
     )
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--journal", help="SQLite file recording outcomes; rerun to resume")
+    p.add_argument(
+        "--concurrency", type=int, default=8, help="sales in flight at once (default: 8)"
+    )
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="SQLite file recording outcomes; rerun to resume (default: none)",
+    )
     ship = add("ship", "shipping: quote, request, order", "phygitals ship order order_123")
     ship_sub = ship.add_subparsers(dest="ship_command", required=True, metavar="ACTION")
-    q = ship_sub.add_parser(
+    q = command(
+        ship_sub,
         "quote",
-        help="rates for shipping items to an address",
-        epilog="example:\n  phygitals ship quote ITEM_ID --name 'Jane Doe' --line1 '123 Main St' "
+        "rates for shipping items to an address",
+        "phygitals ship quote ITEM_ID --name 'Jane Doe' --line1 '123 Main St' "
         "--city Austin --state TX --postal-code 78701 --country US",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    q.add_argument("item_ids", nargs="+", metavar="ITEM_ID")
-    for field in ("name", "line1", "city", "country"):
-        q.add_argument(f"--{field}", required=True)
-    for field in ("line2", "state", "postal-code", "phone", "email"):
-        q.add_argument(f"--{field}")
-    r = ship_sub.add_parser(
+    q.add_argument("item_ids", nargs="+", metavar="ITEM_ID", help="the items to ship")
+    required = {
+        "name": "recipient's full name",
+        "line1": "street address",
+        "city": "city",
+        "country": "ISO 3166-1 alpha-2 country code, e.g. US",
+    }
+    for field, text in required.items():
+        q.add_argument(f"--{field}", required=True, help=f"{text} (required)")
+    optional = {
+        "line2": "apartment, suite, unit",
+        "state": "state or region, e.g. TX",
+        "postal-code": "postal or ZIP code",
+        "phone": "recipient's phone number",
+        "email": "recipient's email",
+    }
+    for field, text in optional.items():
+        q.add_argument(f"--{field}", help=f"{text} (default: none)")
+    r = command(
+        ship_sub,
         "request",
-        help="create an order from a rate id",
-        epilog="example:\n  phygitals ship request quote_01HF..._rate_priority",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create an order from a rate id",
+        "phygitals ship request quote_01HF..._rate_priority",
     )
-    r.add_argument("quote_id")
-    o = ship_sub.add_parser(
+    r.add_argument("quote_id", metavar="RATE_ID", help="a rate id from 'ship quote'")
+    o = command(
+        ship_sub,
         "order",
-        help="an order's status and tracking",
-        epilog="example:\n  phygitals ship order order_123 --wait-until shipped",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "an order's status and tracking",
+        "phygitals ship order order_123 --wait-until shipped --timeout 3600",
     )
-    o.add_argument("order_id")
+    o.add_argument("order_id", metavar="ORDER_ID", help="the order id 'ship request' printed")
     o.add_argument(
         "--wait-until",
         action="append",
         metavar="STATUS",
-        help="poll until the order reaches this status (repeatable)",
+        choices=[str(s) for s in OrderStatus],
+        help="poll until the order reaches this status (repeatable), cancelled or failed, "
+        "at most --timeout seconds (default: no wait)",
+    )
+    o.add_argument(
+        "--interval",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --wait-until: first pause between status checks, growing to 300 (default: 30)",
     )
     p = add("sandbox", "serve a local sandbox until Ctrl+C", "phygitals sandbox --port 8787")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8787)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8787,
+        help="port to listen on; 0 picks a free one (default: 8787)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
+    )
     p = add(
         "demo",
         "the whole flow against an in-process local sandbox (no key needed)",
-        "phygitals demo",
+        "phygitals demo --json",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
+    )
+    p = add(
+        "completion",
+        "print a shell completion script",
+        'eval "$(phygitals completion bash)"   # or: phygitals completion fish | source',
+    )
+    p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return parser
 
 
@@ -209,7 +390,13 @@ async def _pulls(client: AsyncPhygitals, args: argparse.Namespace) -> int:
 async def _buy(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     purchase = await client.buy(args.pack_id, amount=args.amount, user_id=args.user)
     if args.wait:
-        result = await client.wait_for_purchase(purchase.session_id, timeout=args.timeout)
+        poll = client.poll_purchase(
+            purchase.session_id,
+            interval=args.interval,
+            max_interval=max(args.interval, 10.0),
+            timeout=args.timeout,
+        )
+        result = await _watch(poll, f"purchase {purchase.session_id} to be fulfilled", args)
         if args.json:
             print_json(result)
             return EXIT_OK
@@ -353,7 +540,15 @@ async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
             print(f"order {created.order_id} created")
         return EXIT_OK
     if args.wait_until:
-        order = await client.wait_for_shipment(args.order_id, until=args.wait_until)
+        poll = client.poll_shipment(
+            args.order_id,
+            until=args.wait_until,
+            interval=args.interval,
+            max_interval=max(args.interval, 300.0),
+            timeout=args.timeout,
+        )
+        wanted = " or ".join(args.wait_until)
+        order = await _watch(poll, f"order {args.order_id} to be {wanted}", args)
     else:
         order = await client.ship_order(args.order_id)
     if args.json:
@@ -368,9 +563,39 @@ async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _demo(client: AsyncPhygitals, _args: argparse.Namespace) -> int:
-    await run_demo(client)
+async def _demo(client: AsyncPhygitals, args: argparse.Namespace) -> int:
+    await run_demo(client, json_lines=args.json, wait_timeout=args.timeout)
     return EXIT_OK
+
+
+async def _watch(poll: Poll[T], what: str, args: argparse.Namespace) -> T:
+    """Await ``poll``, saying on a terminal what it waits for and the last status seen."""
+    progress = WaitProgress(what, args.timeout)
+
+    async def redraw() -> None:
+        while True:
+            progress(_status_text(poll.last_status))
+            await asyncio.sleep(0.5)
+
+    ticker = asyncio.create_task(redraw()) if progress.enabled else None
+    try:
+        return await poll
+    except PollTimeoutError as exc:
+        last = _status_text(exc.last_status) or "no answer yet"
+        msg = f"gave up waiting for {what} after {args.timeout:g} s (last status: {last})"
+        raise PollTimeoutError(msg, last_status=exc.last_status) from exc
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        progress.close()
+
+
+def _status_text(status: object) -> str | None:
+    if status is None:
+        return None
+    return str(getattr(status, "status", "fulfilled"))
 
 
 _COMMANDS: dict[str, Command] = {
@@ -403,20 +628,59 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
             yield client
 
 
-async def _serve(args: argparse.Namespace) -> int:
+class _CommandError(Exception):
+    """A failure the command explains in one line of its own (exit code 1)."""
+
+
+async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
     from .testing import LocalSandbox  # noqa: PLC0415  only this command needs the server
 
-    async with LocalSandbox(host=args.host, port=args.port, seed=args.seed) as sandbox:
-        print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
-        print(f"  export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL={sandbox.url}")
+    sandbox = LocalSandbox(host=args.host, port=args.port, seed=args.seed)
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            msg = (
+                f"port {args.port} on {args.host} is already in use; "
+                "choose another with --port (0 picks a free one)"
+            )
+        else:
+            msg = f"cannot serve on {args.host} port {args.port}: {exc.strerror or exc}"
+        raise _CommandError(msg) from exc
+    try:
+        if args.json:
+            print_json_line(
+                {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": "sandbox-local"}
+            )
+        else:
+            print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
+            print(f"  export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL={sandbox.url}")
         sys.stdout.flush()
-        await asyncio.Event().wait()
+        if serve_for is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(serve_for)
+    finally:
+        await sandbox.stop()
+    return EXIT_OK
+
+
+def _completion(args: argparse.Namespace) -> int:
+    script = completion_script(_parser(), args.shell)
+    if args.json:
+        print_json({"shell": args.shell, "script": script})
+    else:
+        sys.stdout.write(script)
     return EXIT_OK
 
 
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
-        return await _serve(args)
+        return await _serve(args, args.timeout)
+    if args.command == "completion":
+        return _completion(args)
+    if args.timeout is None:
+        args.timeout = DEFAULT_TIMEOUT
     async with _client(args) as client:
         return await _COMMANDS[args.command](client, args)
 
@@ -427,22 +691,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     try:
-        return asyncio.run(_run(args))
+        code = asyncio.run(_run(args))
+        # Written output may still sit in the buffer: a closed pipe shows up here, not at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _report_line("interrupted")
         return EXIT_INTERRUPTED
     except ValueError as exc:  # ConfigurationError, InvalidRequestError, a bad Address
         _report(exc, args.debug)
         return EXIT_USAGE
-    except PhygitalsError as exc:
+    except Exception as exc:  # noqa: BLE001  any failure, expected or not, is one line
         _report(exc, args.debug)
         return EXIT_API
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush cannot fail again.
+
+    The reader went away (``| head``): like other Unix tools the command ends quietly.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _report(exc: BaseException, debug: bool) -> None:
     if debug:
-        traceback.print_exception(exc)
-    print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            traceback.print_exception(exc)
+    text = " ".join(str(exc).split())
+    if len(text) > _MAX_ERROR_LINE and not debug:
+        cut = len(text) - _MAX_ERROR_LINE
+        text = f"{text[:_MAX_ERROR_LINE]}... ({cut} more characters; --debug shows all)"
+    name = "" if isinstance(exc, _CommandError) else f"{type(exc).__name__}: "
+    _report_line(f"{name}{text}", prefix="error: ")
+
+
+def _report_line(text: str, prefix: str = "") -> None:
+    if prefix and colour(sys.stderr):
+        prefix = f"\x1b[1;31m{prefix.rstrip()}\x1b[0m "
+    with contextlib.suppress(OSError, ValueError):  # stderr itself may be closed
+        sys.stderr.write(f"{prefix}{text}\n")
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":
