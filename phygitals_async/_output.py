@@ -162,6 +162,16 @@ class _Line:
         self.stream = stream or sys.stderr
         self.enabled = interactive(self.stream)
 
+    def _fit(self, text: str) -> str:
+        """``text`` cut to the terminal's width: a wrapped line cannot be redrawn in place."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):  # not a real terminal: keep it whole
+            return text
+        if columns <= 0:  # a terminal that does not know its size
+            return text
+        return text[: max(columns - 1, 20)]
+
     def _write(self, text: str) -> None:
         try:
             self.stream.write(text)
@@ -214,7 +224,7 @@ class WaitProgress(_Line):
         if not self.enabled:
             return
         elapsed = self.clock() - self.started
-        text = (
+        text = self._fit(
             f"waiting for {self.what}: {status or 'checking'} "
             f"({elapsed:.0f} s of {self.timeout:g} s, Ctrl+C to stop)"
         )

@@ -237,7 +237,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p.add_argument(
         "item_ids", nargs="*", metavar="ITEM_ID", help="the items to sell (or --user U --all)"
     )
-    p.add_argument("--user", help="the items' owner (needed for --all and reconciliation)")
+    p.add_argument(
+        "--user", help="the items' owner, needed for --all and reconciliation (default: none)"
+    )
     p.add_argument(
         "--all",
         action="store_true",
@@ -304,7 +306,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         metavar="STATUS",
         choices=[str(s) for s in OrderStatus],
         help="poll until the order reaches this status (repeatable), cancelled or failed, "
-        "at most --timeout seconds (default: no wait)",
+        "at most --timeout seconds; one of %(choices)s (default: no wait)",
     )
     o.add_argument(
         "--interval",
