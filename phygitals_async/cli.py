@@ -562,6 +562,11 @@ async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         )
         print(f"  tracking {order.tracking_number or '-'} {order.tracking_url or ''}".rstrip())
         table(["item", "card"], [(i.item_id, i.name) for i in order.items])
+    if args.wait_until and str(order.status) not in args.wait_until:
+        # The wait ended because the order can go no further (cancelled, failed): a script
+        # running `... --wait-until shipped && notify` must not take that for shipped.
+        msg = f"order {order.order_id} ended {order.status}, not {' or '.join(args.wait_until)}"
+        raise _CommandError(msg)
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import time
 from decimal import Decimal
 
@@ -180,3 +181,21 @@ def test_progress_on_a_closed_terminal_never_stops_the_work() -> None:
     progress("queued")
     assert not progress.enabled
     progress.close()
+
+
+def test_order_that_ends_cancelled_is_not_a_successful_wait(
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Waiting for `shipped` on an order that was cancelled prints it, then exits 1."""
+    item = sync_client.buy(TOPPS, amount=1, user_id="u1").nfts[0]
+    order_id = sync_client.ship_request(
+        sync_client.ship_quote([item], destination=ADDRESS).cheapest
+    ).order_id
+    threaded.state.advance_order(order_id, "cancelled")
+    assert run(threaded, "ship", "order", order_id, "--wait-until", "shipped", "--json") == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "cancelled"
+    assert captured.err == f"error: order {order_id} ended cancelled, not shipped\n"
+    threaded.state.advance_order(order_id, "delivered")
+    assert run(threaded, "ship", "order", order_id, "--wait-until", "shipped",
+               "--wait-until", "delivered") == 0  # fmt: skip
