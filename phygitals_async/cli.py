@@ -1,12 +1,8 @@
-"""The ``phygitals`` command line.
+"""The ``phygitals`` command line: its parser, one function per command, and ``main``.
 
 Every global option (``--json``, ``--timeout``, ``--api-key``...) is accepted before or after
-the command, with the same meaning. Exit codes: 0 ok; 1 the command failed (an API error, no
-connection, a wait that reached ``--timeout``, anything unexpected); 2 usage error (bad
-arguments or configuration); 3 some items of a bulk sellback failed; 130 interrupted (Ctrl+C);
-141 stdout was closed before the output was written (``phygitals ... | head``), as the shell
-reports for a tool stopped by SIGPIPE. Errors are one line on stderr; ``--debug`` adds the
-traceback.
+the command, with the same meaning. Errors are one line on stderr (``--debug`` adds the
+traceback); the exit codes are listed in ``_cli_common``, beside the code that chooses them.
 """
 
 from __future__ import annotations
@@ -16,24 +12,36 @@ import asyncio
 import contextlib
 import errno
 import logging
-import math
-import os
 import re
 import sys
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
+from ._cli_common import (
+    DEFAULT_TIMEOUT,
+    EXIT_API,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_PIPE,
+    EXIT_USAGE,
+    CommandError,
+    Formatter,
+    discard_stdout,
+    global_options,
+    report,
+    report_line,
+    seconds,
+    watch,
+)
 from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
 from ._demo import run_demo
-from ._errors import ConfigurationError, PollTimeoutError
+from ._errors import ConfigurationError
 from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
 from ._output import (
     ProgressBar,
-    WaitProgress,
-    colour,
     items_table,
     money,
     print_json,
@@ -41,17 +49,8 @@ from ._output import (
     table,
     when,
 )
-from ._polling import Poll
-from ._version import __version__
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `seq 1000000 | head -1`
-
-DEFAULT_TIMEOUT = 60.0
-# An error message longer than this is cut on the terminal (--debug prints all of it).
-_MAX_ERROR_LINE = 2000
 
 _EPILOG = """\
 examples:
@@ -70,7 +69,6 @@ exit codes: 0 ok, 1 failed (API error, no connection, --timeout reached), 2 usag
 """
 
 Command = Callable[[AsyncPhygitals, argparse.Namespace], Awaitable[int]]
-T = TypeVar("T")
 
 
 def _duration(text: str) -> timedelta:
@@ -82,94 +80,15 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{unit: float(match.group(1))})
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        msg = f"expected a number of seconds > 0, such as 30 or 0.5, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _global_options(*, top_level: bool) -> argparse.ArgumentParser:
-    """The options every command takes, before or after its name.
-
-    The top-level parser holds the defaults. Each subcommand gets a copy whose defaults are
-    SUPPRESS: argparse copies a subparser's namespace over the top-level one, so a real
-    default there would reset ``phygitals --json packs`` to no JSON.
-    """
-    unset: object = None if top_level else argparse.SUPPRESS
-    off: object = False if top_level else argparse.SUPPRESS
-
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("global options (before or after the command)")
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        default=unset,
-        help="partner API key; keys starting with 'sandbox-' use the sandbox "
-        "(default: $PHYGITALS_API_KEY)",
-    )
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=unset,
-        help="the API's URL (default: $PHYGITALS_BASE_URL, else chosen from the key)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        default=unset,
-        help=f"deadline of each API call, and of the whole wait of 'buy --wait' and "
-        f"'ship order --wait-until'; 'sandbox' serves this long "
-        f"(default: {DEFAULT_TIMEOUT:g}; sandbox: until Ctrl+C)",
-    )
-    group.add_argument(
-        "--sandbox-local",
-        action="store_true",
-        default=off,
-        help="run against a local sandbox started in this process, no key needed (default: off)",
-    )
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=off,
-        help="print exact JSON on stdout instead of tables (default: off)",
-    )
-    group.add_argument(
-        "--debug",
-        action="store_true",
-        default=off,
-        help="log each request on stderr and show tracebacks of errors (default: off)",
-    )
-    group.add_argument(
-        "--version",
-        action="version",
-        version=f"phygitals {__version__}",
-        help="print the version and exit",
-    )
-    return parent
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' layout; a wider help column than argparse's 24 characters."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32)
-
-
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command line, in one place
     parser = argparse.ArgumentParser(
         prog="phygitals",
         description="The Phygitals partner API from the command line.",
         epilog=_EPILOG,
-        formatter_class=_Formatter,
-        parents=[_global_options(top_level=True)],
+        formatter_class=Formatter,
+        parents=[global_options(top_level=True)],
     )
-    shared = _global_options(top_level=False)
+    shared = global_options(top_level=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -180,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
             help=help_text,
             description=help_text,
             epilog=f"example:\n  {example}",
-            formatter_class=_Formatter,
+            formatter_class=Formatter,
             parents=[shared],
         )
         return created
@@ -216,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     )
     p.add_argument(
         "--interval",
-        type=_seconds,
+        type=seconds,
         default=1.0,
         metavar="SECONDS",
         help="with --wait: first pause between status checks, growing to 10 (default: 1)",
@@ -310,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     )
     o.add_argument(
         "--interval",
-        type=_seconds,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="with --wait-until: first pause between status checks, growing to 300 (default: 30)",
@@ -398,7 +317,7 @@ async def _buy(client: AsyncPhygitals, args: argparse.Namespace) -> int:
             max_interval=max(args.interval, 10.0),
             timeout=args.timeout,
         )
-        result = await _watch(poll, f"purchase {purchase.session_id} to be fulfilled", args)
+        result = await watch(poll, f"purchase {purchase.session_id} to be fulfilled", args)
         if args.json:
             print_json(result)
             return EXIT_OK
@@ -471,7 +390,7 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     if args.json:
         print_json(_report_json(report))
     else:
-        _print_report(report)
+        _printreport(report)
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
@@ -486,7 +405,7 @@ def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
     }
 
 
-def _print_report(report: BulkSellbackReport) -> None:
+def _printreport(report: BulkSellbackReport) -> None:
     rows = [
         (s.item_id, "sold" + (" (reconciled)" if s.reconciled else ""), money(s.amount))
         for s in report.succeeded
@@ -550,7 +469,7 @@ async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
             timeout=args.timeout,
         )
         wanted = " or ".join(args.wait_until)
-        order = await _watch(poll, f"order {args.order_id} to be {wanted}", args)
+        order = await watch(poll, f"order {args.order_id} to be {wanted}", args)
     else:
         order = await client.ship_order(args.order_id)
     if args.json:
@@ -566,43 +485,13 @@ async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         # The wait ended because the order can go no further (cancelled, failed): a script
         # running `... --wait-until shipped && notify` must not take that for shipped.
         msg = f"order {order.order_id} ended {order.status}, not {' or '.join(args.wait_until)}"
-        raise _CommandError(msg)
+        raise CommandError(msg)
     return EXIT_OK
 
 
 async def _demo(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     await run_demo(client, json_lines=args.json, wait_timeout=args.timeout)
     return EXIT_OK
-
-
-async def _watch(poll: Poll[T], what: str, args: argparse.Namespace) -> T:
-    """Await ``poll``, saying on a terminal what it waits for and the last status seen."""
-    progress = WaitProgress(what, args.timeout)
-
-    async def redraw() -> None:
-        while True:
-            progress(_status_text(poll.last_status))
-            await asyncio.sleep(0.5)
-
-    ticker = asyncio.create_task(redraw()) if progress.enabled else None
-    try:
-        return await poll
-    except PollTimeoutError as exc:
-        last = _status_text(exc.last_status) or "no answer yet"
-        msg = f"gave up waiting for {what} after {args.timeout:g} s (last status: {last})"
-        raise PollTimeoutError(msg, last_status=exc.last_status) from exc
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-        progress.close()
-
-
-def _status_text(status: object) -> str | None:
-    if status is None:
-        return None
-    return str(getattr(status, "status", "fulfilled"))
 
 
 _COMMANDS: dict[str, Command] = {
@@ -635,10 +524,6 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
             yield client
 
 
-class _CommandError(Exception):
-    """A failure the command explains in one line of its own (exit code 1)."""
-
-
 async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
     from .testing import LocalSandbox  # noqa: PLC0415  only this command needs the server
 
@@ -653,7 +538,7 @@ async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
             )
         else:
             msg = f"cannot serve on {args.host} port {args.port}: {exc.strerror or exc}"
-        raise _CommandError(msg) from exc
+        raise CommandError(msg) from exc
     try:
         if args.json:
             print_json_line(
@@ -702,49 +587,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Written output may still sit in the buffer: a closed pipe shows up here, not at exit.
         sys.stdout.flush()
     except BrokenPipeError:
-        _discard_stdout()
+        discard_stdout()
         return EXIT_PIPE
     except KeyboardInterrupt:
-        _report_line("interrupted")
+        report_line("interrupted")
         return EXIT_INTERRUPTED
     except ValueError as exc:  # ConfigurationError, InvalidRequestError, a bad Address
-        _report(exc, args.debug)
+        report(exc, args.debug)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001  any failure, expected or not, is one line
-        _report(exc, args.debug)
+        report(exc, args.debug)
         return EXIT_API
     return code
-
-
-def _discard_stdout() -> None:
-    """Point stdout at devnull so the interpreter's final flush cannot fail again.
-
-    The reader went away (``| head``): like other Unix tools the command ends quietly.
-    """
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
-def _report(exc: BaseException, debug: bool) -> None:
-    if debug:
-        with contextlib.suppress(OSError):
-            traceback.print_exception(exc)
-    text = " ".join(str(exc).split())
-    if len(text) > _MAX_ERROR_LINE and not debug:
-        cut = len(text) - _MAX_ERROR_LINE
-        text = f"{text[:_MAX_ERROR_LINE]}... ({cut} more characters; --debug shows all)"
-    name = "" if isinstance(exc, _CommandError) else f"{type(exc).__name__}: "
-    _report_line(f"{name}{text}", prefix="error: ")
-
-
-def _report_line(text: str, prefix: str = "") -> None:
-    if prefix and colour(sys.stderr):
-        prefix = f"\x1b[1;31m{prefix.rstrip()}\x1b[0m "
-    with contextlib.suppress(OSError, ValueError):  # stderr itself may be closed
-        sys.stderr.write(f"{prefix}{text}\n")
-        sys.stderr.flush()
 
 
 if __name__ == "__main__":
