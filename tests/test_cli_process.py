@@ -36,13 +36,14 @@ def order_id(sync_client: p.Phygitals) -> str:
     return sync_client.ship_request(quote.cheapest).order_id
 
 
-def test_stdout_closed_before_the_first_write_exits_141_quietly() -> None:
+@pytest.mark.parametrize("argv", [["--sandbox-local", "packs"], ["demo", "--json"]], ids=" ".join)
+def test_stdout_closed_before_the_first_write_exits_141_quietly(argv: list[str]) -> None:
     """A reader that is already gone: no traceback, nothing on stderr, exit 141 (SIGPIPE)."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
         done = subprocess.run(
-            [*CLI, "--sandbox-local", "packs"],
+            [*CLI, *argv],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
