@@ -390,7 +390,7 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     if args.json:
         print_json(_report_json(report))
     else:
-        _printreport(report)
+        _print_report(report)
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
@@ -405,7 +405,7 @@ def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
     }
 
 
-def _printreport(report: BulkSellbackReport) -> None:
+def _print_report(report: BulkSellbackReport) -> None:
     rows = [
         (s.item_id, "sold" + (" (reconciled)" if s.reconciled else ""), money(s.amount))
         for s in report.succeeded

@@ -36,7 +36,7 @@ def test_order_wait_ends_at_the_timeout_with_exit_1(
     )  # fmt: skip
     elapsed = time.monotonic() - started
     assert code == 1
-    assert 0.25 <= elapsed < 3
+    assert 0.25 <= elapsed < 5
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
@@ -56,7 +56,7 @@ def test_purchase_wait_ends_at_the_timeout_with_exit_1(
         "--interval", "0.05",
     )  # fmt: skip
     assert code == 1
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
     err = capsys.readouterr().err
     assert err.startswith("error: PollTimeoutError: gave up waiting for purchase ")
     assert err.endswith(" to be fulfilled after 0.5 s (last status: pending)\n")
