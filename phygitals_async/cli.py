@@ -60,7 +60,7 @@ examples:
   phygitals sellback --user u1 --all --journal run.db --concurrency 16
   phygitals ship order order_123 --wait-until shipped --timeout 3600
   phygitals sandbox --port 8787                    serve a local sandbox for your app
-  eval "$(phygitals completion bash)"              tab completion (also zsh, fish)
+  phygitals completion bash                        tab completion script (also zsh, fish)
 
 Global options are accepted before or after the command.
 configuration: --api-key or $PHYGITALS_API_KEY; keys starting with 'sandbox-' use the sandbox.
@@ -256,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p = add(
         "completion",
         "print a shell completion script",
-        'eval "$(phygitals completion bash)"   # or: phygitals completion fish | source',
+        "phygitals completion bash > ~/.local/share/bash-completion/completions/phygitals",
     )
     p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return parser

@@ -90,23 +90,24 @@ def test_bash_completes_journal_files(capsys: pytest.CaptureFixture[str], tmp_pa
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_completes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The zsh function offers the same words, through zsh's own completion functions."""
-    source = tmp_path / "_phygitals"
-    source.write_text(script("zsh", capsys))
+    """Autoloaded from $fpath the zsh function completes at once; sourced, it registers."""
+    (tmp_path / "_phygitals").write_text(script("zsh", capsys))
     # Stand-ins for the completion system's builtins print what would be offered.
     program = f"""
-compdef() {{ : }}
+compdef() {{ print -r -- "compdef $*" }}
 _describe() {{ print -r -- "${{(P)4[@]%%:*}}" }}
 compadd() {{ shift; print -r -- "$@" }}
 _files() {{ print -r -- FILES }}
 _message() {{ print -r -- MESSAGE }}
-source {source}
+fpath=({tmp_path} $fpath)
+autoload -Uz _phygitals
 comp() {{ words=("$@"); CURRENT=$#; _phygitals; print -- --- }}
 comp phygitals sh
 comp phygitals ship o
 comp phygitals --json ship order o1 --wait-until s
 comp phygitals sellback --journal r
 comp phygitals buy --user u
+source {tmp_path}/_phygitals
 """
     blocks = shell_run(["zsh", "-f", "-c", program]).split("---\n")
     assert "ship" in blocks[0].split()
@@ -115,6 +116,7 @@ comp phygitals buy --user u
     assert "shipped" in blocks[2].split()
     assert blocks[3].split() == ["FILES"]
     assert blocks[4].split() == ["MESSAGE"]
+    assert blocks[5] == "compdef _phygitals phygitals\n"
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
