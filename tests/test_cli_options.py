@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from phygitals_async import __version__, cli
+from phygitals_async import _cli_common as common
 
 # The smallest valid arguments of every command; a new command must be added here, which
 # puts it under every test of this module.
@@ -181,3 +183,23 @@ def test_unknown_wait_status_is_a_usage_error(capsys: pytest.CaptureFixture[str]
         cli.main(["ship", "order", "o1", "--wait-until", "shiped"])
     assert caught.value.code == 2
     assert "invalid choice: 'shiped'" in capsys.readouterr().err
+
+
+def test_readme_command_line_section_matches_the_parser() -> None:
+    """The README's CLI section names every command, every global option and each exit code."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Command line\n", 1)[1].split("\n## ", 1)[0]
+    for path, parser in parsers(cli._parser()):
+        if path:
+            assert " ".join(path) in section, path
+        if not path:
+            for action in parser._actions:
+                for flag in action.option_strings:
+                    if flag.startswith("--") and flag != "--help":
+                        assert flag in section, flag
+    codes = [common.EXIT_OK, common.EXIT_API, common.EXIT_USAGE, common.EXIT_PARTIAL]
+    codes += [common.EXIT_INTERRUPTED, common.EXIT_PIPE]
+    assert codes == [0, 1, 2, 3, 130, 141]
+    exit_line = section.split("Exit codes: ", 1)[1]
+    for code in codes:
+        assert f" {code} " in f" {exit_line}", code
