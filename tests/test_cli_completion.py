@@ -11,6 +11,7 @@ import pytest
 from test_cli_options import parsers
 
 from phygitals_async import cli
+from phygitals_async._completion import SHELLS, completion_script
 
 BOUND = 30
 
@@ -54,7 +55,6 @@ BASH_CASES = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.parametrize(("line", "expected"), BASH_CASES)
 def test_bash_completes(
     line: str, expected: set[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -74,7 +74,6 @@ def test_bash_completes(
         assert offered == set()
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_bash_completes_journal_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """After --journal (a FILE) bash offers file names."""
     source = tmp_path / "phygitals.bash"
@@ -139,3 +138,24 @@ def test_fish_completes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert "order" in blocks[1]
     assert "shipped" in blocks[2]
     assert "--platform" in blocks[3]
+
+
+def test_file_arguments_complete_file_names(tmp_path: Path) -> None:
+    """A positional FILE (such as a journal) completes file names in bash, zsh and fish."""
+    parser = argparse.ArgumentParser(prog="tool")
+    sub = parser.add_subparsers()
+    sub.add_parser("show", help="show a file").add_argument("path", metavar="FILE", help="a file")
+    (tmp_path / "run.db").write_text("")
+    scripts = {shell: completion_script(parser, shell) for shell in SHELLS}
+    assert "_files" in scripts["zsh"]
+    assert "-F" in scripts["fish"].splitlines()[-2]
+    source = tmp_path / "tool.bash"
+    source.write_text(scripts["bash"])
+    program = (
+        f"cd {tmp_path}; source {source}\n"
+        "COMP_WORDS=(tool show ru); COMP_CWORD=2\n"
+        '_tool; printf "%s\\n" "${COMPREPLY[@]}"\n'
+        "COMP_WORDS=(tool ru); COMP_CWORD=1\n"
+        '_tool; printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    assert shell_run(["bash", "-c", program]).split() == ["run.db"]
