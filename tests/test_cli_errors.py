@@ -13,7 +13,7 @@ from conftest import ADDRESS, TOPPS
 
 import phygitals_async as p
 from phygitals_async import cli
-from phygitals_async._output import WaitProgress, money, table
+from phygitals_async._output import ProgressBar, WaitProgress, money, table
 from phygitals_async.testing import LocalSandbox
 
 
@@ -181,6 +181,10 @@ def test_progress_on_a_closed_terminal_never_stops_the_work() -> None:
     progress("queued")
     assert not progress.enabled
     progress.close()
+    bar = ProgressBar("selling", Gone())
+    bar(1, 2)
+    assert not bar.enabled
+    bar(2, 2)
 
 
 def test_order_that_ends_cancelled_is_not_a_successful_wait(
