@@ -26,7 +26,7 @@ import anyio
 import attrs
 
 from . import _errors
-from ._journal import Journal
+from ._journal_sqlite import Journal
 from ._models import BulkSellbackReport, FailedSellback, Inventory, Item, Sellback
 from ._validation import item_id_of, require_id, require_int
 

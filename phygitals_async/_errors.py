@@ -14,6 +14,11 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     │   └── OutcomeUnknownError              a non-retryable POST may have reached the server
     ├── ResponseValidationError              a 2xx body that does not decode
     ├── PollTimeoutError (TimeoutError)      polling gave up; carries the last status
+    ├── JournalError                         a bulk sellback journal cannot be used (a
+    │   │                                    directory, unreadable, unwritable); nothing sent
+    │   ├── JournalCorruptedError            not a journal: not SQLite, damaged, tables missing
+    │   ├── JournalVersionError              written with a schema version this SDK does not know
+    │   └── JournalMismatchError             the job belongs to another user or environment
     └── APIStatusError                       .status_code .message .body .method .url
         ├── BadRequestError          400
         │   ├── PackNotFoundError            "VM not found"
@@ -69,6 +74,10 @@ __all__ = [
     "ItemAlreadyShippedError",
     "ItemExpiredError",
     "ItemNotFoundError",
+    "JournalCorruptedError",
+    "JournalError",
+    "JournalMismatchError",
+    "JournalVersionError",
     "LoopThreadError",
     "NoShippableItemsError",
     "NotFoundError",
@@ -196,6 +205,26 @@ class PollTimeoutError(PhygitalsError, TimeoutError):
     def __init__(self, message: str, *, last_status: object) -> None:
         super().__init__(message)
         self.last_status = last_status
+
+
+class JournalError(PhygitalsError):
+    """A bulk sellback journal cannot be used: nothing was sent and the file is untouched.
+
+    Raised as is for a path that is a directory, cannot be read or cannot be written; the
+    subclasses name the other reasons.
+    """
+
+
+class JournalCorruptedError(JournalError):
+    """The file is not a journal: not an SQLite database, damaged, or missing its tables."""
+
+
+class JournalVersionError(JournalError):
+    """The journal was written with a schema version this version of the SDK does not know."""
+
+
+class JournalMismatchError(JournalError):
+    """The journal's job belongs to another user or another environment (API base URL)."""
 
 
 class APIStatusError(PhygitalsError):

@@ -1,119 +1,212 @@
-"""The bulk sellback journal: one SQLite row per item, committed as each outcome happens.
+"""The bulk sellback journal: the record of one job, behind a small interface.
 
-States: ``pending`` (a request may be in flight), ``sold``, ``failed`` (final: the API
-refused the item), ``retry`` (a transient failure, tried again on the next run) and
-``unknown`` (the answer was lost and could not be reconciled). WAL mode with
-``synchronous=NORMAL`` keeps every commit through a crash of the process.
+A journal holds one **job**: every item the job ever included, in the order it was first
+given, with the item's state and what is known about it. Backends implement
+:class:`Journal`; the SQLite one (the default, stdlib only) lives in ``_journal_sqlite``,
+an in-memory one backs runs without a journal.
+
+States of an item (:class:`JournalState`)::
+
+    pending ──► sold          the API answered the sale, with its amount (confirmed)
+        │   ──► unconfirmed   sold, but the amount never arrived (a lost answer or a
+        │                     crash); carries the price quoted when it was begun, if known
+        │   ──► failed        the API refused it (typed error kept); ``retry`` ones are
+        │                     tried again by the next run, the others are final
+        └─► unknown           could not be established without guessing; the next run
+                              checks it again
+
+An item is ``pending`` from the moment the job includes it until it is settled;
+``attempts`` counts the buybacks begun for it. Because :meth:`Journal.begin` is durable
+before a request leaves, ``attempts == 0`` proves no buyback was ever sent for the item,
+and ``attempts > 0`` means one may have been (it is then settled by the no-guess rule:
+re-send, and read an "Item not found" against the owner's inventory).
+
+Settlements (:meth:`Journal.settle`) may be committed in small groups: a settlement lost
+in a crash leaves its item ``pending`` with ``attempts > 0``, which the next run settles by
+the same rule, so batching weakens no guarantee.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import time
+import enum
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
-from . import _errors
-from ._models import FailedSellback, Sellback
+import attrs
 
-__all__ = ["Journal"]
+__all__ = [
+    "SETTLED_STATES",
+    "Journal",
+    "JournalEntry",
+    "JournalItem",
+    "JournalJob",
+    "JournalSettlement",
+    "JournalState",
+]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sellback (
-    item_id       TEXT PRIMARY KEY,
-    state         TEXT NOT NULL,
-    amount        TEXT,
-    reconciled    INTEGER NOT NULL DEFAULT 0,
-    error_type    TEXT,
-    error_message TEXT,
-    status_code   INTEGER,
-    updated_at    REAL NOT NULL
+
+class JournalState(enum.StrEnum):
+    """The state of one item of a job (see the module docstring for the transitions)."""
+
+    PENDING = "pending"
+    SOLD = "sold"
+    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+SETTLED_STATES = frozenset(
+    {JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED, JournalState.UNKNOWN}
 )
-"""
 
 
-class Journal:
-    """An open journal file; every write is its own committed transaction."""
+@attrs.frozen
+class JournalJob:
+    """What a journal's job is bound to, checked each time it is opened.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        # The loop's own thread does every write: commits are short and ordering is simple.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+    Attributes:
+        schema_version: the backend's storage schema version the journal was written with.
+        base_url: the API base URL (the environment) the job sells through.
+        user_id: the owner of the job's items, when known (needed to reconcile).
+        created_at: when the job's first run started (timezone-aware).
+        runs: how many runs have opened the job, this one included.
+    """
 
-    def close(self) -> None:
-        """Close the file; every outcome is already committed."""
-        self._db.close()
-
-    def load(self) -> dict[str, tuple[str, Sellback | FailedSellback | None]]:
-        """Each journaled item's state, with its outcome for ``sold`` and ``failed``."""
-        rows = self._db.execute(
-            "SELECT item_id, state, amount, reconciled, error_type, error_message, status_code"
-            " FROM sellback"
-        )
-        out: dict[str, tuple[str, Sellback | FailedSellback | None]] = {}
-        for item_id, state, amount, reconciled, error_type, message, status in rows:
-            outcome: Sellback | FailedSellback | None = None
-            if state == "sold":
-                outcome = Sellback(item_id, Decimal(amount), reconciled=bool(reconciled))
-            elif state == "failed":
-                outcome = FailedSellback(item_id, _rebuild_error(error_type, message, status))
-            out[item_id] = (state, outcome)
-        return out
-
-    def begin(self, item_id: str) -> None:
-        """Mark an item as possibly in flight, before its request leaves."""
-        self._write(item_id, "pending")
-
-    def sold(self, sale: Sellback) -> None:
-        """Record a sale."""
-        self._write(sale.item_id, "sold", amount=str(sale.amount), reconciled=sale.reconciled)
-
-    def failed(self, item_id: str, error: Exception, *, final: bool) -> None:
-        """Record a failure; ``final`` ones are not tried again on the next run."""
-        self._write(
-            item_id,
-            "failed" if final else "retry",
-            error_type=type(error).__name__,
-            error_message=getattr(error, "message", None) or str(error),
-            status_code=getattr(error, "status_code", None),
-        )
-
-    def unknown(self, item_id: str, error: Exception) -> None:
-        """Record an outcome that could not be established."""
-        self._write(item_id, "unknown", error_type=type(error).__name__, error_message=str(error))
-
-    def _write(
-        self,
-        item_id: str,
-        state: str,
-        *,
-        amount: str | None = None,
-        reconciled: bool = False,
-        error_type: str | None = None,
-        error_message: str | None = None,
-        status_code: int | None = None,
-    ) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO sellback VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item_id,
-                state,
-                amount,
-                int(reconciled),
-                error_type,
-                error_message,
-                status_code,
-                time.time(),
-            ),
-        )
+    schema_version: int
+    base_url: str
+    user_id: str | None
+    created_at: datetime
+    runs: int
 
 
-def _rebuild_error(error_type: str | None, message: str | None, status: int | None) -> Exception:
-    text = message or ""
-    cls = getattr(_errors, error_type or "", None)
-    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
-        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
-    return _errors.PhygitalsError(f"{error_type}: {text}")
+@attrs.frozen
+class JournalItem:
+    """An item to include in a job; ``quoted_amount`` is its buyback price when known."""
+
+    item_id: str
+    quoted_amount: Decimal | None = None
+
+
+@attrs.frozen
+class JournalSettlement:
+    """The outcome of one item, to record with :meth:`Journal.settle`.
+
+    ``amount`` is set for ``sold``; ``quoted_amount`` for ``unconfirmed`` (when known);
+    ``error_type`` (an exception class name of phygitals_async), ``error_message`` and
+    ``status_code`` for ``failed`` and ``unknown``; ``retry`` marks a failure the next
+    run tries again (a server error, say) rather than a final refusal.
+    """
+
+    item_id: str
+    state: JournalState
+    amount: Decimal | None = None
+    quoted_amount: Decimal | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    status_code: int | None = None
+    retry: bool = False
+
+
+@attrs.frozen
+class JournalEntry:
+    """One item of a job as the journal holds it.
+
+    Attributes:
+        item_id: the item.
+        position: its place in the job (the order items were first included).
+        state: see :class:`JournalState`.
+        quoted_amount: the buyback price known when the item was included, or ``None``.
+        amount: the confirmed amount (``sold`` only).
+        error_type: the exception class name (``failed`` and ``unknown``).
+        error_message: the API's message or the error text.
+        status_code: the HTTP status of a failure, when there was one.
+        retry: a failure the next run tries again.
+        attempts: how many buybacks were begun for the item, across runs.
+        begun_at: when the last one was begun (timezone-aware), or ``None``.
+        settled_at: when the current state was recorded, or ``None`` while pending.
+    """
+
+    item_id: str
+    position: int
+    state: JournalState
+    quoted_amount: Decimal | None = None
+    amount: Decimal | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    status_code: int | None = None
+    retry: bool = False
+    attempts: int = 0
+    begun_at: datetime | None = None
+    settled_at: datetime | None = None
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """What ``sell_back_many(journal=...)`` needs from a journal backend.
+
+    Calls come from one task at a time per journal object, in this order: :meth:`open`
+    first, :meth:`close` last (also after a failure or cancellation). Every method is
+    async so a backend may do its I/O off the event loop or over the network.
+
+    A backend shared by several processes (PostgreSQL) implements :meth:`begin` as an
+    atomic claim with a lease: it returns only the items this caller now holds, and may
+    treat an expired lease of another worker as an item to settle by the no-guess rule.
+    """
+
+    async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
+        """Open the job, creating it on first use, and check that it may be run here.
+
+        A new job records ``user_id`` and ``base_url``. An existing one must have been
+        written with a known schema version, for the same ``base_url``, and for the same
+        owner (a job without an owner adopts ``user_id``). Raises a :class:`JournalError`
+        subclass otherwise, before anything is written or sent.
+        """
+        ...
+
+    async def add_items(self, items: Sequence[JournalItem]) -> int:
+        """Include items in the job, after those it already has; return how many were new.
+
+        Items the job already includes keep their state; a quoted price fills in one that
+        was unknown. Durable when it returns.
+        """
+        ...
+
+    async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """Record that these items' buybacks are about to be sent; return those to send.
+
+        Each returned item is ``pending`` with ``attempts`` increased and ``begun_at`` set,
+        durably, before this returns (so a crash can never hide a sent request). Pending
+        settlements are committed with it at the latest.
+        """
+        ...
+
+    async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
+        """Record outcomes; they may be buffered until the next begin, flush or close.
+
+        Buffering is safe: see the module docstring.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Make every recorded settlement durable now."""
+        ...
+
+    def entries(
+        self, states: Collection[JournalState] | None = None
+    ) -> AsyncIterator[JournalEntry]:
+        """The job's items in job order, optionally only those in ``states``.
+
+        Streams: a backend reads a bounded page at a time, never the whole job at once.
+        Settlements recorded while iterating may or may not be seen.
+        """
+        ...
+
+    async def job(self) -> JournalJob:
+        """The job's metadata (after :meth:`open`)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the journal; closing twice is fine."""
+        ...
