@@ -147,7 +147,8 @@ class Journal(Protocol):
     """What ``sell_back_many(journal=...)`` needs from a journal backend.
 
     Calls come from one task at a time per journal object, in this order: :meth:`open`
-    first, :meth:`close` last (also after a failure or cancellation). Every method is
+    (or :meth:`open_for_reading`) first, :meth:`close` last (also after a failure or
+    cancellation). Every method is
     async so a backend may do its I/O off the event loop or over the network.
 
     A backend shared by several processes (PostgreSQL) implements :meth:`begin` as an
@@ -162,6 +163,15 @@ class Journal(Protocol):
         written with a known schema version, for the same ``base_url``, and for the same
         owner (a job without an owner adopts ``user_id``). Raises a :class:`JournalError`
         subclass otherwise, before anything is written or sent.
+        """
+        ...
+
+    async def open_for_reading(self) -> JournalJob:
+        """Open an existing job only to read it (``phygitals journal show``).
+
+        Nothing is written and no owner or environment is checked; a missing, unreadable,
+        corrupted or unknown-version journal raises a :class:`JournalError` subclass. Only
+        :meth:`entries`, :meth:`job` and :meth:`close` follow.
         """
         ...
 
