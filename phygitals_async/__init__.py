@@ -94,6 +94,7 @@ from ._models import (
     ShippingOrder,
     ShippingQuote,
     ShippingRate,
+    UnconfirmedSellback,
 )
 from ._polling import Poll, PurchasePoll
 from ._portal import SyncPoll
@@ -173,6 +174,7 @@ __all__ = [
     "ShippingRate",
     "SyncPoll",
     "TransactionFailedError",
+    "UnconfirmedSellback",
     "UnprocessableError",
     "UserNotFoundError",
     "__version__",

@@ -1,16 +1,21 @@
-"""Bulk sellback: bounded concurrency, an outcome for every item, an optional journal.
+"""Bulk sellback: bounded concurrency, one outcome per item, and the journal is the job.
 
-Each item ends in exactly one of three places:
+A run opens the job's journal (an in-memory one without ``journal=``), includes the items
+it was given, then works every unsettled item of the job, whichever run included it:
 
-- sold (:class:`Sellback`), with the amount the API answered, or ``reconciled=True`` when
-  the answer was lost and the item had left the user's inventory;
-- failed (:class:`FailedSellback`), with the typed error the API gave;
-- unknown (:class:`FailedSellback` holding an :class:`OutcomeUnknownError`), when the
-  answer was lost and reconciliation could not tell.
+1. Items are begun in groups (one durable journal commit per group), then sold by a fixed
+   pool of ``concurrency`` workers.
+2. An answer settles the item: sold with its amount, or failed with its typed error.
+3. What an answer cannot settle without guessing is *ambiguous*: a lost answer, or any
+   refusal of an item a buyback was begun for before (an earlier attempt may have sold
+   it: the API refuses a second sale with "Item not found"). Ambiguous items are settled
+   by the owner's inventory, read after their requests ended: gone means sold, amount
+   unconfirmed; still there means not sold (the refusal stands; a lost answer is tried
+   once more). Without an owner, or when the inventory cannot be read, they stay
+   ``unknown`` and the next run checks them again.
 
-Lost answers are settled after the other items, with one inventory fetch for all of them
-(reconciliation needs the owner: pass an :class:`Inventory` or ``user_id=``); an item still
-in the inventory is tried once more.
+Memory follows the concurrency, not the job: items stream from the journal a page at a
+time. The report is read back from the journal at the end, so it covers every run.
 """
 
 from __future__ import annotations
@@ -18,72 +23,135 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anyio
 import attrs
+from anyio.abc import ObjectSendStream
 
 from . import _errors
-from ._journal_sqlite import Journal
-from ._models import BulkSellbackReport, FailedSellback, Inventory, Item, Sellback
+from ._journal import (
+    Journal,
+    JournalEntry,
+    JournalItem,
+    JournalSettlement,
+    JournalState,
+)
+from ._journal_memory import MemoryJournal
+from ._journal_sqlite import SqliteJournal
+from ._journal_summary import journal_from
+from ._models import (
+    BulkSellbackReport,
+    FailedSellback,
+    Inventory,
+    Item,
+    Sellback,
+    UnconfirmedSellback,
+)
 from ._validation import item_id_of, require_id, require_int
 
-if TYPE_CHECKING:
-    from ._client import AsyncPhygitals
+__all__ = ["JournalSpec", "SellbackOutcome", "iter_sell_back", "sell_back_many"]
 
-__all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many"]
-
-SellbackOutcome = Sellback | FailedSellback
+SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
 Items = Inventory | Iterable[str | Item]
+JournalSpec = str | os.PathLike[str] | Journal
+
+_INCLUDE_BATCH = 1000  # items written to the journal per transaction when a job starts
+_RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
+_WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
+_DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
 
 
-@attrs.define
-class _Plan:
-    """What a run must do: the items in order, what the journal already settled."""
+class Client(Protocol):
+    """What the bulk sellback needs from a client (``AsyncPhygitals`` has it)."""
 
-    order: list[str]
-    prices: dict[str, Decimal]
-    user_id: str | None
-    settled: dict[str, SellbackOutcome]
-    recheck: list[str]
+    @property
+    def base_url(self) -> str:
+        """The API base URL: the environment a journal is bound to."""
+        ...
+
+    async def sell_back(self, item_id: str | Item) -> Sellback:
+        """One buyback."""
+        ...
+
+    async def inventory(self, user_id: str) -> Inventory:
+        """The owner's unsold, unshipped items."""
+        ...
 
 
-def _plan(items: Items, user_id: str | None, journal: Journal | None) -> _Plan:
+# -- input and journal ---------------------------------------------------------------------
+
+
+def _check(concurrency: int, user_id: str | None) -> None:
+    require_int("concurrency", concurrency, minimum=1)
+    if user_id is not None:
+        require_id("user_id", user_id)
+
+
+def _input(
+    items: Items | None, user_id: str | None
+) -> tuple[Iterable[str | Item] | None, str | None]:
+    """The items to include and the owner they name; bad input fails before anything."""
     if isinstance(items, Inventory):
-        user_id = user_id or items.user_id
-        items = items.items
-    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        if user_id is not None and user_id != items.user_id:
+            msg = f"user_id {user_id!r} differs from the inventory's owner {items.user_id!r}"
+            raise _errors.InvalidRequestError(msg)
+        return items.items, items.user_id
+    if items is not None and (isinstance(items, str | bytes) or not isinstance(items, Iterable)):
         msg = f"items_or_ids must be a list of items or item ids, got {items!r}"
         raise _errors.InvalidRequestError(msg)
-    order: dict[str, None] = {}  # insertion-ordered set: duplicates are sold once
-    prices: dict[str, Decimal] = {}
+    return items, user_id
+
+
+def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
+    if spec is None:
+        if resume_only:
+            msg = "give the items to sell, or a journal whose job to resume"
+            raise _errors.InvalidRequestError(msg)
+        return MemoryJournal()
+    journal = journal_from(spec)
+    if resume_only and isinstance(journal, SqliteJournal) and not os.path.lexists(journal.path):
+        # Resuming a journal that is not there is a typo, not an empty job.
+        msg = f"journal {journal.path!r} does not exist: there is no job to resume"
+        raise _errors.InvalidRequestError(msg)
+    return journal
+
+
+async def _include(
+    client: Client, journal: Journal, items: Iterable[str | Item], owner: str | None
+) -> None:
+    """Add the input to the job in batches; bare ids get the owner's current prices."""
+    prices: dict[str, Decimal] | None = None
+    batch: list[JournalItem] = []
     for entry in items:
-        item_id = item_id_of(entry)
-        order[item_id] = None
         if isinstance(entry, Item):
-            prices[item_id] = entry.buyback_price
-    settled, recheck = _from_journal(journal, order.keys())
-    return _Plan(list(order), prices, user_id, settled, recheck)
+            batch.append(JournalItem(entry.id, entry.buyback_price))
+        else:
+            item_id = item_id_of(entry)
+            if prices is None:
+                prices = await _prices(client, owner)
+            batch.append(JournalItem(item_id, prices.get(item_id)))
+        if len(batch) >= _INCLUDE_BATCH:
+            await journal.add_items(batch)
+            batch = []
+    await journal.add_items(batch)
 
 
-def _from_journal(
-    journal: Journal | None, wanted: Collection[str]
-) -> tuple[dict[str, SellbackOutcome], list[str]]:
-    """Outcomes an earlier run settled, and the items it left in flight or unknown."""
-    settled: dict[str, SellbackOutcome] = {}
-    recheck: list[str] = []
-    if journal is None:
-        return settled, recheck
-    for item_id, (state, outcome) in journal.load().items():
-        if item_id not in wanted:
-            continue
-        if outcome is not None:
-            settled[item_id] = outcome
-        elif state in {"pending", "unknown"}:
-            recheck.append(item_id)
-    return settled, recheck
+async def _prices(client: Client, owner: str | None) -> dict[str, Decimal]:
+    # Bare ids are quoted from the owner's inventory while they are still in it, so an
+    # unconfirmed sale can later say what it was worth.
+    if owner is None:
+        return {}
+    try:
+        inventory = await client.inventory(owner)
+    except _errors.PhygitalsError:
+        return {}
+    return {item.id: item.buyback_price for item in inventory.items}
+
+
+# -- outcomes ------------------------------------------------------------------------------
 
 
 def _is_final(error: Exception) -> bool:
@@ -93,239 +161,366 @@ def _is_final(error: Exception) -> bool:
     )
 
 
-@attrs.frozen
-class _Lost:
-    """A sellback whose answer was lost; settled from the owner's inventory after the run."""
+def _lost(error: Exception) -> bool:
+    # A 2xx we could not read is a sale whose answer was lost, like a dropped connection.
+    return isinstance(error, _errors.OutcomeUnknownError | _errors.ResponseValidationError)
 
-    item_id: str
+
+def _unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
+    return _errors.OutcomeUnknownError(
+        f"the sellback's outcome could not be established: {why}",
+        operation="sell_back",
+        arguments={"item_id": item_id},
+    )
+
+
+def _failure(item_id: str, error: Exception, state: JournalState) -> JournalSettlement:
+    return JournalSettlement(
+        item_id,
+        state,
+        error_type=type(error).__name__,
+        error_message=getattr(error, "message", None) or str(error),
+        status_code=getattr(error, "status_code", None),
+        retry=state is JournalState.FAILED and not _is_final(error),
+    )
+
+
+def _rebuild_error(entry: JournalEntry) -> Exception:
+    """A typed error again from what the journal kept of it."""
+    text = entry.error_message or ""
+    if entry.state is JournalState.UNKNOWN:
+        return _errors.OutcomeUnknownError(
+            text or "the outcome was not established",
+            operation="sell_back",
+            arguments={"item_id": entry.item_id},
+        )
+    cls = getattr(_errors, entry.error_type or "", None)
+    status = entry.status_code
+    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
+        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, _errors.PhygitalsError)
+        and cls.__init__ is (_errors.PhygitalsError.__init__)
+    ):
+        return cls(text)
+    return _errors.PhygitalsError(f"{entry.error_type}: {text}")
+
+
+def _outcome(entry: JournalEntry, errors: dict[str, Exception]) -> SellbackOutcome | None:
+    if entry.state is JournalState.SOLD:
+        assert entry.amount is not None  # noqa: S101  a sold row always has its amount
+        return Sellback(entry.item_id, entry.amount)
+    if entry.state is JournalState.UNCONFIRMED:
+        return UnconfirmedSellback(entry.item_id, entry.quoted_amount)
+    if entry.state is JournalState.PENDING:
+        return None
+    return FailedSellback(entry.item_id, errors.get(entry.item_id) or _rebuild_error(entry))
+
+
+@attrs.frozen
+class _Ambiguous:
+    """An answer that does not settle its item by itself; the inventory will."""
+
+    entry: JournalEntry
     error: Exception
 
+    @property
+    def lost(self) -> bool:
+        return _lost(self.error)
 
-class _Runner:
-    def __init__(self, client: AsyncPhygitals, plan: _Plan, journal: Journal | None) -> None:
+
+# -- the run -------------------------------------------------------------------------------
+
+
+class _Run:
+    """One run of a job: sells the unsettled items and settles every ambiguous answer."""
+
+    def __init__(
+        self,
+        client: Client,
+        journal: Journal,
+        owner: str | None,
+        concurrency: int,
+        emit: Callable[[SellbackOutcome], Awaitable[None]],
+    ) -> None:
         self.client = client
-        self.plan = plan
         self.journal = journal
+        self.owner = owner
+        self.concurrency = concurrency
+        self.emit = emit
+        self.errors: dict[str, Exception] = {}  # this run's failures, with full detail
+        self.ambiguous: list[_Ambiguous] = []
 
-    async def attempt(self, item_id: str) -> SellbackOutcome | _Lost:
-        """Sell one item; a lost answer is deferred for reconciliation, not guessed."""
-        if self.journal is not None:
-            self.journal.begin(item_id)
-        try:
-            sale = await self.client.sell_back(item_id)
-        except (_errors.OutcomeUnknownError, _errors.ResponseValidationError) as exc:
-            # A 2xx we could not read is a sale whose answer was lost: reconcile it too.
-            return _Lost(item_id, exc)
-        except _errors.PhygitalsError as exc:
-            return self._failed(item_id, exc)
-        return self._sold(sale)
-
-    async def reconcile(self, lost: list[_Lost]) -> list[tuple[_Lost, SellbackOutcome | None]]:
-        """Settle lost answers with one inventory fetch taken after all of them.
-
-        Gone from the inventory means sold (at the known buyback price); still there means
-        not sold, and ``None`` asks the caller for one more try.
-        """
-        if not lost:
-            return []
-        present: set[str] | None = None
-        if self.plan.user_id is not None:
-            try:
-                inventory = await self.client.inventory(self.plan.user_id)
-            except _errors.PhygitalsError:
-                pass
-            else:
-                present = {item.id for item in inventory.items}
-        settled: list[tuple[_Lost, SellbackOutcome | None]] = []
-        for entry in lost:
-            price = self.plan.prices.get(entry.item_id)
-            if present is None or (entry.item_id not in present and price is None):
-                settled.append((entry, self.unknown(entry.item_id, entry.error)))
-            elif entry.item_id in present:
-                settled.append((entry, None))
-            else:
-                assert price is not None  # noqa: S101  checked in the first branch
-                settled.append((entry, self._sold(Sellback(entry.item_id, price, reconciled=True))))
-        return settled
-
-    def _sold(self, sale: Sellback) -> Sellback:
-        if self.journal is not None:
-            self.journal.sold(sale)
-        return sale
-
-    def _failed(self, item_id: str, error: Exception) -> FailedSellback:
-        if self.journal is not None:
-            self.journal.failed(item_id, error, final=_is_final(error))
-        return FailedSellback(item_id, error)
-
-    def unknown(self, item_id: str, error: Exception) -> FailedSellback:
-        """Record and return an outcome that could not be established."""
-        if not isinstance(error, _errors.OutcomeUnknownError):
-            error = _errors.OutcomeUnknownError(
-                f"the sellback's answer was lost ({error}) and the outcome could not be checked",
-                operation="sell_back",
-                arguments={"item_id": item_id},
-            )
-        if self.journal is not None:
-            self.journal.unknown(item_id, error)
-        return FailedSellback(item_id, error)
-
-
-async def _prefetch_prices(client: AsyncPhygitals, plan: _Plan) -> None:
-    # Bare ids with a known owner: learn their prices now, while they are still owned, so a
-    # lost answer can later be reconciled to an amount.
-    if plan.user_id is None or all(i in plan.prices for i in plan.order):
-        return
-    try:
-        inventory = await client.inventory(plan.user_id)
-    except _errors.PhygitalsError:
-        return
-    for item in inventory.items:
-        plan.prices.setdefault(item.id, item.buyback_price)
-
-
-async def _run(
-    client: AsyncPhygitals,
-    plan: _Plan,
-    journal: Journal | None,
-    concurrency: int,
-    emit: Callable[[SellbackOutcome], Awaitable[None]],
-) -> None:
-    """Sell every unsettled item, then settle the lost answers; emit each outcome once."""
-    await _prefetch_prices(client, plan)
-    runner = _Runner(client, plan, journal)
-    # Items an earlier run left in flight are checked before anything is resent.
-    lost = [
-        _Lost(
-            item_id,
-            _errors.OutcomeUnknownError(
-                "an earlier run stopped while this sellback was in flight",
-                operation="sell_back",
-                arguments={"item_id": item_id},
-            ),
+    async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
+        await self.journal.settle([settlement])
+        if error is not None:
+            self.errors[settlement.item_id] = error
+        else:
+            self.errors.pop(settlement.item_id, None)
+        entry = JournalEntry(
+            settlement.item_id,
+            -1,
+            settlement.state,
+            settlement.quoted_amount,
+            settlement.amount,
+            settlement.error_type,
+            settlement.error_message,
+            settlement.status_code,
         )
-        for item_id in plan.recheck
-    ]
-    rechecked = set(plan.recheck)
-    todo = [i for i in plan.order if i not in plan.settled and i not in rechecked]
+        outcome = _outcome(entry, self.errors)
+        assert outcome is not None  # noqa: S101  a settlement is never pending
+        await self.emit(outcome)
 
-    async def sell(item_id: str) -> None:
-        outcome = await runner.attempt(item_id)
-        if isinstance(outcome, _Lost):
-            lost.append(outcome)
-        else:
-            await emit(outcome)
+    async def attempt(self, entry: JournalEntry) -> _Ambiguous | None:
+        """Send one begun item's buyback; settle it, or return why it is ambiguous."""
+        try:
+            sale = await self.client.sell_back(entry.item_id)
+        except _errors.PhygitalsError as exc:
+            if _lost(exc) or entry.attempts > 0:
+                return _Ambiguous(entry, exc)
+            await self.settle(_failure(entry.item_id, exc, JournalState.FAILED), exc)
+            return None
+        await self.settle(JournalSettlement(entry.item_id, JournalState.SOLD, amount=sale.amount))
+        return None
 
-    await _bounded(todo, concurrency, sell)
-    retry: list[str] = []
-    for entry, outcome in await runner.reconcile(lost):
-        if outcome is None:
-            retry.append(entry.item_id)
-        else:
-            await emit(outcome)
+    async def work(self, entry: JournalEntry) -> None:
+        ambiguous = await self.attempt(entry)
+        if ambiguous is not None:
+            self.ambiguous.append(ambiguous)
+            if len(self.ambiguous) >= _RECONCILE_BATCH:
+                # Settle a large backlog now (this worker only), so memory stays bounded.
+                batch, self.ambiguous = self.ambiguous, []
+                await self.reconcile(batch, concurrency=1)
 
-    async def sell_again(item_id: str) -> None:
-        outcome = await runner.attempt(item_id)
-        if isinstance(outcome, _Lost):
-            outcome = runner.unknown(item_id, outcome.error)
-        await emit(outcome)
+    async def present(self) -> set[str] | None:
+        """The ids in the owner's inventory now, or ``None`` when that cannot be known."""
+        if self.owner is None:
+            return None
+        try:
+            inventory = await self.client.inventory(self.owner)
+        except _errors.PhygitalsError:
+            return None
+        return {item.id for item in inventory.items}
 
-    await _bounded(retry, concurrency, sell_again)
+    async def reconcile(self, batch: list[_Ambiguous], *, concurrency: int) -> None:
+        """Settle ambiguous answers by the inventory; a lost answer is tried once more."""
+        again = await self._settle_by_inventory(batch, final=False)
+        if not again:
+            return
+        begun = set(await self.journal.begin([a.entry.item_id for a in again]))
+        later: list[_Ambiguous] = []
+
+        async def retry(ambiguous: _Ambiguous) -> None:
+            # Counted as begun before: a refusal now may be the first attempt's sale.
+            entry = attrs.evolve(ambiguous.entry, attempts=ambiguous.entry.attempts + 1)
+            result = await self.attempt(entry)
+            if result is not None:
+                later.append(result)
+
+        await _bounded([a for a in again if a.entry.item_id in begun], concurrency, retry)
+        await self._settle_by_inventory(later, final=True)
+
+    async def _settle_by_inventory(
+        self, batch: list[_Ambiguous], *, final: bool
+    ) -> list[_Ambiguous]:
+        if not batch:
+            return []
+        present = await self.present()
+        again: list[_Ambiguous] = []
+        for ambiguous in batch:
+            item_id = ambiguous.entry.item_id
+            if present is None:
+                why = (
+                    "no owner to check the inventory of"
+                    if self.owner is None
+                    else "the owner's inventory could not be read"
+                )
+                error = _unknown_error(item_id, f"{why} ({ambiguous.error})")
+                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+            elif item_id not in present:
+                quoted = ambiguous.entry.quoted_amount
+                await self.settle(
+                    JournalSettlement(item_id, JournalState.UNCONFIRMED, quoted_amount=quoted)
+                )
+            elif not ambiguous.lost:
+                # Still owned: not sold, and the refusal stands.
+                refusal = ambiguous.error
+                await self.settle(_failure(item_id, refusal, JournalState.FAILED), refusal)
+            elif not final:
+                again.append(ambiguous)
+            else:
+                # Owned after a lost answer may be a sale still in progress: do not guess.
+                error = _unknown_error(item_id, f"still in the inventory ({ambiguous.error})")
+                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+        return again
+
+    async def run(self) -> None:
+        """Begin and sell every unsettled item of the job, then settle the ambiguous ones."""
+        send, receive = anyio.create_memory_object_stream[JournalEntry](self.concurrency)
+
+        async def feed() -> None:
+            async with send:
+                group: list[JournalEntry] = []
+                async for entry in self.journal.entries(_WORK):
+                    if entry.state is JournalState.FAILED and not entry.retry:
+                        continue
+                    group.append(entry)
+                    if len(group) >= self.concurrency:
+                        await self._begin(group, send)
+                        group = []
+                await self._begin(group, send)
+
+        async def worker() -> None:
+            async for entry in receive:
+                await self.work(entry)
+
+        async with receive, anyio.create_task_group() as tasks:
+            tasks.start_soon(feed)
+            for _ in range(self.concurrency):
+                tasks.start_soon(worker)
+        batch, self.ambiguous = self.ambiguous, []
+        await self.reconcile(batch, concurrency=self.concurrency)
+        await self.journal.flush()
+
+    async def _begin(self, group: list[JournalEntry], send: ObjectSendStream[JournalEntry]) -> None:
+        # Durable before any of them is sent: a crash can never hide a request.
+        if not group:
+            return
+        begun = set(await self.journal.begin([e.item_id for e in group]))
+        for entry in group:
+            if entry.item_id in begun:
+                await send.send(entry)
 
 
 async def _bounded(
-    item_ids: list[str], concurrency: int, work: Callable[[str], Awaitable[None]]
+    items: list[_Ambiguous], concurrency: int, work: Callable[[_Ambiguous], Awaitable[None]]
 ) -> None:
-    """Run ``work`` for each id with at most ``concurrency`` running at once.
-
-    A fixed pool of workers pulls from one shared iterator: the bound holds by
-    construction, and no task is created per item (cheaper than a task each at 100k items).
-    """
-    pending = iter(item_ids)
+    """Run ``work`` for each item with at most ``concurrency`` at once."""
+    pending: Iterator[_Ambiguous] = iter(items)
 
     async def worker() -> None:
-        for item_id in pending:
-            await work(item_id)
+        for item in pending:
+            await work(item)
 
     async with anyio.create_task_group() as group:
-        for _ in range(min(concurrency, len(item_ids))):
+        for _ in range(min(concurrency, len(items))):
             group.start_soon(worker)
 
 
-def _check(concurrency: int, user_id: str | None) -> None:
-    require_int("concurrency", concurrency, minimum=1)
-    if user_id is not None:
-        require_id("user_id", user_id)
+# -- the public entry points ---------------------------------------------------------------
+
+
+@attrs.define
+class _Opened:
+    journal: Journal
+    owner: str | None
+    total: int
+    done: int
+
+
+async def _open(
+    client: Client,
+    items_or_ids: Items | None,
+    journal: JournalSpec | None,
+    concurrency: int,
+    user_id: str | None,
+) -> _Opened:
+    """Check the input, open the job, include the items; nothing is sent to sell yet."""
+    _check(concurrency, user_id)
+    items, owner = _input(items_or_ids, user_id)
+    book = _journal_for(journal, resume_only=items is None)
+    try:
+        job = await book.open(user_id=owner, base_url=client.base_url)
+        if items is not None:
+            await _include(client, book, items, job.user_id)
+        total = done = 0
+        async for entry in book.entries():
+            total += 1
+            done += entry.state in _DONE and not entry.retry
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await book.close()
+        raise
+    return _Opened(book, job.user_id, total, done)
+
+
+async def _close(journal: Journal) -> None:
+    # Shielded: a cancelled run (Ctrl+C) still writes the outcomes it has.
+    with anyio.CancelScope(shield=True):
+        await journal.close()
+
+
+async def _report(run: _Run, journal: Journal, started: float, resumed: int) -> BulkSellbackReport:
+    lists: dict[JournalState, list[SellbackOutcome]] = {s: [] for s in JournalState}
+    async for entry in journal.entries():
+        outcome = _outcome(entry, run.errors)
+        if outcome is None:
+            # Only a shared journal can leave one (another worker holds it): not settled here.
+            error = _unknown_error(entry.item_id, "another worker holds it")
+            lists[JournalState.UNKNOWN].append(FailedSellback(entry.item_id, error))
+        else:
+            lists[entry.state].append(outcome)
+    return BulkSellbackReport(
+        succeeded=tuple(lists[JournalState.SOLD]),  # type: ignore[arg-type]
+        failed=tuple(lists[JournalState.FAILED]),  # type: ignore[arg-type]
+        unknown=tuple(lists[JournalState.UNKNOWN]),  # type: ignore[arg-type]
+        unconfirmed=tuple(lists[JournalState.UNCONFIRMED]),  # type: ignore[arg-type]
+        elapsed=time.perf_counter() - started,
+        resumed=resumed,
+    )
 
 
 async def sell_back_many(
-    client: AsyncPhygitals,
-    items_or_ids: Items,
+    client: Client,
+    items_or_ids: Items | None = None,
     *,
     concurrency: int = 8,
-    journal: str | os.PathLike[str] | None = None,
+    journal: JournalSpec | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     user_id: str | None = None,
 ) -> BulkSellbackReport:
     """See :meth:`AsyncPhygitals.sell_back_many`."""
-    _check(concurrency, user_id)
     started = time.perf_counter()
-    book = Journal(journal) if journal is not None else None
+    opened = await _open(client, items_or_ids, journal, concurrency, user_id)
     try:
-        plan = _plan(items_or_ids, user_id, book)
-        outcomes: dict[str, SellbackOutcome] = dict(plan.settled)
-        total = len(plan.order)
+        done = opened.done
         if on_progress is not None:
-            on_progress(len(outcomes), total)
+            on_progress(done, opened.total)
 
-        async def emit(outcome: SellbackOutcome) -> None:
-            outcomes[outcome.item_id] = outcome
+        async def emit(_outcome: SellbackOutcome) -> None:
+            nonlocal done
+            done += 1
             if on_progress is not None:
-                on_progress(len(outcomes), total)
+                on_progress(done, opened.total)
 
-        await _run(client, plan, book, concurrency, emit)
+        run = _Run(client, opened.journal, opened.owner, concurrency, emit)
+        await run.run()
+        return await _report(run, opened.journal, started, opened.done)
     finally:
-        if book is not None:
-            book.close()
-    ordered = [outcomes[i] for i in plan.order]
-    return BulkSellbackReport(
-        succeeded=tuple(o for o in ordered if isinstance(o, Sellback)),
-        failed=tuple(
-            o
-            for o in ordered
-            if isinstance(o, FailedSellback)
-            and not isinstance(o.error, _errors.OutcomeUnknownError)
-        ),
-        unknown=tuple(
-            o
-            for o in ordered
-            if isinstance(o, FailedSellback) and isinstance(o.error, _errors.OutcomeUnknownError)
-        ),
-        elapsed=time.perf_counter() - started,
-        resumed=len(plan.settled),
-    )
+        await _close(opened.journal)
 
 
 async def iter_sell_back(
-    client: AsyncPhygitals,
-    items_or_ids: Items,
+    client: Client,
+    items_or_ids: Items | None = None,
     *,
     concurrency: int = 8,
-    journal: str | os.PathLike[str] | None = None,
+    journal: JournalSpec | None = None,
     user_id: str | None = None,
 ) -> AsyncIterator[SellbackOutcome]:
     """See :meth:`AsyncPhygitals.iter_sell_back`."""
-    _check(concurrency, user_id)
-    book = Journal(journal) if journal is not None else None
+    opened = await _open(client, items_or_ids, journal, concurrency, user_id)
     try:
-        plan = _plan(items_or_ids, user_id, book)
-        for outcome in plan.settled.values():
-            yield outcome
+        async for entry in opened.journal.entries(_DONE):
+            outcome = _outcome(entry, {})
+            if outcome is not None and not entry.retry:
+                yield outcome
         send, receive = anyio.create_memory_object_stream[SellbackOutcome](concurrency)
 
         async def produce() -> None:
             async with send:
-                await _run(client, plan, book, concurrency, send.send)
+                await _Run(client, opened.journal, opened.owner, concurrency, send.send).run()
 
         # The task group lives in its own task, not across this generator's yields.
         producer = asyncio.ensure_future(produce())
@@ -339,5 +534,4 @@ async def iter_sell_back(
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
     finally:
-        if book is not None:
-            book.close()
+        await _close(opened.journal)

@@ -21,6 +21,7 @@ import yarl
 from . import _bulk
 from ._errors import ConfigurationError
 from ._http import Call, Retry, Transport
+from ._journal import Journal
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -40,6 +41,7 @@ from ._models import (
     ShippingOrder,
     ShippingQuote,
     ShippingRate,
+    UnconfirmedSellback,
 )
 from ._polling import Poll, PurchasePoll, poll_until
 from ._validation import (
@@ -407,27 +409,40 @@ class AsyncPhygitals:
 
     async def sell_back_many(
         self,
-        items_or_ids: Inventory | Iterable[str | Item],
+        items_or_ids: Inventory | Iterable[str | Item] | None = None,
         *,
         concurrency: int = 8,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         user_id: str | None = None,
     ) -> BulkSellbackReport:
-        """Sell many items back; every item ends sold, failed or unknown, and none is lost.
+        """Sell many items back; every item ends with one outcome, and none is lost.
 
-        Never stops at the first failure. At most ``concurrency`` sellbacks are in flight;
-        duplicate ids are sold once. With ``journal`` (an SQLite file path) every outcome is
-        committed as it happens, and a rerun with the same file skips settled items. An item
-        whose answer was lost is reconciled against the owner's inventory (pass an
-        :class:`Inventory` or ``user_id=``): gone means sold at its known buyback price,
-        present means it is tried once more; otherwise it is reported as unknown.
+        Never stops at the first failure; at most ``concurrency`` sellbacks are in flight;
+        duplicates are sold once. Each item ends sold (``report.succeeded``, with the
+        amount), sold with its amount unconfirmed (``report.unconfirmed``: the answer was
+        lost, the item has left the owner's inventory), failed (``report.failed``, with the
+        typed error) or unknown (``report.unknown``: never guessed).
+
+        ``journal`` (an SQLite file path, or a :class:`Journal` object) records the job:
+        its items, each item's state, every outcome. A rerun with the same journal resumes
+        the job whatever it is given (the original items, today's inventory, or none at
+        all) and reports the whole job; items it is given that the job did not include are
+        added to the job. Reconciling a lost answer needs the owner: pass an
+        :class:`Inventory` or ``user_id=`` (the journal remembers it).
         ``on_progress(done, total)`` is called at the start and after each item.
 
         Example::
 
-            report = await client.sell_back_many(await client.inventory("u1"), concurrency=16)
-            print(report.total_amount, len(report.failed))
+            report = await client.sell_back_many(
+                await client.inventory("u1"), concurrency=16, journal="sellback.db"
+            )
+            print(report.total_amount, report.unconfirmed_amount, len(report.failed))
+
+        Raises:
+            InvalidRequestError: bad arguments, before anything is sent.
+            JournalError: the journal cannot be used (see its subclasses), before anything
+                is sent.
         """
         return await _bulk.sell_back_many(
             self,
@@ -440,17 +455,17 @@ class AsyncPhygitals:
 
     def iter_sell_back(
         self,
-        items_or_ids: Inventory | Iterable[str | Item],
+        items_or_ids: Inventory | Iterable[str | Item] | None = None,
         *,
         concurrency: int = 8,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
         user_id: str | None = None,
-    ) -> AsyncIterator[Sellback | FailedSellback]:
-        """Like :meth:`sell_back_many`, yielding each item's outcome as it completes.
+    ) -> AsyncIterator[Sellback | UnconfirmedSellback | FailedSellback]:
+        """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
-        Outcomes settled by an earlier run with the same ``journal`` come first. Leaving the
-        loop early cancels the sellbacks still in flight (their journal rows stay pending
-        and are reconciled by the next run).
+        Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
+        early cancels the sellbacks still in flight (their items stay pending in the
+        journal, and the next run settles them).
         """
         return _bulk.iter_sell_back(
             self, items_or_ids, concurrency=concurrency, journal=journal, user_id=user_id

@@ -1,119 +1,429 @@
-"""The bulk sellback journal: one SQLite row per item, committed as each outcome happens.
+"""The SQLite journal: the default backend, one file per job, stdlib only.
 
-States: ``pending`` (a request may be in flight), ``sold``, ``failed`` (final: the API
-refused the item), ``retry`` (a transient failure, tried again on the next run) and
-``unknown`` (the answer was lost and could not be reconciled). WAL mode with
-``synchronous=NORMAL`` keeps every commit through a crash of the process.
+Every statement runs on one worker thread owned by the journal, so the event loop never
+waits on the disk. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
+items, committed before it returns; settlements ride along with the next commit (WAL mode,
+``synchronous=NORMAL``: a commit survives a crash of the process, ``kill -9`` included).
+
+The file layout (schema version 1, also in ``PRAGMA user_version``)::
+
+    job    one row: schema_version, base_url, user_id, created_at, runs
+    items  position (job order), item_id (unique), state, quoted_amount, amount,
+           error_type, error_message, status_code, retry, attempts, begun_at, settled_at
+
+Amounts are exact decimal strings, times ISO 8601 UTC strings, so the file reads well
+with the ``sqlite3`` shell too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import sqlite3
-import time
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
 
-from . import _errors
-from ._models import FailedSellback, Sellback
+from ._errors import JournalCorruptedError, JournalError, JournalMismatchError, JournalVersionError
+from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
-__all__ = ["Journal"]
+__all__ = ["SCHEMA_VERSION", "SqliteJournal"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sellback (
-    item_id       TEXT PRIMARY KEY,
-    state         TEXT NOT NULL,
-    amount        TEXT,
-    reconciled    INTEGER NOT NULL DEFAULT 0,
-    error_type    TEXT,
-    error_message TEXT,
-    status_code   INTEGER,
-    updated_at    REAL NOT NULL
+SCHEMA_VERSION = 1
+# Marks the file as a phygitals journal ("PHYJ"), so another SQLite database is refused.
+_APPLICATION_ID = 0x5048594A
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PAGE = 512  # rows read per query while streaming
+_BUFFERED = 256  # settlements held before they are written anyway
+
+_SCHEMA = (
+    """CREATE TABLE job (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        schema_version INTEGER NOT NULL,
+        base_url       TEXT NOT NULL,
+        user_id        TEXT,
+        created_at     TEXT NOT NULL,
+        runs           INTEGER NOT NULL
+    )""",
+    """CREATE TABLE items (
+        position       INTEGER PRIMARY KEY,
+        item_id        TEXT NOT NULL UNIQUE,
+        state          TEXT NOT NULL,
+        quoted_amount  TEXT,
+        amount         TEXT,
+        error_type     TEXT,
+        error_message  TEXT,
+        status_code    INTEGER,
+        retry          INTEGER NOT NULL DEFAULT 0,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        begun_at       TEXT,
+        settled_at     TEXT
+    )""",
 )
-"""
+_SELECT = (
+    "SELECT item_id, position, state, quoted_amount, amount, error_type, error_message,"
+    " status_code, retry, attempts, begun_at, settled_at FROM items"
+)
+
+T = TypeVar("T")
 
 
-class Journal:
-    """An open journal file; every write is its own committed transaction."""
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    item_id, position, state, quoted, amount, etype, message, status, retry, attempts = row[:10]
+    return JournalEntry(
+        item_id=item_id,
+        position=position,
+        state=JournalState(state),
+        quoted_amount=_money(quoted),
+        amount=_money(amount),
+        error_type=etype,
+        error_message=message,
+        status_code=status,
+        retry=bool(retry),
+        attempts=attempts,
+        begun_at=_time(row[10]),
+        settled_at=_time(row[11]),
+    )
+
+
+class SqliteJournal:
+    """A bulk sellback journal in one SQLite file (see :class:`Journal` for the contract).
+
+    ``sell_back_many(journal="run.db")`` builds one for you; build it yourself only to
+    pass it around as an object.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        # The loop's own thread does every write: commits are short and ordering is simple.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._buffer: list[JournalSettlement] = []
+        self._job: JournalJob | None = None
 
-    def close(self) -> None:
-        """Close the file; every outcome is already committed."""
-        self._db.close()
+    def __repr__(self) -> str:
+        return f"SqliteJournal({self.path!r})"
 
-    def load(self) -> dict[str, tuple[str, Sellback | FailedSellback | None]]:
-        """Each journaled item's state, with its outcome for ``sold`` and ``failed``."""
-        rows = self._db.execute(
-            "SELECT item_id, state, amount, reconciled, error_type, error_message, status_code"
-            " FROM sellback"
+    # -- the worker thread ------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="phygitals-journal")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            msg = f"journal {self.path!r} is not open"
+            raise JournalError(msg)
+        return self._db
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        """Connect after checking the path, without writing a byte to a file we refuse."""
+        path = self.path
+        file_path = Path(path)
+        if file_path.is_dir():
+            msg = f"journal {path!r} is a directory, not a journal file"
+            raise JournalError(msg)
+        if file_path.exists():
+            try:
+                with file_path.open("rb") as file:
+                    head = file.read(len(_SQLITE_MAGIC))
+            except OSError as exc:
+                msg = f"journal {path!r} cannot be read: {exc.strerror or exc}"
+                raise JournalError(msg) from exc
+            if not os.access(path, os.W_OK) and create:
+                msg = f"journal {path!r} cannot be written (permission denied)"
+                raise JournalError(msg)
+            if head and head != _SQLITE_MAGIC:
+                msg = f"journal {path!r} is not an SQLite database"
+                raise JournalCorruptedError(msg)
+        elif not create:
+            msg = f"journal {path!r} does not exist"
+            raise JournalError(msg)
+        elif not file_path.absolute().parent.is_dir():
+            msg = f"journal {path!r}: its directory does not exist"
+            raise JournalError(msg)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            msg = f"journal {path!r} cannot be opened: {exc}"
+            raise JournalError(msg) from exc
+        return db
+
+    def _read_job(self, db: sqlite3.Connection) -> JournalJob | None:
+        """The stored job, ``None`` for an empty database; checks everything, writes nothing."""
+        path = self.path
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if app_id == 0 and not tables:
+                return None
+            if app_id != _APPLICATION_ID:
+                msg = f"journal {path!r} is an SQLite database, but not a sellback journal"
+                raise JournalCorruptedError(msg)
+            if version != SCHEMA_VERSION:
+                msg = (
+                    f"journal {path!r} has schema version {version}; this version of"
+                    f" phygitals_async reads version {SCHEMA_VERSION}"
+                )
+                raise JournalVersionError(msg)
+            check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                msg = f"journal {path!r} is corrupted: {check}"
+                raise JournalCorruptedError(msg)
+            row = db.execute(
+                "SELECT schema_version, base_url, user_id, created_at, runs FROM job"
+            ).fetchone()
+            db.execute(_SELECT + " LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            msg = f"journal {path!r} is corrupted: {exc}"
+            raise JournalCorruptedError(msg) from exc
+        if row is None:
+            msg = f"journal {path!r} is corrupted: its job row is missing"
+            raise JournalCorruptedError(msg)
+        return JournalJob(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4])
+
+    def _check_job(self, job: JournalJob, user_id: str | None, base_url: str) -> None:
+        if job.base_url != base_url:
+            msg = (
+                f"journal {self.path!r} is a job for {job.base_url}, not {base_url};"
+                " use another journal file"
+            )
+            raise JournalMismatchError(msg)
+        if job.user_id is not None and user_id is not None and job.user_id != user_id:
+            msg = (
+                f"journal {self.path!r} is a job for user {job.user_id!r}, not {user_id!r};"
+                " use another journal file"
+            )
+            raise JournalMismatchError(msg)
+
+    def _open(self, user_id: str | None, base_url: str) -> JournalJob:
+        db = self._connect(create=True)
+        try:
+            job = self._read_job(db)
+            if job is not None:
+                self._check_job(job, user_id, base_url)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            if job is None:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                job = JournalJob(SCHEMA_VERSION, base_url, user_id, datetime.now(UTC), 1)
+                db.execute(
+                    "INSERT INTO job VALUES (1, ?, ?, ?, ?, 1)",
+                    (SCHEMA_VERSION, base_url, user_id, job.created_at.isoformat()),
+                )
+            else:
+                owner = job.user_id if job.user_id is not None else user_id
+                job = JournalJob(job.schema_version, base_url, owner, job.created_at, job.runs + 1)
+                db.execute("UPDATE job SET user_id = ?, runs = ?", (owner, job.runs))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.close()
+            msg = f"journal {self.path!r} cannot be written: {exc}"
+            raise JournalError(msg) from exc
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        return job
+
+    def _open_for_reading(self) -> JournalJob:
+        db = self._connect(create=False)
+        try:
+            job = self._read_job(db)
+        except BaseException:
+            db.close()
+            raise
+        if job is None:
+            db.close()
+            msg = f"journal {self.path!r} is empty: no job has been recorded in it"
+            raise JournalCorruptedError(msg)
+        self._db = db
+        return job
+
+    async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
+        """See :meth:`Journal.open`."""
+        self._job = await self._call(self._open, user_id, base_url)
+        return self._job
+
+    async def open_for_reading(self) -> JournalJob:
+        """See :meth:`Journal.open_for_reading`."""
+        self._job = await self._call(self._open_for_reading)
+        return self._job
+
+    async def job(self) -> JournalJob:
+        """See :meth:`Journal.job`."""
+        if self._job is None:
+            msg = f"journal {self.path!r} is not open"
+            raise JournalError(msg)
+        return self._job
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _add(self, items: Sequence[JournalItem]) -> int:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO items (item_id, state, quoted_amount) VALUES (?, ?, ?)",
+                [
+                    (
+                        i.item_id,
+                        JournalState.PENDING.value,
+                        None if i.quoted_amount is None else str(i.quoted_amount),
+                    )
+                    for i in items
+                ],
+            )
+            added = db.total_changes - before
+            db.executemany(
+                "UPDATE items SET quoted_amount = ? WHERE item_id = ? AND quoted_amount IS NULL",
+                [(str(i.quoted_amount), i.item_id) for i in items if i.quoted_amount is not None],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return added
+
+    def _write_settlements(self, db: sqlite3.Connection, batch: list[JournalSettlement]) -> None:
+        now = _now()
+        db.executemany(
+            "UPDATE items SET state = ?, amount = ?,"
+            " quoted_amount = COALESCE(?, quoted_amount), error_type = ?, error_message = ?,"
+            " status_code = ?, retry = ?, settled_at = ? WHERE item_id = ?",
+            [
+                (
+                    s.state.value,
+                    None if s.amount is None else str(s.amount),
+                    None if s.quoted_amount is None else str(s.quoted_amount),
+                    s.error_type,
+                    s.error_message,
+                    s.status_code,
+                    int(s.retry),
+                    now,
+                    s.item_id,
+                )
+                for s in batch
+            ],
         )
-        out: dict[str, tuple[str, Sellback | FailedSellback | None]] = {}
-        for item_id, state, amount, reconciled, error_type, message, status in rows:
-            outcome: Sellback | FailedSellback | None = None
-            if state == "sold":
-                outcome = Sellback(item_id, Decimal(amount), reconciled=bool(reconciled))
-            elif state == "failed":
-                outcome = FailedSellback(item_id, _rebuild_error(error_type, message, status))
-            out[item_id] = (state, outcome)
-        return out
 
-    def begin(self, item_id: str) -> None:
-        """Mark an item as possibly in flight, before its request leaves."""
-        self._write(item_id, "pending")
+    def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if batch:
+                self._write_settlements(db, batch)
+            if begin:
+                now = _now()
+                db.executemany(
+                    "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
+                    " amount = NULL, error_type = NULL, error_message = NULL,"
+                    " status_code = NULL, retry = 0, settled_at = NULL WHERE item_id = ?",
+                    [(now, item_id) for item_id in begin],
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
-    def sold(self, sale: Sellback) -> None:
-        """Record a sale."""
-        self._write(sale.item_id, "sold", amount=str(sale.amount), reconciled=sale.reconciled)
+    def _take_buffer(self) -> list[JournalSettlement]:
+        batch, self._buffer = self._buffer, []
+        return batch
 
-    def failed(self, item_id: str, error: Exception, *, final: bool) -> None:
-        """Record a failure; ``final`` ones are not tried again on the next run."""
-        self._write(
-            item_id,
-            "failed" if final else "retry",
-            error_type=type(error).__name__,
-            error_message=getattr(error, "message", None) or str(error),
-            status_code=getattr(error, "status_code", None),
-        )
+    async def add_items(self, items: Sequence[JournalItem]) -> int:
+        """See :meth:`Journal.add_items`."""
+        if not items:
+            return 0
+        return await self._call(self._add, items)
 
-    def unknown(self, item_id: str, error: Exception) -> None:
-        """Record an outcome that could not be established."""
-        self._write(item_id, "unknown", error_type=type(error).__name__, error_message=str(error))
+    async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """See :meth:`Journal.begin`: one transaction, with the buffered settlements."""
+        await self._call(self._commit, self._take_buffer(), item_ids)
+        return item_ids
 
-    def _write(
-        self,
-        item_id: str,
-        state: str,
-        *,
-        amount: str | None = None,
-        reconciled: bool = False,
-        error_type: str | None = None,
-        error_message: str | None = None,
-        status_code: int | None = None,
-    ) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO sellback VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item_id,
-                state,
-                amount,
-                int(reconciled),
-                error_type,
-                error_message,
-                status_code,
-                time.time(),
-            ),
-        )
+    async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
+        """See :meth:`Journal.settle`; written with the next commit, or once enough wait."""
+        self._buffer.extend(settlements)
+        if len(self._buffer) >= _BUFFERED:
+            await self.flush()
 
+    async def flush(self) -> None:
+        """See :meth:`Journal.flush`."""
+        if self._buffer:
+            await self._call(self._commit, self._take_buffer(), ())
 
-def _rebuild_error(error_type: str | None, message: str | None, status: int | None) -> Exception:
-    text = message or ""
-    cls = getattr(_errors, error_type or "", None)
-    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
-        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
-    return _errors.PhygitalsError(f"{error_type}: {text}")
+    # -- reading ----------------------------------------------------------------------------
+
+    def _page(self, after: int, states: tuple[str, ...] | None) -> list[JournalEntry]:
+        db = self._conn()
+        query = _SELECT + " WHERE position > ?"
+        if states is not None:
+            query += f" AND state IN ({', '.join('?' * len(states))})"
+        query += f" ORDER BY position LIMIT {_PAGE}"
+        return [_entry(row) for row in db.execute(query, (after, *(states or ())))]
+
+    async def entries(
+        self, states: Collection[JournalState] | None = None
+    ) -> AsyncIterator[JournalEntry]:
+        """See :meth:`Journal.entries`: keyset pages of a few hundred rows."""
+        wanted = None if states is None else tuple(sorted(s.value for s in states))
+        if wanted == ():
+            return
+        after = -1
+        while True:
+            page = await self._call(self._page, after, wanted)
+            for entry in page:
+                yield entry
+            if len(page) < _PAGE:
+                return
+            after = page[-1].position
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _close(self, batch: list[JournalSettlement]) -> None:
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            if batch:
+                db.execute("BEGIN IMMEDIATE")
+                self._write_settlements(db, batch)
+                db.execute("COMMIT")
+        finally:
+            db.close()
+
+    async def close(self) -> None:
+        """See :meth:`Journal.close`."""
+        executor = self._executor
+        if executor is None:
+            return
+        try:
+            await self._call(self._close, self._take_buffer())
+        finally:
+            self._executor = None
+            executor.shutdown(wait=False)

@@ -42,6 +42,7 @@ __all__ = [
     "ShippingOrder",
     "ShippingQuote",
     "ShippingRate",
+    "UnconfirmedSellback",
 ]
 
 AttributeValue = str | int | float | bool | Decimal | None
@@ -204,15 +205,10 @@ class Inventory:
 
 @attrs.frozen
 class Sellback:
-    """A completed sellback: ``amount`` (USD) was credited for ``item_id``.
-
-    ``reconciled`` is true when the answer was lost and the bulk job established the sale by
-    the item leaving the inventory; ``amount`` is then the item's known ``buyback_price``.
-    """
+    """A completed sellback: the API answered that ``amount`` (USD) was credited for ``item_id``."""
 
     item_id: str
     amount: Decimal
-    reconciled: bool = False
 
 
 @attrs.frozen
@@ -356,6 +352,21 @@ class ShippingOrder:
 
 
 @attrs.frozen
+class UnconfirmedSellback:
+    """An item a bulk sellback sold whose amount never arrived (a lost answer, a crash).
+
+    The sale is established without guessing: a second buyback of the item was refused
+    and the item has left its owner's inventory. ``quoted_amount`` is the buyback price
+    known when the item was begun (``None`` when it was given as a bare id and the
+    owner's inventory did not list it); the amount actually credited may differ in
+    production, where the price is re-read at sale time.
+    """
+
+    item_id: str
+    quoted_amount: Decimal | None
+
+
+@attrs.frozen
 class FailedSellback:
     """An item the bulk sellback did not sell, with the typed error that says why.
 
@@ -369,30 +380,45 @@ class FailedSellback:
 
 @attrs.frozen
 class BulkSellbackReport:
-    """Every item's outcome from ``sell_back_many``: each item is in exactly one tuple.
+    """Every item of a bulk sellback job, each in exactly one tuple, in job order.
 
-    ``succeeded`` were sold, ``failed`` were not (``.error`` says why), ``unknown`` could
-    not be established either way. ``resumed`` counts outcomes read back from the journal.
-    ``elapsed`` is seconds.
+    With a journal the report covers the whole job across all its runs.
+
+    Attributes:
+        succeeded: confirmed sales, each with the amount the API answered.
+        failed: items not sold; ``.error`` is the typed error.
+        unknown: items whose outcome could not be established (an
+            :class:`OutcomeUnknownError`); a rerun with the journal checks them again.
+        unconfirmed: items sold whose amount never arrived (:class:`UnconfirmedSellback`).
+        elapsed: seconds this run took.
+        resumed: how many items were already settled by earlier runs of the job.
     """
 
     succeeded: tuple[Sellback, ...]
     failed: tuple[FailedSellback, ...]
     unknown: tuple[FailedSellback, ...] = ()
+    unconfirmed: tuple[UnconfirmedSellback, ...] = ()
     elapsed: float = 0.0
     resumed: int = 0
 
     @property
     def total(self) -> int:
         """How many distinct items the job covered."""
-        return len(self.succeeded) + len(self.failed) + len(self.unknown)
+        return len(self.succeeded) + len(self.failed) + len(self.unknown) + len(self.unconfirmed)
 
     @property
     def total_amount(self) -> Decimal:
-        """The exact sum credited for the items sold."""
+        """The exact sum of the confirmed amounts (``succeeded`` only)."""
         return sum((sale.amount for sale in self.succeeded), Decimal(0))
 
     @property
+    def unconfirmed_amount(self) -> Decimal:
+        """The exact sum of the quoted prices of ``unconfirmed`` sales (unknown ones count 0)."""
+        return sum(
+            (s.quoted_amount for s in self.unconfirmed if s.quoted_amount is not None), Decimal(0)
+        )
+
+    @property
     def ok(self) -> bool:
-        """Whether every item was sold."""
+        """Whether every item was sold (confirmed or not)."""
         return not self.failed and not self.unknown

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import re
 import sys
@@ -39,6 +40,8 @@ from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
 from ._demo import run_demo
 from ._errors import ConfigurationError
+from ._journal import Journal, JournalState
+from ._journal_summary import JournalSummary, journal_from, summarize
 from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
 from ._output import (
     ProgressBar,
@@ -47,6 +50,7 @@ from ._output import (
     print_json,
     print_json_line,
     table,
+    to_jsonable,
     when,
 )
 
@@ -58,6 +62,7 @@ examples:
   phygitals packs --sandbox-local                  any command against a local sandbox
   phygitals inventory user_abc123 --json           exact JSON (amounts as strings)
   phygitals sellback --user u1 --all --journal run.db --concurrency 16
+  phygitals journal show run.db --json             a bulk sellback job, every item
   phygitals ship order order_123 --wait-until shipped --timeout 3600
   phygitals sandbox --port 8787                    serve a local sandbox for your app
   phygitals completion bash                        tab completion script (also zsh, fish)
@@ -150,11 +155,14 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p.add_argument("item_id", metavar="ITEM_ID", help="the item's id, as in the inventory")
     p = add(
         "sellback",
-        "sell items back (given ids, or all of a user's items)",
+        "sell items back (given ids, all of a user's items, or a journal's job to resume)",
         "phygitals sellback --user u1 --all --expiring-within 24h --journal run.db",
     )
     p.add_argument(
-        "item_ids", nargs="*", metavar="ITEM_ID", help="the items to sell (or --user U --all)"
+        "item_ids",
+        nargs="*",
+        metavar="ITEM_ID",
+        help="the items to sell (or --user U --all, or only --journal F to resume)",
     )
     p.add_argument(
         "--user", help="the items' owner, needed for --all and reconciliation (default: none)"
@@ -176,8 +184,18 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p.add_argument(
         "--journal",
         metavar="FILE",
-        help="SQLite file recording outcomes; rerun to resume (default: none)",
+        help="SQLite file recording the job; rerun with it to resume the job, alone to resume"
+        " only the job's items (default: none)",
     )
+    journal = add("journal", "read a bulk sellback journal", "phygitals journal show run.db")
+    journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
+    p = command(
+        journal_sub,
+        "show",
+        "a job's items counted by state, with totals (--json: every item too)",
+        "phygitals journal show run.db --json",
+    )
+    p.add_argument("journal", metavar="FILE", help="the journal file")
     ship = add("ship", "shipping: quote, request, order", "phygitals ship order order_123")
     ship_sub = ship.add_subparsers(dest="ship_command", required=True, metavar="ACTION")
     q = command(
@@ -366,10 +384,13 @@ async def _card(client: AsyncPhygitals, args: argparse.Namespace) -> int:
 
 
 async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    if bool(args.item_ids) == bool(args.all):
-        msg = "give ITEM_IDs, or --user U --all"
+    if args.item_ids and args.all:
+        msg = "give ITEM_IDs or --all, not both"
         raise ConfigurationError(msg)
-    targets: Any = args.item_ids
+    if not (args.item_ids or args.all or args.journal):
+        msg = "give ITEM_IDs, --user U --all, or --journal F to resume a job"
+        raise ConfigurationError(msg)
+    targets: Any = args.item_ids or None  # none: resume the journal's job alone
     if args.all:
         if not args.user:
             msg = "--all needs --user"
@@ -397,27 +418,82 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
 def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
     return {
         "succeeded": report.succeeded,
+        "unconfirmed": report.unconfirmed,
         "failed": report.failed,
         "unknown": report.unknown,
         "total_amount": report.total_amount,
+        "unconfirmed_amount": report.unconfirmed_amount,
         "resumed": report.resumed,
         "elapsed": round(report.elapsed, 3),
     }
 
 
 def _print_report(report: BulkSellbackReport) -> None:
-    rows = [
-        (s.item_id, "sold" + (" (reconciled)" if s.reconciled else ""), money(s.amount))
-        for s in report.succeeded
+    rows = [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
+    rows += [
+        (u.item_id, "sold, amount unconfirmed (quoted)", money(u.quoted_amount))
+        for u in report.unconfirmed
     ]
     rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
     rows += [(f.item_id, "UNKNOWN: check before retrying", "-") for f in report.unknown]
     table(["item", "outcome", "amount"], rows)
     print(
         f"\nsold {len(report.succeeded)}, failed {len(report.failed)}, "
-        f"unknown {len(report.unknown)}; credited {money(report.total_amount)}"
-        + (f"; {report.resumed} from the journal" if report.resumed else "")
+        f"unknown {len(report.unknown)}, unconfirmed {len(report.unconfirmed)}; "
+        f"credited {money(report.total_amount)}"
+        + (
+            f"; unconfirmed sales quoted at {money(report.unconfirmed_amount)}"
+            if report.unconfirmed
+            else ""
+        )
+        + (f"; {report.resumed} settled by earlier runs" if report.resumed else "")
     )
+
+
+async def _journal_show(args: argparse.Namespace) -> int:
+    journal = journal_from(args.journal)
+    try:
+        job = await journal.open_for_reading()
+        summary = await summarize(journal, job)
+        if args.json:
+            await _print_journal_json(journal, summary)
+        else:
+            _print_journal(args.journal, summary)
+    finally:
+        await journal.close()
+    return EXIT_OK
+
+
+def _print_journal(name: str, summary: JournalSummary) -> None:
+    job = summary.job
+    print(
+        f"journal {name}: schema version {job.schema_version}, user {job.user_id or '-'},"
+        f" {job.base_url}\ncreated {when(job.created_at)}, {job.runs} run(s)\n"
+    )
+    amounts = {
+        JournalState.SOLD: money(summary.confirmed_amount),
+        JournalState.UNCONFIRMED: money(summary.unconfirmed_amount) + " quoted",
+    }
+    rows = [(state.value, summary.counts[state], amounts.get(state, "")) for state in JournalState]
+    table(["state", "items", "amount"], [*rows, ("total", summary.total, "")])
+
+
+async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None:
+    # Items are written as they stream from the journal: a 100,000-item job stays small.
+    head = {
+        **to_jsonable(summary.job),
+        "counts": {state.value: count for state, count in summary.counts.items()},
+        "total": summary.total,
+        "confirmed_amount": str(summary.confirmed_amount),
+        "unconfirmed_amount": str(summary.unconfirmed_amount),
+    }
+    out = sys.stdout
+    out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
+    separator = "\n    "
+    async for entry in journal.entries():
+        out.write(separator + json.dumps(to_jsonable(entry)))
+        separator = ",\n    "
+    out.write("\n  ]\n}\n")
 
 
 async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
@@ -569,6 +645,8 @@ def _completion(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         return await _serve(args, args.timeout)
+    if args.command == "journal":
+        return await _journal_show(args)
     if args.command == "completion":
         return _completion(args)
     if args.timeout is None:

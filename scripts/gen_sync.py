@@ -66,11 +66,11 @@ SYNC_DOCS = {
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
         :class:`PollTimeoutError` carrying the last order seen.""",
-    "iter_sell_back": """Like :meth:`sell_back_many`, yielding each item's outcome as it completes.
+    "iter_sell_back": """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
-        Outcomes settled by an earlier run with the same ``journal`` come first. Leaving the
-        loop early cancels the sellbacks still in flight (their journal rows stay pending
-        and are reconciled by the next run).""",
+        Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
+        early cancels the sellbacks still in flight (their items stay pending in the
+        journal, and the next run settles them).""",
 }
 
 

@@ -80,7 +80,7 @@ def test_sellback_all_with_journal_resumes(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    """--user U --all sells the inventory; a rerun with the journal reads it back."""
+    """--user U --all sells the inventory; a rerun with the journal reports the whole job."""
     sync_client.buy(TOPPS, amount=4, user_id="u1")
     journal = str(tmp_path / "run.db")
     assert run(threaded, "--json", "sellback", "--user", "u1", "--all", "--journal", journal) == 0
@@ -88,7 +88,9 @@ def test_sellback_all_with_journal_resumes(
     assert len(report["succeeded"]) == 4
     assert Decimal(report["total_amount"]) == threaded.ledger.amount_paid
     assert run(threaded, "sellback", "--user", "u1", "--all", "--journal", journal) == 0
-    assert "sold 0, failed 0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sold 4, failed 0" in out
+    assert "4 settled by earlier runs" in out
 
 
 def test_sellback_expiring_within_filters(
