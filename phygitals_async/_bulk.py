@@ -60,6 +60,10 @@ JournalSpec = str | os.PathLike[str] | Journal
 
 _INCLUDE_BATCH = 1000  # items written to the journal per transaction when a job starts
 _RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
+# Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
+# crash may leave up to a group of items marked begun that were never sent, which the
+# next run settles by the same no-guess rule as any begun item.
+_BEGIN_GROUP = 128
 _WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
 _DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
 
@@ -121,10 +125,14 @@ def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
 
 async def _include(
     client: Client, journal: Journal, items: Iterable[str | Item], owner: str | None
-) -> None:
-    """Add the input to the job in batches; bare ids get the owner's current prices."""
+) -> int:
+    """Add the input to the job in batches (bare ids get the owner's current prices).
+
+    Returns how many items were new to the job.
+    """
     prices: dict[str, Decimal] | None = None
     batch: list[JournalItem] = []
+    added = 0
     for entry in items:
         if isinstance(entry, Item):
             batch.append(JournalItem(entry.id, entry.buyback_price))
@@ -134,9 +142,9 @@ async def _include(
                 prices = await _prices(client, owner)
             batch.append(JournalItem(item_id, prices.get(item_id)))
         if len(batch) >= _INCLUDE_BATCH:
-            await journal.add_items(batch)
+            added += await journal.add_items(batch)
             batch = []
-    await journal.add_items(batch)
+    return added + await journal.add_items(batch)
 
 
 async def _prices(client: Client, owner: str | None) -> dict[str, Decimal]:
@@ -254,22 +262,17 @@ class _Run:
 
     async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
         await self.journal.settle([settlement])
-        if error is not None:
-            self.errors[settlement.item_id] = error
+        item_id = settlement.item_id
+        outcome: SellbackOutcome
+        if settlement.state is JournalState.SOLD:
+            assert settlement.amount is not None  # noqa: S101  a sale has its amount
+            outcome = Sellback(item_id, settlement.amount)
+        elif settlement.state is JournalState.UNCONFIRMED:
+            outcome = UnconfirmedSellback(item_id, settlement.quoted_amount)
         else:
-            self.errors.pop(settlement.item_id, None)
-        entry = JournalEntry(
-            settlement.item_id,
-            -1,
-            settlement.state,
-            settlement.quoted_amount,
-            settlement.amount,
-            settlement.error_type,
-            settlement.error_message,
-            settlement.status_code,
-        )
-        outcome = _outcome(entry, self.errors)
-        assert outcome is not None  # noqa: S101  a settlement is never pending
+            assert error is not None  # noqa: S101  failures and unknowns carry their error
+            self.errors[item_id] = error
+            outcome = FailedSellback(item_id, error)
         await self.emit(outcome)
 
     async def attempt(self, entry: JournalEntry) -> _Ambiguous | None:
@@ -366,7 +369,7 @@ class _Run:
                     if entry.state is JournalState.FAILED and not entry.retry:
                         continue
                     group.append(entry)
-                    if len(group) >= self.concurrency:
+                    if len(group) >= max(self.concurrency, _BEGIN_GROUP):
                         await self._begin(group, send)
                         group = []
                 await self._begin(group, send)
@@ -432,12 +435,13 @@ async def _open(
     book = _journal_for(journal, resume_only=items is None)
     try:
         job = await book.open(user_id=owner, base_url=client.base_url)
-        if items is not None:
-            await _include(client, book, items, job.user_id)
-        total = done = 0
-        async for entry in book.entries():
-            total += 1
-            done += entry.state in _DONE and not entry.retry
+        added = 0 if items is None else await _include(client, book, items, job.user_id)
+        total, done = added, 0
+        if job.runs > 1:  # a resumed job: count what earlier runs settled
+            total = 0
+            async for entry in book.entries():
+                total += 1
+                done += entry.state in _DONE and not entry.retry
     except BaseException:
         with anyio.CancelScope(shield=True):
             await book.close()

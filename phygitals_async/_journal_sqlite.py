@@ -39,6 +39,7 @@ _APPLICATION_ID = 0x5048594A
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 512  # rows read per query while streaming
 _BUFFERED = 256  # settlements held before they are written anyway
+_PER_STATEMENT = 500  # bound parameters per statement stay well under SQLite's limit
 
 _SCHEMA = (
     """CREATE TABLE job (
@@ -69,6 +70,12 @@ _SELECT = (
     " status_code, retry, attempts, begun_at, settled_at FROM items"
 )
 
+_BEGIN = (
+    "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
+    " amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL,"
+    " retry = 0, settled_at = NULL WHERE item_id IN ("
+)
+
 T = TypeVar("T")
 
 
@@ -84,12 +91,15 @@ def _money(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+_STATES = {state.value: state for state in JournalState}
+
+
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
     item_id, position, state, quoted, amount, etype, message, status, retry, attempts = row[:10]
     return JournalEntry(
         item_id=item_id,
         position=position,
-        state=JournalState(state),
+        state=_STATES[state],
         quoted_amount=_money(quoted),
         amount=_money(amount),
         error_type=etype,
@@ -287,23 +297,20 @@ class SqliteJournal:
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")
         try:
-            before = db.total_changes
+            last = db.execute("SELECT COALESCE(MAX(position), -1) FROM items").fetchone()[0]
+            # One statement per item: new ones are appended, known ones only learn a price.
             db.executemany(
-                "INSERT OR IGNORE INTO items (item_id, state, quoted_amount) VALUES (?, ?, ?)",
+                "INSERT INTO items (item_id, state, quoted_amount) VALUES (?, 'pending', ?)"
+                " ON CONFLICT (item_id) DO UPDATE"
+                " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)",
                 [
-                    (
-                        i.item_id,
-                        JournalState.PENDING.value,
-                        None if i.quoted_amount is None else str(i.quoted_amount),
-                    )
+                    (i.item_id, None if i.quoted_amount is None else str(i.quoted_amount))
                     for i in items
                 ],
             )
-            added = db.total_changes - before
-            db.executemany(
-                "UPDATE items SET quoted_amount = ? WHERE item_id = ? AND quoted_amount IS NULL",
-                [(str(i.quoted_amount), i.item_id) for i in items if i.quoted_amount is not None],
-            )
+            added: int = db.execute(
+                "SELECT COUNT(*) FROM items WHERE position > ?", (last,)
+            ).fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -338,14 +345,12 @@ class SqliteJournal:
         try:
             if batch:
                 self._write_settlements(db, batch)
-            if begin:
-                now = _now()
-                db.executemany(
-                    "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
-                    " amount = NULL, error_type = NULL, error_message = NULL,"
-                    " status_code = NULL, retry = 0, settled_at = NULL WHERE item_id = ?",
-                    [(now, item_id) for item_id in begin],
-                )
+            now = _now()
+            # One statement per few hundred items: SQLite walks the list, not Python.
+            for start in range(0, len(begin), _PER_STATEMENT):
+                chunk = begin[start : start + _PER_STATEMENT]
+                placeholders = ", ".join("?" * len(chunk))
+                db.execute(_BEGIN + placeholders + ")", (now, *chunk))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -1,0 +1,150 @@
+"""Bulk sellback with and without the SQLite journal, and the memory of a large resume.
+
+``python -m benchmarks.journal`` (``--quick`` for a short run). Against the payload server
+of ``benchmarks.server`` in its own process on loopback:
+
+1. Throughput of ``sell_back_many`` over 20,000 items at concurrency 32, without a journal
+   and with a fresh SQLite journal, alternating for a few rounds (medians compared; the
+   target is journaled >= 0.9x unjournaled).
+2. Peak memory (RSS, each measured in a fresh process) of resuming a journal whose items
+   are all pending, with ``iter_sell_back`` (outcomes consumed, not kept) and with
+   ``sell_back_many`` (whose report holds every item by design), at two job sizes and two
+   concurrencies: the streaming run grows with concurrency, not with the item count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.run import KEY, Row, payload_server, print_table
+from phygitals_async import AsyncPhygitals, JournalItem
+from phygitals_async._journal_sqlite import SqliteJournal
+
+TARGET = 0.9
+
+
+async def case_throughput(base: str, items: int, concurrency: int, rounds: int) -> list[Row]:
+    """Items per second with and without the journal, medians over alternating rounds."""
+    ids = [f"v1|{n}|0" for n in range(items)]
+    plain: list[float] = []
+    journaled: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        async with AsyncPhygitals(api_key=KEY, base_url=base + "/_", max_connections=256) as sdk:
+            await sdk.sell_back_many(ids[:500], concurrency=concurrency)  # warm the pool
+            for n in range(rounds):
+                start = time.perf_counter()
+                report = await sdk.sell_back_many(ids, concurrency=concurrency)
+                plain.append(items / (time.perf_counter() - start))
+                assert len(report.succeeded) == items
+                path = Path(tmp) / f"run{n}.db"
+                start = time.perf_counter()
+                report = await sdk.sell_back_many(ids, concurrency=concurrency, journal=path)
+                journaled.append(items / (time.perf_counter() - start))
+                assert len(report.succeeded) == items
+    ours, floor = statistics.median(journaled), statistics.median(plain)
+    return [
+        Row(
+            f"bulk {items:,} sellbacks, concurrency {concurrency}, SQLite journal (items/s)",
+            ours,
+            floor,
+            "no journal",
+            f">= {TARGET}x",
+            ours / floor >= TARGET,
+        )
+    ]
+
+
+async def make_journal(path: Path, items: int, base: str) -> None:
+    """A job of ``items`` pending items, as a run killed right after starting leaves it."""
+    journal = SqliteJournal(path)
+    await journal.open(user_id=None, base_url=base + "/_")
+    for start in range(0, items, 5000):
+        batch = [JournalItem(f"v1|{n}|0") for n in range(start, min(items, start + 5000))]
+        await journal.add_items(batch)
+    await journal.close()
+
+
+async def resume(base: str, path: str, concurrency: int, how: str) -> None:
+    async with AsyncPhygitals(api_key=KEY, base_url=base + "/_", max_connections=256) as sdk:
+        if how == "iter":
+            sold = 0
+            async for _ in sdk.iter_sell_back(journal=path, concurrency=concurrency):
+                sold += 1
+        elif how == "many":
+            report = await sdk.sell_back_many(journal=path, concurrency=concurrency)
+            sold = len(report.succeeded)
+        else:  # the floor: an open client and nothing else
+            sold = 0
+    print(sold, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+
+
+def peak_rss(base: str, path: str, concurrency: int, how: str) -> tuple[int, float]:
+    """Run one resume in a fresh process; its outcomes and peak RSS (MiB)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.journal", "--child", base, path, str(concurrency), how],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout.split()
+    return int(out[0]), int(out[1]) / 1024
+
+
+def case_memory(base: str, sizes: list[int], levels: list[int]) -> list[Row]:
+    """Peak RSS above an idle client's, resuming all-pending journals of each size."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        _, floor = peak_rss(base, "-", 1, "floor")
+        for size in sizes:
+            for level in levels:
+                for how in ("iter", "many"):
+                    path = str(Path(tmp) / f"job{size}-{level}-{how}.db")
+                    asyncio.run(make_journal(Path(path), size, base))
+                    sold, rss = peak_rss(base, path, level, how)
+                    assert sold == size
+                    name = "iter_sell_back" if how == "iter" else "sell_back_many (report)"
+                    rows.append(
+                        Row(
+                            f"resume {size:,}-item journal, {name}, concurrency {level}"
+                            " (peak RSS MiB)",
+                            rss,
+                            floor,
+                            "idle client",
+                        )
+                    )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both cases and print the table."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--child"]:
+        base, path, concurrency, how = argv[1:5]
+        asyncio.run(resume(base, path, int(concurrency), how))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with payload_server() as base:
+        rows += asyncio.run(case_throughput(base, 20_000, 32, rounds=1 if args.quick else 3))
+        sizes = [2_000, 20_000] if args.quick else [10_000, 100_000]
+        rows += case_memory(base, sizes, [8, 32])
+    print()
+    print_table(rows)
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
