@@ -146,10 +146,13 @@ class JournalEntry:
 class Journal(Protocol):
     """What ``sell_back_many(journal=...)`` needs from a journal backend.
 
-    Calls come from one task at a time per journal object, in this order: :meth:`open`
-    (or :meth:`open_for_reading`) first, :meth:`close` last (also after a failure or
-    cancellation). Every method is
-    async so a backend may do its I/O off the event loop or over the network.
+    One journal object serves one run on one event loop. :meth:`open` (or
+    :meth:`open_for_reading`) comes first and :meth:`close` last, also after a failure or
+    a cancellation (then shielded from it). In between, calls overlap: while one task
+    begins the next group and iterates :meth:`entries`, the workers settle, so a backend
+    orders its own I/O (the SQLite one runs every statement on one thread). Every method
+    is async so a backend may do its I/O off the event loop or over the network. A call
+    that is cancelled may still complete; the run assumes nothing either way.
 
     A backend shared by several processes (PostgreSQL) implements :meth:`begin` as an
     atomic claim with a lease: it returns only the items this caller now holds, and may
