@@ -88,8 +88,9 @@ async def resume(base: str, path: str, concurrency: int, how: str) -> None:
 
 def peak_rss(base: str, path: str, concurrency: int, how: str) -> tuple[int, float]:
     """Run one resume in a fresh process; its outcomes and peak RSS (MiB)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.journal", "--child", base, path, str(concurrency), how],
+    child = [sys.executable, "-m", "benchmarks.journal", "--child", base, path]
+    out = subprocess.run(  # noqa: S603  our own interpreter and module
+        [*child, str(concurrency), how],
         capture_output=True,
         text=True,
         check=True,

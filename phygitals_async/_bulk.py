@@ -38,6 +38,7 @@ from ._journal import (
     JournalItem,
     JournalSettlement,
     JournalState,
+    entries_of,
 )
 from ._journal_memory import MemoryJournal
 from ._journal_sqlite import SqliteJournal
@@ -365,13 +366,14 @@ class _Run:
         async def feed() -> None:
             async with send:
                 group: list[JournalEntry] = []
-                async for entry in self.journal.entries(_WORK):
-                    if entry.state is JournalState.FAILED and not entry.retry:
-                        continue
-                    group.append(entry)
-                    if len(group) >= max(self.concurrency, _BEGIN_GROUP):
-                        await self._begin(group, send)
-                        group = []
+                async with entries_of(self.journal, _WORK) as entries:
+                    async for entry in entries:
+                        if entry.state is JournalState.FAILED and not entry.retry:
+                            continue
+                        group.append(entry)
+                        if len(group) >= max(self.concurrency, _BEGIN_GROUP):
+                            await self._begin(group, send)
+                            group = []
                 await self._begin(group, send)
 
         async def worker() -> None:
@@ -439,9 +441,10 @@ async def _open(
         total, done = added, 0
         if job.runs > 1:  # a resumed job: count what earlier runs settled
             total = 0
-            async for entry in book.entries():
-                total += 1
-                done += entry.state in _DONE and not entry.retry
+            async with entries_of(book) as entries:
+                async for entry in entries:
+                    total += 1
+                    done += entry.state in _DONE and not entry.retry
     except BaseException:
         with anyio.CancelScope(shield=True):
             await book.close()
@@ -457,14 +460,15 @@ async def _close(journal: Journal) -> None:
 
 async def _report(run: _Run, journal: Journal, started: float, resumed: int) -> BulkSellbackReport:
     lists: dict[JournalState, list[SellbackOutcome]] = {s: [] for s in JournalState}
-    async for entry in journal.entries():
-        outcome = _outcome(entry, run.errors)
-        if outcome is None:
-            # Only a shared journal can leave one (another worker holds it): not settled here.
-            error = _unknown_error(entry.item_id, "another worker holds it")
-            lists[JournalState.UNKNOWN].append(FailedSellback(entry.item_id, error))
-        else:
-            lists[entry.state].append(outcome)
+    async with entries_of(journal) as entries:
+        async for entry in entries:
+            outcome = _outcome(entry, run.errors)
+            if outcome is None:
+                # Only a shared journal leaves one (another worker holds it): not settled here.
+                error = _unknown_error(entry.item_id, "another worker holds it")
+                lists[JournalState.UNKNOWN].append(FailedSellback(entry.item_id, error))
+            else:
+                lists[entry.state].append(outcome)
     return BulkSellbackReport(
         succeeded=tuple(lists[JournalState.SOLD]),  # type: ignore[arg-type]
         failed=tuple(lists[JournalState.FAILED]),  # type: ignore[arg-type]
@@ -516,10 +520,11 @@ async def iter_sell_back(
     """See :meth:`AsyncPhygitals.iter_sell_back`."""
     opened = await _open(client, items_or_ids, journal, concurrency, user_id)
     try:
-        async for entry in opened.journal.entries(_DONE):
-            outcome = _outcome(entry, {})
-            if outcome is not None and not entry.retry:
-                yield outcome
+        async with entries_of(opened.journal, _DONE) as entries:
+            async for entry in entries:
+                outcome = _outcome(entry, {})
+                if outcome is not None and not entry.retry:
+                    yield outcome
         send, receive = anyio.create_memory_object_stream[SellbackOutcome](concurrency)
 
         async def produce() -> None:

@@ -28,6 +28,7 @@ the same rule, so batching weakens no guarantee.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
@@ -38,6 +39,7 @@ import attrs
 
 __all__ = [
     "SETTLED_STATES",
+    "entries_of",
     "Journal",
     "JournalEntry",
     "JournalItem",
@@ -223,3 +225,17 @@ class Journal(Protocol):
     async def close(self) -> None:
         """Flush and release the journal; closing twice is fine."""
         ...
+
+
+@contextlib.asynccontextmanager
+async def entries_of(
+    journal: Journal, states: Collection[JournalState] | None = None
+) -> AsyncIterator[AsyncIterator[JournalEntry]]:
+    """``journal.entries(states)``, closed on leaving even when the loop stops early."""
+    entries = journal.entries(states)
+    try:
+        yield entries
+    finally:
+        close = getattr(entries, "aclose", None)
+        if close is not None:
+            await close()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from ._errors import ConfigurationError, InvalidRequestError
-from ._journal import Journal, JournalJob, JournalState
+from ._journal import Journal, JournalJob, JournalState, entries_of
 from ._journal_sqlite import SqliteJournal
 
 __all__ = ["JournalSummary", "journal_from", "summarize"]
@@ -51,10 +51,11 @@ async def summarize(journal: Journal, job: JournalJob) -> JournalSummary:
     """Count an open journal's items by state and sum its amounts (one streaming pass)."""
     counts: Counter[JournalState] = Counter()
     confirmed = unconfirmed = Decimal(0)
-    async for entry in journal.entries():
-        counts[entry.state] += 1
-        if entry.amount is not None and entry.state is JournalState.SOLD:
-            confirmed += entry.amount
-        elif entry.quoted_amount is not None and entry.state is JournalState.UNCONFIRMED:
-            unconfirmed += entry.quoted_amount
+    async with entries_of(journal) as entries:
+        async for entry in entries:
+            counts[entry.state] += 1
+            if entry.amount is not None and entry.state is JournalState.SOLD:
+                confirmed += entry.amount
+            elif entry.quoted_amount is not None and entry.state is JournalState.UNCONFIRMED:
+                unconfirmed += entry.quoted_amount
     return JournalSummary(job, {s: counts[s] for s in JournalState}, confirmed, unconfirmed)

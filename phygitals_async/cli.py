@@ -40,7 +40,7 @@ from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
 from ._demo import run_demo
 from ._errors import ConfigurationError
-from ._journal import Journal, JournalState
+from ._journal import Journal, JournalState, entries_of
 from ._journal_summary import JournalSummary, journal_from, summarize
 from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
 from ._output import (
@@ -490,9 +490,10 @@ async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None
     out = sys.stdout
     out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
     separator = "\n    "
-    async for entry in journal.entries():
-        out.write(separator + json.dumps(to_jsonable(entry)))
-        separator = ",\n    "
+    async with entries_of(journal) as entries:
+        async for entry in entries:
+            out.write(separator + json.dumps(to_jsonable(entry)))
+            separator = ",\n    "
     out.write("\n  ]\n}\n")
 
 
