@@ -99,28 +99,32 @@ def peak_rss(base: str, path: str, concurrency: int, how: str) -> tuple[int, flo
     return int(out[0]), int(out[1]) / 1024
 
 
-def case_memory(base: str, sizes: list[int], levels: list[int]) -> list[Row]:
-    """Peak RSS above an idle client's, resuming all-pending journals of each size."""
+def case_memory(base: str, small: int, big: int) -> list[Row]:
+    """Peak RSS resuming all-pending journals: two sizes, two concurrencies, both APIs."""
+    runs = [
+        (small, 8, "iter"),
+        (small, 32, "iter"),
+        (big, 8, "iter"),
+        (big, 32, "iter"),
+        (big, 32, "many"),
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         _, floor = peak_rss(base, "-", 1, "floor")
-        for size in sizes:
-            for level in levels:
-                for how in ("iter", "many"):
-                    path = str(Path(tmp) / f"job{size}-{level}-{how}.db")
-                    asyncio.run(make_journal(Path(path), size, base))
-                    sold, rss = peak_rss(base, path, level, how)
-                    assert sold == size
-                    name = "iter_sell_back" if how == "iter" else "sell_back_many (report)"
-                    rows.append(
-                        Row(
-                            f"resume {size:,}-item journal, {name}, concurrency {level}"
-                            " (peak RSS MiB)",
-                            rss,
-                            floor,
-                            "idle client",
-                        )
-                    )
+        for size, level, how in runs:
+            path = str(Path(tmp) / f"job{size}-{level}-{how}.db")
+            asyncio.run(make_journal(Path(path), size, base))
+            sold, rss = peak_rss(base, path, level, how)
+            assert sold == size
+            name = "iter_sell_back" if how == "iter" else "sell_back_many (report)"
+            rows.append(
+                Row(
+                    f"resume {size:,}-item journal, {name}, concurrency {level} (peak RSS MiB)",
+                    rss,
+                    floor,
+                    "idle client",
+                )
+            )
     return rows
 
 
@@ -139,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     with payload_server() as base:
         rows += asyncio.run(case_throughput(base, 20_000, 32, rounds=1 if args.quick else 3))
-        sizes = [2_000, 20_000] if args.quick else [10_000, 100_000]
-        rows += case_memory(base, sizes, [8, 32])
+        rows += case_memory(base, *((2_000, 20_000) if args.quick else (10_000, 100_000)))
     print()
     print_table(rows)
     print(f"\n{time.perf_counter() - started:.0f} s")
