@@ -21,15 +21,15 @@ time. The report is read back from the journal at the end, so it covers every ru
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import attrs
-from anyio.abc import ObjectSendStream
 
 from . import _errors
 from ._journal import (
@@ -125,11 +125,15 @@ def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
 
 
 async def _include(
-    client: Client, journal: Journal, items: Iterable[str | Item], owner: str | None
+    client: Client,
+    journal: Journal,
+    items: Iterable[str | Item],
+    owner: str | None,
+    order: list[str] | None,
 ) -> int:
     """Add the input to the job in batches (bare ids get the owner's current prices).
 
-    Returns how many items were new to the job.
+    Returns how many items were new to the job; ``order`` collects the ids given.
     """
     prices: dict[str, Decimal] | None = None
     batch: list[JournalItem] = []
@@ -144,7 +148,11 @@ async def _include(
             batch.append(JournalItem(item_id, prices.get(item_id)))
         if len(batch) >= _INCLUDE_BATCH:
             added += await journal.add_items(batch)
+            if order is not None:
+                order += (i.item_id for i in batch)
             batch = []
+    if order is not None:
+        order += (i.item_id for i in batch)
     return added + await journal.add_items(batch)
 
 
@@ -361,41 +369,76 @@ class _Run:
 
     async def run(self) -> None:
         """Begin and sell every unsettled item of the job, then settle the ambiguous ones."""
-        send, receive = anyio.create_memory_object_stream[JournalEntry](self.concurrency)
-
-        async def feed() -> None:
-            async with send:
-                group: list[JournalEntry] = []
-                async with entries_of(self.journal, _WORK) as entries:
-                    async for entry in entries:
-                        if entry.state is JournalState.FAILED and not entry.retry:
-                            continue
-                        group.append(entry)
-                        if len(group) >= max(self.concurrency, _BEGIN_GROUP):
-                            await self._begin(group, send)
-                            group = []
-                await self._begin(group, send)
+        feed = _Feed(self.journal, self.concurrency)
 
         async def worker() -> None:
-            async for entry in receive:
+            while (entry := await feed.take()) is not None:
                 await self.work(entry)
 
-        async with receive, anyio.create_task_group() as tasks:
-            tasks.start_soon(feed)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(feed.fill)
             for _ in range(self.concurrency):
                 tasks.start_soon(worker)
         batch, self.ambiguous = self.ambiguous, []
         await self.reconcile(batch, concurrency=self.concurrency)
         await self.journal.flush()
 
-    async def _begin(self, group: list[JournalEntry], send: ObjectSendStream[JournalEntry]) -> None:
-        # Durable before any of them is sent: a crash can never hide a request.
-        if not group:
-            return
-        begun = set(await self.journal.begin([e.item_id for e in group]))
-        for entry in group:
-            if entry.item_id in begun:
-                await send.send(entry)
+
+class _Feed:
+    """The job's unsettled items for the workers, begun a group at a time, a group ahead.
+
+    A group is begun (durably) before any of its items is handed out, and the next one as
+    soon as fewer than ``concurrency`` are left waiting, so the workers rarely wait for a
+    commit and at most about two groups are ever begun but not yet sent.
+    """
+
+    def __init__(self, journal: Journal, concurrency: int) -> None:
+        self.journal = journal
+        self.low = concurrency
+        self.group = max(concurrency, _BEGIN_GROUP)
+        self.ready: collections.deque[JournalEntry] = collections.deque()
+        self.done = False
+        self.wanted = asyncio.Event()
+        self.arrived = asyncio.Event()
+
+    async def fill(self) -> None:
+        """Stream the unsettled items from the journal and begin them group by group."""
+        try:
+            group: list[JournalEntry] = []
+            async with entries_of(self.journal, _WORK) as entries:
+                async for entry in entries:
+                    if entry.state is JournalState.FAILED and not entry.retry:
+                        continue
+                    group.append(entry)
+                    if len(group) >= self.group:
+                        await self._hand_out(group)
+                        group = []
+            await self._hand_out(group)
+        finally:
+            self.done = True
+            self.arrived.set()
+
+    async def _hand_out(self, group: list[JournalEntry]) -> None:
+        while len(self.ready) >= self.low:
+            self.wanted.clear()
+            await self.wanted.wait()
+        if group:
+            # Durable before any of them is sent: a crash can never hide a request.
+            begun = set(await self.journal.begin([e.item_id for e in group]))
+            self.ready.extend(e for e in group if e.item_id in begun)
+            self.arrived.set()
+
+    async def take(self) -> JournalEntry | None:
+        """The next begun item, or ``None`` when the job has no more."""
+        while not self.ready:
+            if self.done:
+                return None
+            self.arrived.clear()
+            await self.arrived.wait()
+        entry = self.ready.popleft()
+        if len(self.ready) < self.low:
+            self.wanted.set()
+        return entry
 
 
 async def _bounded(
@@ -422,6 +465,9 @@ class _Opened:
     owner: str | None
     total: int
     done: int
+    # The job's order when this run is its first and only writer, so that the report can
+    # be built from this run's outcomes without reading the job back.
+    order: list[str] | None = None
 
 
 async def _open(
@@ -430,6 +476,8 @@ async def _open(
     journal: JournalSpec | None,
     concurrency: int,
     user_id: str | None,
+    *,
+    keep_order: bool = False,
 ) -> _Opened:
     """Check the input, open the job, include the items; nothing is sent to sell yet."""
     _check(concurrency, user_id)
@@ -437,7 +485,9 @@ async def _open(
     book = _journal_for(journal, resume_only=items is None)
     try:
         job = await book.open(user_id=owner, base_url=client.base_url)
-        added = 0 if items is None else await _include(client, book, items, job.user_id)
+        fresh = job.runs == 1 and isinstance(book, MemoryJournal | SqliteJournal)
+        order: list[str] | None = [] if keep_order and fresh else None
+        added = 0 if items is None else await _include(client, book, items, job.user_id, order)
         total, done = added, 0
         if job.runs > 1:  # a resumed job: count what earlier runs settled
             total = 0
@@ -449,7 +499,9 @@ async def _open(
         with anyio.CancelScope(shield=True):
             await book.close()
         raise
-    return _Opened(book, job.user_id, total, done)
+    if order is not None and len(order) != total:
+        order = list(dict.fromkeys(order))  # the input repeated some items
+    return _Opened(book, job.user_id, total, done, order)
 
 
 async def _close(journal: Journal) -> None:
@@ -458,24 +510,43 @@ async def _close(journal: Journal) -> None:
         await journal.close()
 
 
-async def _report(run: _Run, journal: Journal, started: float, resumed: int) -> BulkSellbackReport:
-    lists: dict[JournalState, list[SellbackOutcome]] = {s: [] for s in JournalState}
-    async with entries_of(journal) as entries:
-        async for entry in entries:
-            outcome = _outcome(entry, run.errors)
-            if outcome is None:
-                # Only a shared journal leaves one (another worker holds it): not settled here.
-                error = _unknown_error(entry.item_id, "another worker holds it")
-                lists[JournalState.UNKNOWN].append(FailedSellback(entry.item_id, error))
-            else:
-                lists[entry.state].append(outcome)
+async def _report(
+    run: _Run, opened: _Opened, outcomes: dict[str, SellbackOutcome] | None, started: float
+) -> BulkSellbackReport:
+    lists: dict[JournalState | type, list[Any]] = {
+        Sellback: [],
+        UnconfirmedSellback: [],
+        JournalState.FAILED: [],
+        JournalState.UNKNOWN: [],
+    }
+
+    def place(outcome: SellbackOutcome) -> None:
+        if isinstance(outcome, FailedSellback):
+            unknown = isinstance(outcome.error, _errors.OutcomeUnknownError)
+            lists[JournalState.UNKNOWN if unknown else JournalState.FAILED].append(outcome)
+        else:
+            lists[type(outcome)].append(outcome)
+
+    if opened.order is not None and outcomes is not None and len(outcomes) == opened.total:
+        # This run was the job's only one: its outcomes are the whole job.
+        for item_id in opened.order:
+            place(outcomes[item_id])
+    else:
+        async with entries_of(opened.journal) as entries:
+            async for entry in entries:
+                outcome = _outcome(entry, run.errors)
+                if outcome is None:
+                    # Only a shared journal leaves one (another worker holds it).
+                    error = _unknown_error(entry.item_id, "another worker holds it")
+                    outcome = FailedSellback(entry.item_id, error)
+                place(outcome)
     return BulkSellbackReport(
-        succeeded=tuple(lists[JournalState.SOLD]),  # type: ignore[arg-type]
-        failed=tuple(lists[JournalState.FAILED]),  # type: ignore[arg-type]
-        unknown=tuple(lists[JournalState.UNKNOWN]),  # type: ignore[arg-type]
-        unconfirmed=tuple(lists[JournalState.UNCONFIRMED]),  # type: ignore[arg-type]
+        succeeded=tuple(lists[Sellback]),
+        failed=tuple(lists[JournalState.FAILED]),
+        unknown=tuple(lists[JournalState.UNKNOWN]),
+        unconfirmed=tuple(lists[UnconfirmedSellback]),
         elapsed=time.perf_counter() - started,
-        resumed=resumed,
+        resumed=opened.done,
     )
 
 
@@ -490,21 +561,24 @@ async def sell_back_many(
 ) -> BulkSellbackReport:
     """See :meth:`AsyncPhygitals.sell_back_many`."""
     started = time.perf_counter()
-    opened = await _open(client, items_or_ids, journal, concurrency, user_id)
+    opened = await _open(client, items_or_ids, journal, concurrency, user_id, keep_order=True)
     try:
         done = opened.done
         if on_progress is not None:
             on_progress(done, opened.total)
+        outcomes: dict[str, SellbackOutcome] | None = {} if opened.order is not None else None
 
-        async def emit(_outcome: SellbackOutcome) -> None:
+        async def emit(outcome: SellbackOutcome) -> None:
             nonlocal done
             done += 1
+            if outcomes is not None:
+                outcomes[outcome.item_id] = outcome
             if on_progress is not None:
                 on_progress(done, opened.total)
 
         run = _Run(client, opened.journal, opened.owner, concurrency, emit)
         await run.run()
-        return await _report(run, opened.journal, started, opened.done)
+        return await _report(run, opened, outcomes, started)
     finally:
         await _close(opened.journal)
 

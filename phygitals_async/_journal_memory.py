@@ -1,27 +1,30 @@
 """The in-memory journal behind a bulk sellback run without ``journal=``.
 
-The run works the same way with or without a file; this backend just forgets the job when
-the run ends.
+The run works the same way with or without a file; this backend forgets the job when the
+run ends. It keeps one small list per item and builds :class:`JournalEntry` objects only
+when they are read, since an unjournaled run pays for every object it makes.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime
-
-import attrs
+from typing import Any
 
 from ._errors import JournalError
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 __all__ = ["MemoryJournal"]
 
+# An item's row holds JournalEntry's fields after item_id, in order.
+_STATE, _QUOTED, _ATTEMPTS, _BEGUN, _SETTLED = 1, 2, 8, 9, 10  # position is 0
+
 
 class MemoryJournal:
     """A :class:`Journal` held in a dict, in job order."""
 
     def __init__(self) -> None:
-        self._items: dict[str, JournalEntry] = {}
+        self._rows: dict[str, list[Any]] = {}
         self._job: JournalJob | None = None
 
     async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
@@ -43,52 +46,42 @@ class MemoryJournal:
 
     async def add_items(self, items: Sequence[JournalItem]) -> int:
         """Append the items not yet in the job."""
-        added = 0
+        rows = self._rows
+        before = len(rows)
         for item in items:
-            known = self._items.get(item.item_id)
-            if known is None:
-                self._items[item.item_id] = JournalEntry(
-                    item.item_id, len(self._items), JournalState.PENDING, item.quoted_amount
-                )
-                added += 1
-            elif known.quoted_amount is None and item.quoted_amount is not None:
-                self._items[item.item_id] = attrs.evolve(known, quoted_amount=item.quoted_amount)
-        return added
+            row = rows.get(item.item_id)
+            if row is None:
+                rows[item.item_id] = [
+                    len(rows),
+                    JournalState.PENDING,
+                    item.quoted_amount,
+                    *(None, None, None, None, False, 0, None, None),
+                ]
+            elif row[_QUOTED] is None:
+                row[_QUOTED] = item.quoted_amount
+        return len(rows) - before
 
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
         """Mark the items begun."""
         now = datetime.now(UTC)
         for item_id in item_ids:
-            entry = self._items[item_id]
-            self._items[item_id] = JournalEntry(
-                item_id,
-                entry.position,
-                JournalState.PENDING,
-                entry.quoted_amount,
-                attempts=entry.attempts + 1,
-                begun_at=now,
-            )
+            row = self._rows[item_id]
+            row[_STATE] = JournalState.PENDING
+            row[3:8] = (None, None, None, None, False)
+            row[_ATTEMPTS] += 1
+            row[_BEGUN] = now
+            row[_SETTLED] = None
         return item_ids
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
-        """Record the outcomes."""
-        now = datetime.now(UTC)
+        """Record the outcomes (without a time: nobody reads it back)."""
+        rows = self._rows
         for s in settlements:
-            entry = self._items[s.item_id]
-            self._items[s.item_id] = JournalEntry(
-                s.item_id,
-                entry.position,
-                s.state,
-                s.quoted_amount if s.quoted_amount is not None else entry.quoted_amount,
-                s.amount,
-                s.error_type,
-                s.error_message,
-                s.status_code,
-                s.retry,
-                entry.attempts,
-                entry.begun_at,
-                now,
-            )
+            row = rows[s.item_id]
+            row[_STATE] = s.state
+            if s.quoted_amount is not None:
+                row[_QUOTED] = s.quoted_amount
+            row[3:8] = (s.amount, s.error_type, s.error_message, s.status_code, s.retry)
 
     async def flush(self) -> None:
         """Nothing to write."""
@@ -96,10 +89,10 @@ class MemoryJournal:
     async def entries(
         self, states: Collection[JournalState] | None = None
     ) -> AsyncIterator[JournalEntry]:
-        """The items in job order (a snapshot, so settling while iterating is safe)."""
-        for entry in list(self._items.values()):
-            if states is None or entry.state in states:
-                yield entry
+        """The items in job order; settling while iterating is safe."""
+        for item_id, row in list(self._rows.items()):
+            if states is None or row[_STATE] in states:
+                yield JournalEntry(item_id, *row)
 
     async def close(self) -> None:
         """Nothing to release."""

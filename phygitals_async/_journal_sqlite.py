@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -39,7 +40,6 @@ _APPLICATION_ID = 0x5048594A
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 512  # rows read per query while streaming
 _BUFFERED = 256  # settlements held before they are written anyway
-_PER_STATEMENT = 500  # bound parameters per statement stay well under SQLite's limit
 
 _SCHEMA = (
     """CREATE TABLE job (
@@ -70,10 +70,40 @@ _SELECT = (
     " status_code, retry, attempts, begun_at, settled_at FROM items"
 )
 
+# Each write is one statement over a JSON array where SQLite can (3.38 and later): the
+# rows are walked inside SQLite, which holds the GIL once per batch instead of once per row.
+_JSON = sqlite3.sqlite_version_info >= (3, 38)
 _BEGIN = (
     "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
     " amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL,"
-    " retry = 0, settled_at = NULL WHERE item_id IN ("
+    " retry = 0, settled_at = NULL WHERE item_id IN (SELECT value FROM json_each(?))"
+)
+_ADD = (
+    "INSERT INTO items (item_id, state, quoted_amount) VALUES (?, 'pending', ?)"
+    " ON CONFLICT (item_id) DO UPDATE"
+    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
+)
+_ADD_JSON = (
+    "INSERT INTO items (item_id, state, quoted_amount)"
+    " SELECT json_extract(value, '$[0]'), 'pending', json_extract(value, '$[1]')"
+    " FROM json_each(?) WHERE true ORDER BY key"
+    " ON CONFLICT (item_id) DO UPDATE"
+    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
+)
+_SETTLE = (
+    "UPDATE items SET state = ?, amount = ?, quoted_amount = COALESCE(?, quoted_amount),"
+    " error_type = ?, error_message = ?, status_code = ?, retry = ?, settled_at = ?"
+    " WHERE item_id = ?"
+)
+_SETTLE_JSON = (
+    "UPDATE items SET state = s.state, amount = s.amount,"
+    " quoted_amount = COALESCE(s.quoted, items.quoted_amount), error_type = s.etype,"
+    " error_message = s.message, status_code = s.status, retry = s.retry, settled_at = ?"
+    " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS state,"
+    " json_extract(value, '$[2]') AS amount, json_extract(value, '$[3]') AS quoted,"
+    " json_extract(value, '$[4]') AS etype, json_extract(value, '$[5]') AS message,"
+    " json_extract(value, '$[6]') AS status, json_extract(value, '$[7]') AS retry"
+    " FROM json_each(?)) AS s WHERE items.item_id = s.id"
 )
 
 T = TypeVar("T")
@@ -295,19 +325,17 @@ class SqliteJournal:
 
     def _add(self, items: Sequence[JournalItem]) -> int:
         db = self._conn()
+        rows = [
+            (i.item_id, None if i.quoted_amount is None else str(i.quoted_amount)) for i in items
+        ]
         db.execute("BEGIN IMMEDIATE")
         try:
             last = db.execute("SELECT COALESCE(MAX(position), -1) FROM items").fetchone()[0]
-            # One statement per item: new ones are appended, known ones only learn a price.
-            db.executemany(
-                "INSERT INTO items (item_id, state, quoted_amount) VALUES (?, 'pending', ?)"
-                " ON CONFLICT (item_id) DO UPDATE"
-                " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)",
-                [
-                    (i.item_id, None if i.quoted_amount is None else str(i.quoted_amount))
-                    for i in items
-                ],
-            )
+            # New items are appended, known ones only learn a price.
+            if _JSON:
+                db.execute(_ADD_JSON, (json.dumps(rows),))
+            else:
+                db.executemany(_ADD, rows)
             added: int = db.execute(
                 "SELECT COUNT(*) FROM items WHERE position > ?", (last,)
             ).fetchone()[0]
@@ -318,26 +346,26 @@ class SqliteJournal:
         return added
 
     def _write_settlements(self, db: sqlite3.Connection, batch: list[JournalSettlement]) -> None:
-        now = _now()
-        db.executemany(
-            "UPDATE items SET state = ?, amount = ?,"
-            " quoted_amount = COALESCE(?, quoted_amount), error_type = ?, error_message = ?,"
-            " status_code = ?, retry = ?, settled_at = ? WHERE item_id = ?",
-            [
-                (
-                    s.state.value,
-                    None if s.amount is None else str(s.amount),
-                    None if s.quoted_amount is None else str(s.quoted_amount),
-                    s.error_type,
-                    s.error_message,
-                    s.status_code,
-                    int(s.retry),
-                    now,
-                    s.item_id,
-                )
-                for s in batch
-            ],
-        )
+        # The last settlement of an item wins, as it would written one by one.
+        latest = {s.item_id: s for s in batch}.values()
+        rows = [
+            (
+                s.item_id,
+                s.state.value,
+                None if s.amount is None else str(s.amount),
+                None if s.quoted_amount is None else str(s.quoted_amount),
+                s.error_type,
+                s.error_message,
+                s.status_code,
+                int(s.retry),
+            )
+            for s in latest
+        ]
+        if _JSON:
+            db.execute(_SETTLE_JSON, (_now(), json.dumps(rows)))
+        else:
+            now = _now()
+            db.executemany(_SETTLE, [(*row[1:], now, row[0]) for row in rows])
 
     def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
         db = self._conn()
@@ -345,12 +373,8 @@ class SqliteJournal:
         try:
             if batch:
                 self._write_settlements(db, batch)
-            now = _now()
-            # One statement per few hundred items: SQLite walks the list, not Python.
-            for start in range(0, len(begin), _PER_STATEMENT):
-                chunk = begin[start : start + _PER_STATEMENT]
-                placeholders = ", ".join("?" * len(chunk))
-                db.execute(_BEGIN + placeholders + ")", (now, *chunk))
+            if begin:
+                db.execute(_BEGIN, (_now(), json.dumps(list(begin))))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -11,6 +11,7 @@ import pytest
 from conftest import TOPPS
 
 import phygitals_async as p
+from phygitals_async import _journal_sqlite as journal_sqlite
 from phygitals_async._journal_sqlite import SCHEMA_VERSION, SqliteJournal
 from phygitals_async.testing import LocalSandbox
 
@@ -181,8 +182,16 @@ async def test_the_file_records_the_job(
     ]
 
 
-async def test_entries_stream_in_pages_and_filter_by_state(tmp_path: Path) -> None:
-    """Thousands of items come back in job order, a page at a time, filtered by state."""
+@pytest.mark.parametrize("one_statement", [True, False], ids=["json", "row-by-row"])
+async def test_entries_stream_in_pages_and_filter_by_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_statement: bool
+) -> None:
+    """Thousands of items come back in job order, a page at a time, filtered by state.
+
+    Both ways of writing are checked: one statement per batch (SQLite 3.38 and later) and
+    one per row (older SQLite).
+    """
+    monkeypatch.setattr(journal_sqlite, "_JSON", one_statement)
     journal = SqliteJournal(tmp_path / "big.db")
     await journal.open(user_id=None, base_url="http://127.0.0.1:1/_")
     ids = [f"v1|{n}|0" for n in range(1500)]
@@ -192,6 +201,10 @@ async def test_entries_stream_in_pages_and_filter_by_state(tmp_path: Path) -> No
     await journal.settle(
         [p.JournalSettlement(i, p.JournalState.SOLD, amount=Decimal("1.50")) for i in ids[:600]]
     )
+    failure = p.JournalSettlement(
+        ids[0], p.JournalState.FAILED, error_type="ServerError", status_code=503, retry=True
+    )
+    await journal.settle([failure, p.JournalSettlement(ids[0], p.JournalState.SOLD, Decimal(2))])
     seen = [e.item_id async for e in journal.entries()]
     assert seen == [*ids, "new"]
     pending = [e async for e in journal.entries({p.JournalState.PENDING})]
@@ -207,7 +220,10 @@ async def test_entries_stream_in_pages_and_filter_by_state(tmp_path: Path) -> No
     assert (job.user_id, job.runs) == (None, 1)
     sold = [e async for e in reread.entries({p.JournalState.SOLD})]
     assert len(sold) == 600  # settlements were written by close
-    assert sold[0].amount == Decimal("1.50")
+    assert sold[0].amount == Decimal(2)  # the last settlement of an item wins
+    assert (sold[0].error_type, sold[0].status_code, sold[0].retry) == (None, None, False)
+    assert sold[1].amount == Decimal("1.50")
+    assert sold[1].quoted_amount == Decimal("1.50")
     assert sold[0].settled_at is not None
     await reread.close()
 
