@@ -1,42 +1,30 @@
 """Bulk sellback: bounded concurrency, one outcome per item, and the journal is the job.
 
 A run opens the job's journal (an in-memory one without ``journal=``), includes the items
-it was given, then works every unsettled item of the job, whichever run included it:
-
-1. Items are begun in groups (one durable journal commit per group), then sold by a fixed
-   pool of ``concurrency`` workers.
-2. An answer settles the item: sold with its amount, or failed with its typed error.
-3. What an answer cannot settle without guessing is *ambiguous*: a lost answer, or any
-   refusal of an item a buyback was begun for before (an earlier attempt may have sold
-   it: the API refuses a second sale with "Item not found"). Ambiguous items are settled
-   by the owner's inventory, read after their requests ended: gone means sold, amount
-   unconfirmed; still there means not sold (the refusal stands; a lost answer is tried
-   once more). Without an owner, or when the inventory cannot be read, they stay
-   ``unknown`` and the next run checks them again.
+it was given, then works every unsettled item of the job, whichever run included it (see
+``_bulk_run`` for how each item is settled without guessing).
 
 Memory follows the concurrency, not the job: items stream from the journal a page at a
-time. The report is read back from the journal at the end, so it covers every run.
+time. The report of a resumed job is read back from the journal, so it covers every run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import attrs
 
 from . import _errors
+from ._bulk_run import DONE, Client, Run, SellbackOutcome, outcome_of, unknown_error
 from ._journal import (
     Journal,
-    JournalEntry,
     JournalItem,
-    JournalSettlement,
     JournalState,
     entries_of,
 )
@@ -55,35 +43,10 @@ from ._validation import item_id_of, require_id, require_int
 
 __all__ = ["JournalSpec", "SellbackOutcome", "iter_sell_back", "sell_back_many"]
 
-SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
 Items = Inventory | Iterable[str | Item]
 JournalSpec = str | os.PathLike[str] | Journal
 
 _INCLUDE_BATCH = 1000  # items written to the journal per transaction when a job starts
-_RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
-# Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
-# crash may leave up to a group of items marked begun that were never sent, which the
-# next run settles by the same no-guess rule as any begun item.
-_BEGIN_GROUP = 128
-_WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
-_DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
-
-
-class Client(Protocol):
-    """What the bulk sellback needs from a client (``AsyncPhygitals`` has it)."""
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL: the environment a journal is bound to."""
-        ...
-
-    async def sell_back(self, item_id: str | Item) -> Sellback:
-        """One buyback."""
-        ...
-
-    async def inventory(self, user_id: str) -> Inventory:
-        """The owner's unsold, unshipped items."""
-        ...
 
 
 # -- input and journal ---------------------------------------------------------------------
@@ -168,294 +131,6 @@ async def _prices(client: Client, owner: str | None) -> dict[str, Decimal]:
     return {item.id: item.buyback_price for item in inventory.items}
 
 
-# -- outcomes ------------------------------------------------------------------------------
-
-
-def _is_final(error: Exception) -> bool:
-    # A 4xx about the item will answer the same next time; a busy or failing server may not.
-    return isinstance(error, _errors.BadRequestError) and not isinstance(
-        error, _errors.BuybackInProgressError
-    )
-
-
-def _lost(error: Exception) -> bool:
-    # A 2xx we could not read is a sale whose answer was lost, like a dropped connection.
-    return isinstance(error, _errors.OutcomeUnknownError | _errors.ResponseValidationError)
-
-
-def _unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
-    return _errors.OutcomeUnknownError(
-        f"the sellback's outcome could not be established: {why}",
-        operation="sell_back",
-        arguments={"item_id": item_id},
-    )
-
-
-def _failure(item_id: str, error: Exception, state: JournalState) -> JournalSettlement:
-    return JournalSettlement(
-        item_id,
-        state,
-        error_type=type(error).__name__,
-        error_message=getattr(error, "message", None) or str(error),
-        status_code=getattr(error, "status_code", None),
-        retry=state is JournalState.FAILED and not _is_final(error),
-    )
-
-
-def _rebuild_error(entry: JournalEntry) -> Exception:
-    """A typed error again from what the journal kept of it."""
-    text = entry.error_message or ""
-    if entry.state is JournalState.UNKNOWN:
-        return _errors.OutcomeUnknownError(
-            text or "the outcome was not established",
-            operation="sell_back",
-            arguments={"item_id": entry.item_id},
-        )
-    cls = getattr(_errors, entry.error_type or "", None)
-    status = entry.status_code
-    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
-        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
-    if (
-        isinstance(cls, type)
-        and issubclass(cls, _errors.PhygitalsError)
-        and cls.__init__ is (_errors.PhygitalsError.__init__)
-    ):
-        return cls(text)
-    return _errors.PhygitalsError(f"{entry.error_type}: {text}")
-
-
-def _outcome(entry: JournalEntry, errors: dict[str, Exception]) -> SellbackOutcome | None:
-    if entry.state is JournalState.SOLD:
-        assert entry.amount is not None  # noqa: S101  a sold row always has its amount
-        return Sellback(entry.item_id, entry.amount)
-    if entry.state is JournalState.UNCONFIRMED:
-        return UnconfirmedSellback(entry.item_id, entry.quoted_amount)
-    if entry.state is JournalState.PENDING:
-        return None
-    return FailedSellback(entry.item_id, errors.get(entry.item_id) or _rebuild_error(entry))
-
-
-@attrs.frozen
-class _Ambiguous:
-    """An answer that does not settle its item by itself; the inventory will."""
-
-    entry: JournalEntry
-    error: Exception
-
-    @property
-    def lost(self) -> bool:
-        return _lost(self.error)
-
-
-# -- the run -------------------------------------------------------------------------------
-
-
-class _Run:
-    """One run of a job: sells the unsettled items and settles every ambiguous answer."""
-
-    def __init__(
-        self,
-        client: Client,
-        journal: Journal,
-        owner: str | None,
-        concurrency: int,
-        emit: Callable[[SellbackOutcome], Awaitable[None]],
-    ) -> None:
-        self.client = client
-        self.journal = journal
-        self.owner = owner
-        self.concurrency = concurrency
-        self.emit = emit
-        self.errors: dict[str, Exception] = {}  # this run's failures, with full detail
-        self.ambiguous: list[_Ambiguous] = []
-
-    async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
-        await self.journal.settle([settlement])
-        item_id = settlement.item_id
-        outcome: SellbackOutcome
-        if settlement.state is JournalState.SOLD:
-            assert settlement.amount is not None  # noqa: S101  a sale has its amount
-            outcome = Sellback(item_id, settlement.amount)
-        elif settlement.state is JournalState.UNCONFIRMED:
-            outcome = UnconfirmedSellback(item_id, settlement.quoted_amount)
-        else:
-            assert error is not None  # noqa: S101  failures and unknowns carry their error
-            self.errors[item_id] = error
-            outcome = FailedSellback(item_id, error)
-        await self.emit(outcome)
-
-    async def attempt(self, entry: JournalEntry) -> _Ambiguous | None:
-        """Send one begun item's buyback; settle it, or return why it is ambiguous."""
-        try:
-            sale = await self.client.sell_back(entry.item_id)
-        except _errors.PhygitalsError as exc:
-            if _lost(exc) or entry.attempts > 0:
-                return _Ambiguous(entry, exc)
-            await self.settle(_failure(entry.item_id, exc, JournalState.FAILED), exc)
-            return None
-        await self.settle(JournalSettlement(entry.item_id, JournalState.SOLD, amount=sale.amount))
-        return None
-
-    async def work(self, entry: JournalEntry) -> None:
-        ambiguous = await self.attempt(entry)
-        if ambiguous is not None:
-            self.ambiguous.append(ambiguous)
-            if len(self.ambiguous) >= _RECONCILE_BATCH:
-                # Settle a large backlog now (this worker only), so memory stays bounded.
-                batch, self.ambiguous = self.ambiguous, []
-                await self.reconcile(batch, concurrency=1)
-
-    async def present(self) -> set[str] | None:
-        """The ids in the owner's inventory now, or ``None`` when that cannot be known."""
-        if self.owner is None:
-            return None
-        try:
-            inventory = await self.client.inventory(self.owner)
-        except _errors.PhygitalsError:
-            return None
-        return {item.id for item in inventory.items}
-
-    async def reconcile(self, batch: list[_Ambiguous], *, concurrency: int) -> None:
-        """Settle ambiguous answers by the inventory; a lost answer is tried once more."""
-        again = await self._settle_by_inventory(batch, final=False)
-        if not again:
-            return
-        begun = set(await self.journal.begin([a.entry.item_id for a in again]))
-        later: list[_Ambiguous] = []
-
-        async def retry(ambiguous: _Ambiguous) -> None:
-            # Counted as begun before: a refusal now may be the first attempt's sale.
-            entry = attrs.evolve(ambiguous.entry, attempts=ambiguous.entry.attempts + 1)
-            result = await self.attempt(entry)
-            if result is not None:
-                later.append(result)
-
-        await _bounded([a for a in again if a.entry.item_id in begun], concurrency, retry)
-        await self._settle_by_inventory(later, final=True)
-
-    async def _settle_by_inventory(
-        self, batch: list[_Ambiguous], *, final: bool
-    ) -> list[_Ambiguous]:
-        if not batch:
-            return []
-        present = await self.present()
-        again: list[_Ambiguous] = []
-        for ambiguous in batch:
-            item_id = ambiguous.entry.item_id
-            if present is None:
-                why = (
-                    "no owner to check the inventory of"
-                    if self.owner is None
-                    else "the owner's inventory could not be read"
-                )
-                error = _unknown_error(item_id, f"{why} ({ambiguous.error})")
-                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
-            elif item_id not in present:
-                quoted = ambiguous.entry.quoted_amount
-                await self.settle(
-                    JournalSettlement(item_id, JournalState.UNCONFIRMED, quoted_amount=quoted)
-                )
-            elif not ambiguous.lost:
-                # Still owned: not sold, and the refusal stands.
-                refusal = ambiguous.error
-                await self.settle(_failure(item_id, refusal, JournalState.FAILED), refusal)
-            elif not final:
-                again.append(ambiguous)
-            else:
-                # Owned after a lost answer may be a sale still in progress: do not guess.
-                error = _unknown_error(item_id, f"still in the inventory ({ambiguous.error})")
-                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
-        return again
-
-    async def run(self) -> None:
-        """Begin and sell every unsettled item of the job, then settle the ambiguous ones."""
-        feed = _Feed(self.journal, self.concurrency)
-
-        async def worker() -> None:
-            while (entry := await feed.take()) is not None:
-                await self.work(entry)
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(feed.fill)
-            for _ in range(self.concurrency):
-                tasks.start_soon(worker)
-        batch, self.ambiguous = self.ambiguous, []
-        await self.reconcile(batch, concurrency=self.concurrency)
-        await self.journal.flush()
-
-
-class _Feed:
-    """The job's unsettled items for the workers, begun a group at a time, a group ahead.
-
-    A group is begun (durably) before any of its items is handed out, and the next one as
-    soon as fewer than ``concurrency`` are left waiting, so the workers rarely wait for a
-    commit and at most about two groups are ever begun but not yet sent.
-    """
-
-    def __init__(self, journal: Journal, concurrency: int) -> None:
-        self.journal = journal
-        self.low = concurrency
-        self.group = max(concurrency, _BEGIN_GROUP)
-        self.ready: collections.deque[JournalEntry] = collections.deque()
-        self.done = False
-        self.wanted = asyncio.Event()
-        self.arrived = asyncio.Event()
-
-    async def fill(self) -> None:
-        """Stream the unsettled items from the journal and begin them group by group."""
-        try:
-            group: list[JournalEntry] = []
-            async with entries_of(self.journal, _WORK) as entries:
-                async for entry in entries:
-                    if entry.state is JournalState.FAILED and not entry.retry:
-                        continue
-                    group.append(entry)
-                    if len(group) >= self.group:
-                        await self._hand_out(group)
-                        group = []
-            await self._hand_out(group)
-        finally:
-            self.done = True
-            self.arrived.set()
-
-    async def _hand_out(self, group: list[JournalEntry]) -> None:
-        while len(self.ready) >= self.low:
-            self.wanted.clear()
-            await self.wanted.wait()
-        if group:
-            # Durable before any of them is sent: a crash can never hide a request.
-            begun = set(await self.journal.begin([e.item_id for e in group]))
-            self.ready.extend(e for e in group if e.item_id in begun)
-            self.arrived.set()
-
-    async def take(self) -> JournalEntry | None:
-        """The next begun item, or ``None`` when the job has no more."""
-        while not self.ready:
-            if self.done:
-                return None
-            self.arrived.clear()
-            await self.arrived.wait()
-        entry = self.ready.popleft()
-        if len(self.ready) < self.low:
-            self.wanted.set()
-        return entry
-
-
-async def _bounded(
-    items: list[_Ambiguous], concurrency: int, work: Callable[[_Ambiguous], Awaitable[None]]
-) -> None:
-    """Run ``work`` for each item with at most ``concurrency`` at once."""
-    pending: Iterator[_Ambiguous] = iter(items)
-
-    async def worker() -> None:
-        for item in pending:
-            await work(item)
-
-    async with anyio.create_task_group() as group:
-        for _ in range(min(concurrency, len(items))):
-            group.start_soon(worker)
-
-
 # -- the public entry points ---------------------------------------------------------------
 
 
@@ -494,7 +169,7 @@ async def _open(
             async with entries_of(book) as entries:
                 async for entry in entries:
                     total += 1
-                    done += entry.state in _DONE and not entry.retry
+                    done += entry.state in DONE and not entry.retry
     except BaseException:
         with anyio.CancelScope(shield=True):
             await book.close()
@@ -511,7 +186,7 @@ async def _close(journal: Journal) -> None:
 
 
 async def _report(
-    run: _Run, opened: _Opened, outcomes: dict[str, SellbackOutcome] | None, started: float
+    run: Run, opened: _Opened, outcomes: dict[str, SellbackOutcome] | None, started: float
 ) -> BulkSellbackReport:
     lists: dict[JournalState | type, list[Any]] = {
         Sellback: [],
@@ -534,10 +209,10 @@ async def _report(
     else:
         async with entries_of(opened.journal) as entries:
             async for entry in entries:
-                outcome = _outcome(entry, run.errors)
+                outcome = outcome_of(entry, run.errors)
                 if outcome is None:
                     # Only a shared journal leaves one (another worker holds it).
-                    error = _unknown_error(entry.item_id, "another worker holds it")
+                    error = unknown_error(entry.item_id, "another worker holds it")
                     outcome = FailedSellback(entry.item_id, error)
                 place(outcome)
     return BulkSellbackReport(
@@ -576,7 +251,7 @@ async def sell_back_many(
             if on_progress is not None:
                 on_progress(done, opened.total)
 
-        run = _Run(client, opened.journal, opened.owner, concurrency, emit)
+        run = Run(client, opened.journal, opened.owner, concurrency, emit)
         await run.run()
         return await _report(run, opened, outcomes, started)
     finally:
@@ -594,16 +269,16 @@ async def iter_sell_back(
     """See :meth:`AsyncPhygitals.iter_sell_back`."""
     opened = await _open(client, items_or_ids, journal, concurrency, user_id)
     try:
-        async with entries_of(opened.journal, _DONE) as entries:
+        async with entries_of(opened.journal, DONE) as entries:
             async for entry in entries:
-                outcome = _outcome(entry, {})
+                outcome = outcome_of(entry, {})
                 if outcome is not None and not entry.retry:
                     yield outcome
         send, receive = anyio.create_memory_object_stream[SellbackOutcome](concurrency)
 
         async def produce() -> None:
             async with send:
-                await _Run(client, opened.journal, opened.owner, concurrency, send.send).run()
+                await Run(client, opened.journal, opened.owner, concurrency, send.send).run()
 
         # The task group lives in its own task, not across this generator's yields.
         producer = asyncio.ensure_future(produce())
