@@ -271,14 +271,17 @@ async def iter_sell_back(
     try:
         async with entries_of(opened.journal, DONE) as entries:
             async for entry in entries:
-                outcome = outcome_of(entry, {})
+                outcome = outcome_of(entry)
                 if outcome is not None and not entry.retry:
                     yield outcome
         send, receive = anyio.create_memory_object_stream[SellbackOutcome](concurrency)
 
         async def produce() -> None:
             async with send:
-                await Run(client, opened.journal, opened.owner, concurrency, send.send).run()
+                run = Run(
+                    client, opened.journal, opened.owner, concurrency, send.send, keep_errors=False
+                )
+                await run.run()
 
         # The task group lives in its own task, not across this generator's yields.
         producer = asyncio.ensure_future(produce())

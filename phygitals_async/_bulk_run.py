@@ -113,7 +113,9 @@ def _rebuild_error(entry: JournalEntry) -> Exception:
     return _errors.PhygitalsError(f"{entry.error_type}: {text}")
 
 
-def outcome_of(entry: JournalEntry, errors: dict[str, Exception]) -> SellbackOutcome | None:
+def outcome_of(
+    entry: JournalEntry, errors: dict[str, Exception] | None = None
+) -> SellbackOutcome | None:
     if entry.state is JournalState.SOLD:
         assert entry.amount is not None  # noqa: S101  a sold row always has its amount
         return Sellback(entry.item_id, entry.amount)
@@ -121,7 +123,8 @@ def outcome_of(entry: JournalEntry, errors: dict[str, Exception]) -> SellbackOut
         return UnconfirmedSellback(entry.item_id, entry.quoted_amount)
     if entry.state is JournalState.PENDING:
         return None
-    return FailedSellback(entry.item_id, errors.get(entry.item_id) or _rebuild_error(entry))
+    error = errors.get(entry.item_id) if errors is not None else None
+    return FailedSellback(entry.item_id, error or _rebuild_error(entry))
 
 
 @attrs.frozen
@@ -149,13 +152,16 @@ class Run:
         owner: str | None,
         concurrency: int,
         emit: Callable[[SellbackOutcome], Awaitable[None]],
+        *,
+        keep_errors: bool = True,
     ) -> None:
         self.client = client
         self.journal = journal
         self.owner = owner
         self.concurrency = concurrency
         self.emit = emit
-        self.errors: dict[str, Exception] = {}  # this run's failures, with full detail
+        # This run's failures with their full detail, for a report; a stream needs none.
+        self.errors: dict[str, Exception] | None = {} if keep_errors else None
         self.ambiguous: list[_Ambiguous] = []
 
     async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
@@ -169,7 +175,8 @@ class Run:
             outcome = UnconfirmedSellback(item_id, settlement.quoted_amount)
         else:
             assert error is not None  # noqa: S101  failures and unknowns carry their error
-            self.errors[item_id] = error
+            if self.errors is not None:
+                self.errors[item_id] = error
             outcome = FailedSellback(item_id, error)
         await self.emit(outcome)
 
