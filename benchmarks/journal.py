@@ -85,11 +85,25 @@ async def resume(base: str, path: str, concurrency: int, how: str) -> None:
             sold = len(report.succeeded)
         else:  # the floor: an open client and nothing else
             sold = 0
-    print(sold, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    print(sold, peak_kib(), flush=True)
+
+
+def peak_kib() -> int:
+    """This process's peak RSS in KiB.
+
+    VmHWM where Linux has it: ``ru_maxrss`` survives exec, so a child forked from a large
+    parent would report the parent's size.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1])
 
 
 def peak_rss(base: str, path: str, concurrency: int, how: str) -> tuple[int, float]:
-    """Run one resume in a fresh process; its outcomes and peak RSS (MiB)."""
+    """Run one resume in a fresh process; its outcome count and peak RSS (MiB)."""
     child = [sys.executable, "-m", "benchmarks.journal", "--child", base, path]
     out = subprocess.run(  # noqa: S603  our own interpreter and module
         [*child, str(concurrency), how],

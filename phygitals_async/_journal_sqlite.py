@@ -182,6 +182,10 @@ class SqliteJournal:
         if file_path.is_dir():
             msg = f"journal {path!r} is a directory, not a journal file"
             raise JournalError(msg)
+        if file_path.exists() and not file_path.is_file():
+            # A FIFO or a device would block or stream forever on the first read.
+            msg = f"journal {path!r} is not a regular file"
+            raise JournalError(msg)
         if file_path.exists():
             try:
                 with file_path.open("rb") as file:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +61,16 @@ async def test_an_unopenable_path_is_refused(
     loop = tmp_path / "loop.db"
     loop.symlink_to(loop)
     await refused(client, sandbox, loop, p.JournalError)
+
+
+async def test_a_fifo_is_refused_without_blocking(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A named pipe would block the first read: JournalError at once, nothing sent."""
+    fifo = tmp_path / "pipe.db"
+    os.mkfifo(fifo)
+    caught = await refused(client, sandbox, fifo, p.JournalError)
+    assert "not a regular file" in str(caught.value)
 
 
 async def test_a_file_that_is_not_sqlite_is_refused_untouched(
