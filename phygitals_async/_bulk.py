@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
-from typing import Any
 
 import anyio
 import attrs
@@ -25,7 +24,6 @@ from ._bulk_run import DONE, Client, Run, SellbackOutcome, outcome_of, unknown_e
 from ._journal import (
     Journal,
     JournalItem,
-    JournalState,
     entries_of,
 )
 from ._journal_memory import MemoryJournal
@@ -188,19 +186,20 @@ async def _close(journal: Journal) -> None:
 async def _report(
     run: Run, opened: _Opened, outcomes: dict[str, SellbackOutcome] | None, started: float
 ) -> BulkSellbackReport:
-    lists: dict[JournalState | type, list[Any]] = {
-        Sellback: [],
-        UnconfirmedSellback: [],
-        JournalState.FAILED: [],
-        JournalState.UNKNOWN: [],
-    }
+    sold: list[Sellback] = []
+    unconfirmed: list[UnconfirmedSellback] = []
+    failed: list[FailedSellback] = []
+    unknown: list[FailedSellback] = []
 
     def place(outcome: SellbackOutcome) -> None:
-        if isinstance(outcome, FailedSellback):
-            unknown = isinstance(outcome.error, _errors.OutcomeUnknownError)
-            lists[JournalState.UNKNOWN if unknown else JournalState.FAILED].append(outcome)
+        if isinstance(outcome, Sellback):
+            sold.append(outcome)
+        elif isinstance(outcome, UnconfirmedSellback):
+            unconfirmed.append(outcome)
+        elif isinstance(outcome.error, _errors.OutcomeUnknownError):
+            unknown.append(outcome)
         else:
-            lists[type(outcome)].append(outcome)
+            failed.append(outcome)
 
     if opened.order is not None and outcomes is not None and len(outcomes) == opened.total:
         # This run was the job's only one: its outcomes are the whole job.
@@ -216,10 +215,10 @@ async def _report(
                     outcome = FailedSellback(entry.item_id, error)
                 place(outcome)
     return BulkSellbackReport(
-        succeeded=tuple(lists[Sellback]),
-        failed=tuple(lists[JournalState.FAILED]),
-        unknown=tuple(lists[JournalState.UNKNOWN]),
-        unconfirmed=tuple(lists[UnconfirmedSellback]),
+        succeeded=tuple(sold),
+        failed=tuple(failed),
+        unknown=tuple(unknown),
+        unconfirmed=tuple(unconfirmed),
         elapsed=time.perf_counter() - started,
         resumed=opened.done,
     )
