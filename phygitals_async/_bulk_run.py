@@ -73,6 +73,7 @@ def _lost(error: Exception) -> bool:
 
 
 def unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
+    """The error of an item whose outcome could not be established, saying why."""
     return _errors.OutcomeUnknownError(
         f"the sellback's outcome could not be established: {why}",
         operation="sell_back",
@@ -116,6 +117,11 @@ def _rebuild_error(entry: JournalEntry) -> Exception:
 def outcome_of(
     entry: JournalEntry, errors: dict[str, Exception] | None = None
 ) -> SellbackOutcome | None:
+    """A journal entry as a report outcome (``None`` while pending).
+
+    A failure this run saw is reported with its original exception from ``errors``; one
+    an earlier run recorded is rebuilt from the journal as the same class.
+    """
     if entry.state is JournalState.SOLD:
         assert entry.amount is not None  # noqa: S101  a sold row always has its amount
         return Sellback(entry.item_id, entry.amount)
