@@ -266,3 +266,38 @@ def test_journal_show_of_a_bad_file_is_a_clear_error(
     assert main(["journal", "show", str(bad)]) == 1
     assert "JournalCorruptedError" in capsys.readouterr().err
     assert bad.read_bytes() == b"\x00" * 64
+
+
+def test_the_cli_resumes_a_job_from_the_journal_alone(
+    threaded: LocalSandbox,
+    sync_client: p.Phygitals,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`sellback --journal F` with nothing else reports the job and sends nothing new."""
+    items = sync_client.buy(TOPPS, amount=2, user_id="u1").nfts
+    path = str(tmp_path / "run.db")
+    args = ["--api-key", "sandbox-cli", "--base-url", threaded.url, "sellback"]
+    assert main([*args, items[0].id, items[1].id, "--journal", path]) == 0
+    capsys.readouterr()
+    sent = threaded.ledger.requests["vm/buyback"]
+    assert main([*args, "--journal", path]) == 0
+    assert "sold 2, failed 0" in capsys.readouterr().out
+    assert threaded.ledger.requests["vm/buyback"] == sent
+    assert main([*args, "--journal", str(tmp_path / "typo.db")]) == 2
+    assert "no job to resume" in capsys.readouterr().err
+
+
+def test_the_blocking_client_resumes_with_no_items(
+    threaded: LocalSandbox, sync_client: p.Phygitals, tmp_path: Path
+) -> None:
+    """Phygitals.sell_back_many(journal=path) resumes the job like the async client."""
+    items = sync_client.buy(TOPPS, amount=3, user_id="u1").nfts
+    path = tmp_path / "run.db"
+    threaded.faults.add(Fault.status(503, route="vm/buyback", count=1))
+    first = sync_client.sell_back_many(items, journal=path, user_id="u1", concurrency=1)
+    assert [type(f.error) for f in first.failed] == [p.ServerError]
+    again = sync_client.sell_back_many(journal=path)
+    assert len(again.succeeded) == 3
+    assert again.resumed == 2
+    assert again.total_amount == threaded.ledger.amount_paid
