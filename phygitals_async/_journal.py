@@ -213,8 +213,11 @@ class Journal(Protocol):
     ) -> AsyncIterator[JournalEntry]:
         """The job's items in job order, optionally only those in ``states``.
 
-        Streams: a backend reads a bounded page at a time, never the whole job at once.
-        Settlements recorded while iterating may or may not be seen.
+        Streams: a backend reads a bounded page at a time, never the whole job at once
+        (keyset pages by position suit). The run relies on this much: each item that is
+        in ``states`` when the iteration starts, and is not settled before the iteration
+        reaches it, is yielded exactly once. Changes to items already passed, or recorded
+        while iterating, may or may not be seen.
         """
         ...
 
