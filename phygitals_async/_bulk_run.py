@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
 import anyio
@@ -277,7 +278,7 @@ class Run:
             while (entry := await feed.take()) is not None:
                 await self.work(entry)
 
-        async with anyio.create_task_group() as tasks:
+        async with _one_error(), anyio.create_task_group() as tasks:
             tasks.start_soon(feed.fill)
             for _ in range(self.concurrency):
                 tasks.start_soon(worker)
@@ -353,6 +354,34 @@ async def _bounded(
         for item in pending:
             await work(item)
 
-    async with anyio.create_task_group() as group:
+    async with _one_error(), anyio.create_task_group() as group:
         for _ in range(min(concurrency, len(items))):
             group.start_soon(worker)
+
+
+@contextlib.asynccontextmanager
+async def _one_error() -> AsyncIterator[None]:
+    """Raise the error that stopped a task group as itself, not as an exception group.
+
+    One failure (a journal that cannot be written, say) cancels the other tasks, so the
+    group holds that error and cancellations: the caller gets the typed error it expects.
+    """
+    failure: BaseException | None = None
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        failure = next((e for e in leaves if not isinstance(e, asyncio.CancelledError)), None)
+        if failure is None:
+            raise
+    if failure is not None:
+        # Raised outside the handler, so its own cause and context stay as they were.
+        raise failure
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error

@@ -165,7 +165,12 @@ class SqliteJournal:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="phygitals-journal")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except sqlite3.Error as exc:
+            # A full disk or a file removed under a run: still one of our typed errors.
+            msg = f"journal {self.path!r} failed: {exc}"
+            raise JournalError(msg) from exc
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:

@@ -256,3 +256,18 @@ async def test_a_bad_journal_argument_is_refused(client: p.AsyncPhygitals) -> No
         await client.sell_back_many(["x"], journal="")
     with pytest.raises(p.InvalidRequestError, match="give the items"):
         await client.sell_back_many()
+
+
+async def test_a_journal_failing_mid_run_raises_a_journal_error(
+    client: p.AsyncPhygitals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SQLite failure during a run (a full disk, say) surfaces as a JournalError."""
+    inventory = await stocked(client, "u1", 3)
+
+    def full_disk(*_: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SqliteJournal, "_commit", full_disk)
+    with pytest.raises(p.JournalError, match="disk is full") as caught:
+        await client.sell_back_many(inventory, journal=tmp_path / "run.db")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
