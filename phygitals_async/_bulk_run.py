@@ -196,7 +196,8 @@ class Run:
                 return _Ambiguous(entry, exc)
             await self.settle(_failure(entry.item_id, exc, JournalState.FAILED), exc)
             return None
-        await self.settle(JournalSettlement(entry.item_id, JournalState.SOLD, amount=sale.amount))
+        await self.journal.settle([JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)])
+        await self.emit(sale)
         return None
 
     async def work(self, entry: JournalEntry) -> None:

@@ -64,13 +64,15 @@ class MemoryJournal:
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
         """Mark the items begun."""
         now = datetime.now(UTC)
+        rows = self._rows
         for item_id in item_ids:
-            row = self._rows[item_id]
-            row[_STATE] = JournalState.PENDING
-            row[3:8] = (None, None, None, None, False)
+            row = rows[item_id]
+            if row[_STATE] is not JournalState.PENDING:  # worked again: forget its outcome
+                row[_STATE] = JournalState.PENDING
+                row[3:8] = (None, None, None, None, False)
+                row[_SETTLED] = None
             row[_ATTEMPTS] += 1
             row[_BEGUN] = now
-            row[_SETTLED] = None
         return item_ids
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
@@ -79,9 +81,11 @@ class MemoryJournal:
         for s in settlements:
             row = rows[s.item_id]
             row[_STATE] = s.state
+            row[3] = s.amount
+            if s.error_type is not None or s.retry:
+                row[4:8] = (s.error_type, s.error_message, s.status_code, s.retry)
             if s.quoted_amount is not None:
                 row[_QUOTED] = s.quoted_amount
-            row[3:8] = (s.amount, s.error_type, s.error_message, s.status_code, s.retry)
 
     async def flush(self) -> None:
         """Nothing to write."""
