@@ -78,7 +78,7 @@ def settled(journal: Path) -> int:
 def killed_at(argv: list[str], journal: Path, target: int, sig: int) -> int:
     """Start a run, signal it once the journal shows ``target`` settled items; its exit code."""
     with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     ) as process:
         deadline = time.monotonic() + STEP * 3
         while settled(journal) < target:
