@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,12 +32,13 @@ def test_every_command_prints_json(
     placement: str,
     threaded: LocalSandbox,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """Each command's --json output is one JSON document on stdout, wherever --json goes."""
     covered: set[tuple[str, ...]] = set()
 
     def run(*command: str) -> Any:
-        covered.add(command[:2] if command[0] == "ship" else command[:1])
+        covered.add(command[:2] if command[0] in {"ship", "journal"} else command[:1])
         return run_json(threaded, capsys, placement, *command)
 
     packs = run("packs")
@@ -51,8 +53,10 @@ def test_every_command_prints_json(
     assert len(inventory["items"]) == 3
     first, second = (item["id"] for item in purchase["nfts"])
     assert Decimal(run("card", first)["fmv"]) > 0
-    report = run("sellback", first)
+    journal = str(tmp_path / "run.db")
+    report = run("sellback", first, "--journal", journal)
     assert [s["item_id"] for s in report["succeeded"]] == [first]
+    assert run("journal", "show", journal)["counts"]["sold"] == 1
     quote = run(
         "ship", "quote", second, "--name", "Jane Doe", "--line1", "1 Main St",
         "--city", "Austin", "--postal-code", "78701", "--state", "TX", "--country", "US",

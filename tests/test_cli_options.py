@@ -21,6 +21,7 @@ MINIMAL_ARGS: dict[tuple[str, ...], list[str]] = {
     ("inventory",): ["u1"],
     ("card",): ["ITEM"],
     ("sellback",): ["ITEM"],
+    ("journal", "show"): ["run.db"],
     ("ship", "quote"): [
         "ITEM",
         "--name",
