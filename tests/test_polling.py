@@ -63,8 +63,10 @@ async def test_deadline_raises_poll_timeout_with_last_status(
         await client.wait_for_purchase(purchase.session_id, interval=1, max_interval=4, timeout=20)
     assert isinstance(caught.value, TimeoutError)
     assert isinstance(caught.value.last_status, p.PurchasePending)
-    assert sum(fake_time.sleeps) <= 20
-    assert fake_time.sleeps[-1] == 4
+    # The last wait is cut short so that the last check is made at the deadline itself.
+    assert fake_time.sleeps == [1, 1.5, 2.25, 3.375, 4, 4, 3.875]
+    assert sum(fake_time.sleeps) == 20
+    assert sandbox.ledger.requests["vm/buy/status"] == len(fake_time.sleeps) + 1
 
 
 async def test_transient_errors_while_polling_are_retried(
