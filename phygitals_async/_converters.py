@@ -41,6 +41,7 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 from cattrs.strategies import configure_union_passthrough
+from cattrs.v import format_exception
 
 from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
@@ -421,6 +422,15 @@ def converter() -> cattrs.Converter:
     return _converter(os.environ.get(STRICT_ENV) == "1", False)  # noqa: FBT003  cache key
 
 
+def _describe(exc: BaseException, tp: type | None) -> str:
+    """Cattrs' words for a failure, plus the hook's own reason (e.g. "not a finite number")."""
+    words = format_exception(exc, tp)
+    reason = str(exc)
+    if isinstance(exc, ValueError | TypeError) and reason and reason not in words:
+        return f"{words} ({reason[:200]})"
+    return words
+
+
 def explain(data: object, into: Any) -> list[str]:
     """Where ``data`` fails to decode into ``into``, as cattrs' detailed messages.
 
@@ -429,7 +439,7 @@ def explain(data: object, into: Any) -> list[str]:
     try:
         _converter(os.environ.get(STRICT_ENV) == "1", True).structure(data, into)  # noqa: FBT003
     except cattrs.BaseValidationError as exc:
-        lines = cattrs.transform_error(exc)
+        lines = cattrs.transform_error(exc, format_exception=_describe)
     except Exception as exc:  # noqa: BLE001  a hook's own error, reported as it is
         lines = [f"{type(exc).__name__}: {exc}"]
     else:

@@ -316,7 +316,21 @@ class Transport:
             if isinstance(failure, _errors.OutcomeUnknownError):
                 raise failure from answer.cause
             return _Retryable(failure, None, answer.cause)
-        status, headers, raw = answer
+        return self.answer(call, url, *answer, into)
+
+    def answer(
+        self,
+        call: Call,
+        url: yarl.URL,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+        into: Any,
+    ) -> Any:
+        """A response as the decoded result, a :class:`_Retryable`, or a raised error.
+
+        Everything a server can send ends here as a model or a :class:`PhygitalsError`.
+        """
         if 200 <= status < 300:
             if len(raw) < GC_PAUSE_BYTES:
                 return self._decode(call, url, raw, into)
