@@ -97,8 +97,19 @@ def _refuse_constant(name: str) -> NoReturn:
     raise _NumberError(msg, name)
 
 
+def _json_decimal(text: str) -> Decimal:
+    # bounded_decimal for the parser's number text, which the JSON grammar keeps finite
+    # and well formed: only the length and an exponent need checking.
+    if len(text) > MAX_NUMBER_CHARS:
+        _too_long(text)
+    value = Decimal(text)
+    if "e" in text or "E" in text:
+        check_decimal(value, text)
+    return value
+
+
 _DECODER = json.JSONDecoder(
-    parse_float=bounded_decimal, parse_int=bounded_int, parse_constant=_refuse_constant
+    parse_float=_json_decimal, parse_int=bounded_int, parse_constant=_refuse_constant
 )
 
 # Everything but the characters that open or close a string, array or object.
@@ -114,7 +125,7 @@ def check_depth(raw: bytes) -> None:
     brackets, then the strings; each pass of ``[]`` removal peels one level, so
     ``MAX_DEPTH`` passes empty any body that is not nested deeper.
     """
-    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+    if len(raw) <= 2 * MAX_DEPTH:  # each level takes two characters
         return
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
