@@ -454,7 +454,7 @@ class Transport:
         except BodyError as exc:
             text = raw.decode("utf-8", "replace")
             raise _errors.ResponseValidationError(
-                cap_message(f"{call.operation}: the response is {exc}: {short_repr(text)}"),
+                cap_message(f"{call.operation}: unusable response ({exc}): {short_repr(text)}"),
                 body=text,
                 method=call.method,
                 url=str(url),
