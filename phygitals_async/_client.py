@@ -16,9 +16,8 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import yarl
-
 from . import _bulk
+from ._config import PRODUCTION_URL, SANDBOX_URL, resolve_base_url, resolve_key
 from ._errors import ConfigurationError
 from ._http import Call, Retry, Transport
 from ._journal import Journal
@@ -52,50 +51,21 @@ from ._validation import (
     quote_id_of,
     require_id,
     require_int,
+    require_seconds,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
 
 S = TypeVar("S")
 
-PRODUCTION_URL = "https://api.phygitals.com"
-SANDBOX_URL = "https://api.phygitals.com/_"
-API_KEY_ENV = "PHYGITALS_API_KEY"
-BASE_URL_ENV = "PHYGITALS_BASE_URL"
-_SANDBOX_PREFIX = "sandbox-"
 _TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 
 
-def _resolve_key(api_key: str | None) -> str:
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-    if not key:
-        msg = f"no API key: pass api_key=... or set {API_KEY_ENV}"
-        raise ConfigurationError(msg)
-    if not isinstance(key, str) or any(c.isspace() or not c.isprintable() for c in key):
-        msg = "the API key must be a string without whitespace or control characters"
-        raise ConfigurationError(msg)
-    return key
-
-
-def _resolve_base_url(base_url: str | None, key: str) -> str:
-    sandbox_key = key.startswith(_SANDBOX_PREFIX)
-    if base_url is None:
-        base_url = os.environ.get(BASE_URL_ENV) or None
-    if base_url is None:
-        return SANDBOX_URL if sandbox_key else PRODUCTION_URL
-    url = yarl.URL(base_url.rstrip("/"))
-    if url.scheme not in {"http", "https"} or not url.host:
-        msg = f"base_url must be an http(s) URL, got {base_url!r}"
-        raise ConfigurationError(msg)
-    if url.host == yarl.URL(PRODUCTION_URL).host:
-        sandbox_url = url.path.rstrip("/") == "/_"
-        if sandbox_key and not sandbox_url:
-            msg = f"a sandbox- key only works against the sandbox ({SANDBOX_URL})"
-            raise ConfigurationError(msg)
-        if sandbox_url and not sandbox_key:
-            msg = f"the sandbox ({SANDBOX_URL}) needs a key starting with 'sandbox-'"
-            raise ConfigurationError(msg)
-    return str(url)
+def _check_options(**seconds: float | None) -> None:
+    """Every time option a finite number of seconds: ``timeout`` > 0, the others >= 0."""
+    for name, value in seconds.items():
+        if value is not None or name not in {"connect_timeout", "read_timeout"}:
+            require_seconds(name, value, allow_zero=name != "timeout")
 
 
 class AsyncPhygitals:
@@ -127,9 +97,14 @@ class AsyncPhygitals:
             read once when the first request is made.
         retry_backoff: the first backoff step; each retry doubles it, with jitter.
         retry_backoff_max: the cap on one backoff step.
+        max_retry_wait: the longest single wait before a retry (default 10 s). A
+            ``Retry-After`` asking for longer is not waited: the ``RateLimitError`` or
+            ``ServerError`` is raised at once, carrying ``.retry_after``.
 
     Raises:
-        ConfigurationError: no key, or a key and base URL of different environments.
+        ConfigurationError: no key, a malformed base URL, a key and base URL of different
+            environments, a production key over plain ``http://`` to a host that is not
+            loopback, or an option out of range.
     """
 
     def __init__(  # noqa: PLR0913  each option is a documented setting
@@ -146,16 +121,22 @@ class AsyncPhygitals:
         trust_env: bool = True,
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 8.0,
+        max_retry_wait: float = 10.0,
     ) -> None:
-        key = _resolve_key(api_key)
-        if not (timeout > 0):
-            msg = f"timeout must be > 0 seconds, got {timeout!r}"
-            raise ConfigurationError(msg)
+        key = resolve_key(api_key)
+        _check_options(
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+            max_retry_wait=max_retry_wait,
+        )
         require_int("max_retries", max_retries, minimum=0)
         require_int("max_connections", max_connections, minimum=1)
         self._transport = Transport(
             api_key=key,
-            base_url=_resolve_base_url(base_url, key),
+            base_url=resolve_base_url(base_url, key),
             timeout=timeout,
             max_retries=max_retries,
             max_connections=max_connections,
@@ -165,6 +146,7 @@ class AsyncPhygitals:
             trust_env=trust_env,
             retry_backoff=retry_backoff,
             retry_backoff_max=retry_backoff_max,
+            max_retry_wait=max_retry_wait,
         )
 
     @property
@@ -189,10 +171,13 @@ class AsyncPhygitals:
     ) -> Callable[[Callable[[object], None]], Awaitable[S]]:
         """The loop a poll handle runs: ``fetch(budget)`` until ``is_done``, on this clock."""
         transport = self._transport
+        for name, value in (("interval", interval), ("max_interval", max_interval)):
+            require_seconds(name, value, allow_zero=True)
+        require_seconds("timeout", timeout, allow_zero=True)
 
         def run(record: Callable[[object], None]) -> Awaitable[S]:
             return poll_until(
-                lambda remaining: fetch(min(remaining, transport.timeout)),
+                lambda budget: fetch(min(budget, transport.timeout)),
                 is_done,
                 interval=interval,
                 max_interval=max_interval,

@@ -2,9 +2,13 @@
 
 Hook choices, all in one place:
 
-- ``Decimal``: JSON numbers arrive as ``Decimal`` already (``json.loads(parse_float=Decimal)``
-  keeps the digits the server wrote); ints and numeric strings are accepted; booleans and
-  floats are not money and are rejected.
+- ``Decimal``: JSON numbers arrive as ``Decimal`` already (:func:`._limits.decode_json`
+  keeps the digits the server wrote, within its bounds); ints and numeric strings are
+  accepted within the same bounds (finite, exponent within ±100); booleans and floats are
+  not money and are rejected.
+- Messages: every value shown in an error goes through :func:`._limits.short_repr`, and the
+  detailed pass (:func:`explain`) stops after a few failing elements, so a huge hostile
+  body gives a short message, fast.
 - ``datetime``: ISO 8601 strings; a trailing ``Z`` or any offset is kept; a naive time is taken
   as UTC, since the API documents every time in UTC.
 - Open enums (``ItemType | str``, ``OrderStatus | str``): a known value becomes the member, an
@@ -25,9 +29,9 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
@@ -37,7 +41,9 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 from cattrs.strategies import configure_union_passthrough
+from cattrs.v import format_exception
 
+from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
 __all__ = ["STRICT_ENV", "converter", "explain", "make_converter"]
@@ -45,23 +51,35 @@ __all__ = ["STRICT_ENV", "converter", "explain", "make_converter"]
 STRICT_ENV = "PHYGITALS_STRICT_DECODING"
 
 
+# An int of more bits than this has more than MAX_NUMBER_CHARS digits.
+_MAX_INT_BITS = int(MAX_NUMBER_CHARS * 3.33)
+
+
 def _structure_decimal(value: object, _: type) -> Decimal:
     if isinstance(value, Decimal):
-        return value
+        return check_decimal(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+        return check_decimal(Decimal(_bounded_int(value)))
     if isinstance(value, str):
         try:
-            return Decimal(value)
-        except InvalidOperation:
-            pass
-    msg = f"expected a number, got {value!r}"
+            return bounded_decimal(value)
+        except BodyError as exc:
+            msg = f"expected a finite number, got {exc}"
+            raise ValueError(msg) from None
+    msg = f"expected a number, got {short_repr(value)}"
     raise ValueError(msg)
+
+
+def _bounded_int(value: int) -> int:
+    if value.bit_length() > _MAX_INT_BITS:
+        msg = f"integer of {value.bit_length()} bits is out of range"
+        raise ValueError(msg)
+    return value
 
 
 def _structure_datetime(value: object, _: type) -> datetime:
     if not isinstance(value, str):
-        msg = f"expected an ISO 8601 string, got {value!r}"
+        msg = f"expected an ISO 8601 string, got {short_repr(value)}"
         raise TypeError(msg)
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
@@ -70,23 +88,24 @@ def _structure_datetime(value: object, _: type) -> datetime:
 def _structure_str(value: object, _: type) -> str:
     if isinstance(value, str):
         return value
-    msg = f"expected a string, got {value!r}"
+    msg = f"expected a string, got {short_repr(value)}"
     raise TypeError(msg)
 
 
 def _structure_int(value: object, _: type) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return _bounded_int(value)
+    # Bounded first: int(Decimal("1e999999999")) would build a billion-digit integer.
+    if isinstance(value, Decimal) and check_decimal(value) == value.to_integral_value():
         return int(value)
-    msg = f"expected an integer, got {value!r}"
+    msg = f"expected an integer, got {short_repr(value)}"
     raise TypeError(msg)
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if isinstance(value, bool):
         return value
-    msg = f"expected a boolean, got {value!r}"
+    msg = f"expected a boolean, got {short_repr(value)}"
     raise TypeError(msg)
 
 
@@ -107,7 +126,7 @@ def _make_open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
-            msg = f"expected a string, got {value!r}"
+            msg = f"expected a string, got {short_repr(value)}"
             raise TypeError(msg)
         try:
             return enum_type(value)
@@ -120,6 +139,10 @@ def _make_open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
 def _is_homogeneous_tuple(tp: Any) -> bool:
     args = get_args(tp)
     return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _is_list(tp: Any) -> bool:
+    return get_origin(tp) is list and len(get_args(tp)) == 1
 
 
 def _is_optional(tp: Any) -> bool:
@@ -145,10 +168,15 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
     # Resolved once, where the annotations were written (the package's __init__ resolves
     # the exported models before it renames their module).
     hints = {field.name: field.type for field in attrs.fields(attrs.resolve_types(cls))}
-    namespace: dict[str, Any] = {"cls": cls, "MISSING": _MISSING, "extra_keys": _extra_keys}
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "MISSING": _MISSING,
+        "extra_keys": _extra_keys,
+        "short": short_repr,
+    }
     body = [
         "    if o.__class__ is not dict:",
-        "        raise TypeError(f'expected an object, got {o!r}')",
+        "        raise TypeError(f'expected an object, got {short(o)}')",
     ]
     names = []
     for index, field in enumerate(attrs.fields(cls)):
@@ -194,7 +222,7 @@ def _convert_lines(
     value, hook, target = f"v{index}", f"h{index}", f"t{index}"
     namespace[target] = tp
     if tp in (str, bool):
-        message = f"{name}: expected {tp.__name__}, got {{{value}!r}}"
+        message = f"{name}: expected {tp.__name__}, got {{short({value})}}"
         return [
             f"    if {value}.__class__ is not {target}:",
             f"        raise TypeError(f'{message}')",
@@ -240,7 +268,7 @@ def _extra_keys(cls: type, extra: set[str]) -> None:
 
 def _structure_attribute(value: object, _: Any) -> Attribute:
     if not isinstance(value, dict):
-        msg = f"expected an object, got {value!r}"
+        msg = f"expected an object, got {short_repr(value)}"
         raise TypeError(msg)
     trait, trait_value = value["trait_type"], value["value"]
     # The type is part of the key: 1, 1.0, True and Decimal(1) are equal but not the same.
@@ -250,7 +278,7 @@ def _structure_attribute(value: object, _: Any) -> Attribute:
     except (KeyError, TypeError):  # not seen yet, or unhashable (and so refused below)
         pass
     if not isinstance(trait, str) or not isinstance(trait_value, _ATTRIBUTE_TYPES):
-        msg = f"invalid attribute {value!r}"
+        msg = f"invalid attribute {short_repr(value)}"
         raise TypeError(msg)
     attribute = Attribute(trait, trait_value)
     if len(_ATTRIBUTES) < _ATTRIBUTES_KEPT:
@@ -287,6 +315,9 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
         conv.register_structure_hook_factory(
             _is_homogeneous_tuple, lambda tp: _tuple_hook(conv, tp, detailed=True)
         )
+        conv.register_structure_hook_factory(
+            _is_list, lambda tp: _tuple_hook(conv, tp, detailed=True)
+        )
     else:
         conv.register_structure_hook_factory(
             attrs.has, lambda cls: _attrs_hook(conv, cls, strict=strict)
@@ -308,7 +339,8 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     def structure_status(value: object, _: Any) -> PurchaseResult | PurchasePending:
         if isinstance(value, dict) and "result" in value:
             if strict and value.keys() - {"result"}:
-                msg = f"unexpected keys beside 'result': {sorted(value.keys() - {'result'})}"
+                extra = short_repr(sorted(value.keys() - {"result"}))
+                msg = f"unexpected keys beside 'result': {extra}"
                 raise ValueError(msg)
             return conv.structure(value["result"], PurchaseResult)
         return conv.structure(value, PurchasePending)
@@ -322,7 +354,7 @@ def _detailed_attrs_hook(conv: cattrs.Converter, cls: type) -> Callable[[object,
 
     def hook(value: object, _: Any) -> Any:
         if not isinstance(value, dict):
-            msg = f"expected an object, got {value!r}"
+            msg = f"expected an object, got {short_repr(value)}"
             raise TypeError(msg)
         return inner(value, cls)
 
@@ -331,14 +363,18 @@ def _detailed_attrs_hook(conv: cattrs.Converter, cls: type) -> Callable[[object,
 
 def _tuple_hook(
     conv: cattrs.Converter, tp: Any, *, detailed: bool = False
-) -> Callable[[object, Any], tuple[Any, ...]]:
-    """A JSON array as a tuple; ``detailed`` collects every element's error with its index."""
+) -> Callable[[object, Any], Sequence[Any]]:
+    """A JSON array as a tuple (a list for ``list[X]``); ``detailed`` notes each error's index.
+
+    The detailed hook stops at the :data:`_EXPLAINED` th failing element: a million bad
+    elements say nothing more than a few, and listing them all would take seconds.
+    """
     member = get_args(tp)[0]
     inner = conv.get_structure_hook(member)
 
-    def hook(value: object, _: Any) -> tuple[Any, ...]:
+    def hook(value: object, _: Any) -> Sequence[Any]:
         if not isinstance(value, list | tuple):
-            msg = f"expected an array, got {value!r}"
+            msg = f"expected an array, got {short_repr(value)}"
             raise TypeError(msg)
         if not detailed:
             return tuple([inner(v, member) for v in value])
@@ -350,12 +386,17 @@ def _tuple_hook(
                 note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, member)
                 exc.add_note(note)
                 errors.append(exc)
+                if len(errors) == _EXPLAINED:
+                    break
         if errors:
             msg = f"While structuring {tp!r}"
             raise cattrs.IterableValidationError(msg, errors, tp)
-        return tuple(result)
+        return result if get_origin(tp) is list else tuple(result)
 
     return hook
+
+
+_EXPLAINED = 5
 
 
 def _optional_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], Any]:
@@ -367,7 +408,7 @@ def _optional_hook(conv: cattrs.Converter, tp: Any) -> Callable[[object, Any], A
 def _structure_mapping(value: object) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
-    msg = f"expected an object, got {value!r}"
+    msg = f"expected an object, got {short_repr(value)}"
     raise TypeError(msg)
 
 
@@ -381,12 +422,26 @@ def converter() -> cattrs.Converter:
     return _converter(os.environ.get(STRICT_ENV) == "1", False)  # noqa: FBT003  cache key
 
 
+def _describe(exc: BaseException, tp: type | None) -> str:
+    """Cattrs' words for a failure, plus the hook's own reason (e.g. "not a finite number")."""
+    words = format_exception(exc, tp)
+    reason = str(exc)
+    if isinstance(exc, ValueError | TypeError) and reason and reason not in words:
+        return f"{words} ({reason[:200]})"
+    return words
+
+
 def explain(data: object, into: Any) -> list[str]:
-    """Where ``data`` fails to decode into ``into``, as cattrs' detailed messages."""
+    """Where ``data`` fails to decode into ``into``, as cattrs' detailed messages.
+
+    At most a few messages, each cut to a line or two.
+    """
     try:
         _converter(os.environ.get(STRICT_ENV) == "1", True).structure(data, into)  # noqa: FBT003
     except cattrs.BaseValidationError as exc:
-        return cattrs.transform_error(exc)
+        lines = cattrs.transform_error(exc, format_exception=_describe)
     except Exception as exc:  # noqa: BLE001  a hook's own error, reported as it is
-        return [f"{type(exc).__name__}: {exc}"]
-    return []
+        lines = [f"{type(exc).__name__}: {exc}"]
+    else:
+        return []
+    return [line if len(line) <= 300 else line[:300] + "..." for line in lines[:_EXPLAINED]]

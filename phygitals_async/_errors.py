@@ -41,7 +41,7 @@ HTTP status and the API's documented ``error`` string, matched exactly::
         ├── UnprocessableError       422
         │   └── CountryNotSupportedError     "Country not supported"
         ├── RateLimitError           429     (.retry_after, seconds)
-        └── ServerError              5xx
+        └── ServerError              5xx     (.retry_after, seconds)
 
 An unknown ``error`` string falls back to the class for its status; any other status is a
 plain :class:`APIStatusError`.
@@ -364,7 +364,23 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    """5xx: the API failed, e.g. "An unexpected error occurred"."""
+    """5xx: the API failed, e.g. "An unexpected error occurred".
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds (sent with 503), or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object,
+        method: str,
+        url: str,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, method=method, url=url)
+        self.retry_after = retry_after
 
 
 _AMOUNT_LIMIT = re.compile(r"Amount must be less than or equal to (\d+)")

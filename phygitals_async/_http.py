@@ -14,6 +14,15 @@ before that (refused, DNS, TLS, proxy, or a timeout while connecting) as
 ``ClientConnectorError`` or ``ConnectionTimeoutError``, and anything else may have reached
 the server. A BUYBACK or UNSAFE request that fails after that point raises
 :class:`OutcomeUnknownError` and is never resent.
+
+``Retry-After`` (on 429 and 5xx) sets the wait wherever a retry is allowed; a wait longer
+than ``max_retry_wait`` or than the time left before the deadline is not waited: the
+error is raised at once, carrying ``.retry_after``.
+
+Hostile input stops here too: request bodies are standard JSON or an
+:class:`InvalidRequestError` before any byte is sent; response bodies go through
+:func:`._limits.decode_json` (bounded numbers and nesting) and error messages through
+:func:`._limits.cap_message`; the API key is scrubbed by :mod:`._secrets`.
 """
 
 from __future__ import annotations
@@ -24,13 +33,13 @@ import enum
 import gc
 import json
 import logging
+import math
 import random
 import ssl as ssl_module
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, cast
 
@@ -41,6 +50,9 @@ import yarl
 
 from . import _errors, _fork
 from ._converters import converter, explain
+from ._limits import BodyError, cap_message, decode_json, short_repr
+from ._secrets import sanitized, scrub_body, scrub_headers
+from ._validation import require_int, require_seconds
 from ._version import __version__
 
 __all__ = ["Call", "Retry", "Transport"]
@@ -71,14 +83,16 @@ class Call:
     json: Mapping[str, Any] | None = None
 
 
-class _AttemptError(Exception):
-    """An attempt ended without a response; ``sent`` says whether the request went out."""
+@attrs.frozen
+class _AttemptError:
+    """An attempt ended without a response; ``sent`` says whether the request went out.
 
-    def __init__(self, cause: BaseException, *, sent: bool, timed_out: bool) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.sent = sent
-        self.timed_out = timed_out
+    ``cause`` is the library's exception as sanitized text (see :mod:`._secrets`).
+    """
+
+    cause: BaseException
+    sent: bool
+    timed_out: bool
 
 
 @attrs.frozen
@@ -92,14 +106,6 @@ class _Retryable:
 
 # Bodies from this size up are decoded with the cyclic GC paused (see _gc_paused).
 GC_PAUSE_BYTES = 64 * 1024
-
-# json.loads(raw, parse_float=Decimal) builds a new decoder on every call; this one is shared.
-_DECODER = json.JSONDecoder(parse_float=Decimal)
-
-
-def _load_json(raw: bytes) -> Any:
-    """``json.loads(raw, parse_float=Decimal)``: exact numbers, UTF-8/16/32 as detected."""
-    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 @contextlib.contextmanager
@@ -136,9 +142,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" parse as floats but are no delay at all.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -165,8 +174,10 @@ class Transport:
         trust_env: bool,
         retry_backoff: float,
         retry_backoff_max: float,
+        max_retry_wait: float,
     ) -> None:
         self._api_key = api_key
+        self._secret = api_key.encode()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
@@ -177,6 +188,7 @@ class Transport:
         self._trust_env = trust_env
         self.retry_backoff = retry_backoff
         self.retry_backoff_max = retry_backoff_max
+        self.max_retry_wait = max_retry_wait
         # Injectable for tests: nothing in the test suite waits on real time for backoff.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.clock: Callable[[], float] = time.monotonic
@@ -257,14 +269,16 @@ class Transport:
 
         ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
         """
-        session = self._get_session()
-        budget = self.timeout if timeout is None else timeout
+        budget = self.timeout if timeout is None else require_seconds("timeout", timeout)
         retries = self.max_retries if max_retries is None else max_retries
+        if max_retries is not None:
+            require_int("max_retries", max_retries, minimum=0)
+        body = _encode_body(call)
+        session = self._get_session()
         deadline = self.clock() + budget
         url = self._url(call.path)
         if call.params:
             url = url.extend_query(call.params)
-        body = None if call.json is None else json.dumps(call.json)
         attempt = 0
         while True:
             remaining = deadline - self.clock()
@@ -277,9 +291,8 @@ class Transport:
                 return cast("T", outcome)
             if attempt >= retries:
                 raise outcome.error from outcome.cause
-            delay = self._backoff(attempt) if outcome.retry_after is None else outcome.retry_after
-            if delay >= deadline - self.clock():
-                # Not enough time left to wait and try again: the real reason beats a timeout.
+            delay = self._wait_before_retry(outcome, attempt, deadline)
+            if delay is None:
                 raise outcome.error from outcome.cause
             attempt += 1
             if delay > 0:
@@ -290,20 +303,34 @@ class Transport:
         session: aiohttp.ClientSession,
         call: Call,
         url: yarl.URL,
-        body: str | None,
+        body: bytes | None,
         into: Any,
         remaining: float,
         budget: float,
         deadline: float,
     ) -> Any:
         """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
-        try:
-            status, headers, raw = await self._attempt(session, call, url, body, remaining)
-        except _AttemptError as exc:
-            failure = self._connection_failure(call, exc, budget, deadline)
+        answer = await self._attempt(session, call, url, body, remaining)
+        if isinstance(answer, _AttemptError):
+            failure = self._connection_failure(call, answer, budget, deadline)
             if isinstance(failure, _errors.OutcomeUnknownError):
-                raise failure from exc.cause
-            return _Retryable(failure, None, exc.cause)
+                raise failure from answer.cause
+            return _Retryable(failure, None, answer.cause)
+        return self.answer(call, url, *answer, into)
+
+    def answer(
+        self,
+        call: Call,
+        url: yarl.URL,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+        into: Any,
+    ) -> Any:
+        """A response as the decoded result, a :class:`_Retryable`, or a raised error.
+
+        Everything a server can send ends here as a model or a :class:`PhygitalsError`.
+        """
         if 200 <= status < 300:
             if len(raw) < GC_PAUSE_BYTES:
                 return self._decode(call, url, raw, into)
@@ -312,16 +339,22 @@ class Transport:
         error = self._status_error(call, url, status, headers, raw)
         if not self._may_retry_status(call, status):
             raise error
-        return _Retryable(error, getattr(error, "retry_after", None), None)
+        retry_after = getattr(error, "retry_after", None)
+        return _Retryable(error, retry_after if isinstance(retry_after, float) else None, None)
 
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
         call: Call,
         url: yarl.URL,
-        body: str | None,
+        body: bytes | None,
         remaining: float,
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> tuple[int, Mapping[str, str], bytes] | _AttemptError:
+        """One request; a library failure comes back as an :class:`_AttemptError`.
+
+        Returned, not raised: raising inside these ``except`` blocks would attach the
+        library's exception (and the key in its ``request_info``) as ``__context__``.
+        """
         started = time.perf_counter()
         try:
             async with session.request(
@@ -337,17 +370,17 @@ class Transport:
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as response:
-                raw = await response.read()
+                raw = scrub_body(await response.read(), self._secret)
                 status = response.status
-                headers = response.headers
+                headers = scrub_headers(response.headers, self._api_key)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _AttemptError(exc, sent=False, timed_out=True) from exc
+            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise _AttemptError(exc, sent=True, timed_out=True) from exc
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
         except aiohttp.ClientConnectorError as exc:
-            raise _AttemptError(exc, sent=False, timed_out=False) from exc
+            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
         except (aiohttp.ClientError, OSError) as exc:
-            raise _AttemptError(exc, sent=True, timed_out=False) from exc
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.1f ms",
@@ -361,7 +394,7 @@ class Transport:
     def _connection_failure(
         self, call: Call, failed: _AttemptError, budget: float, deadline: float
     ) -> _errors.PhygitalsError:
-        reason = f"{type(failed.cause).__name__}: {failed.cause}".rstrip(": ")
+        reason = str(failed.cause)
         if failed.sent and call.retry is not Retry.SAFE:
             return _errors.OutcomeUnknownError(
                 f"{call.operation} may have reached the server but no answer arrived "
@@ -374,6 +407,23 @@ class Transport:
         if failed.timed_out:
             return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
         return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
+
+    def _wait_before_retry(
+        self, outcome: _Retryable, attempt: int, deadline: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to raise the error now."""
+        if outcome.retry_after is None:
+            delay = min(self._backoff(attempt), self.max_retry_wait)
+        elif outcome.retry_after > self.max_retry_wait:
+            # Longer than this client may wait at once: the caller decides, with the
+            # error's .retry_after in hand.
+            return None
+        else:
+            delay = outcome.retry_after
+        if delay >= deadline - self.clock():
+            # Not enough time left to wait and try again: the real reason beats a timeout.
+            return None
+        return delay
 
     @staticmethod
     def _may_retry_status(call: Call, status: int) -> bool:
@@ -400,11 +450,11 @@ class Transport:
     @staticmethod
     def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
         try:
-            data = _load_json(raw)
-        except ValueError as exc:
+            data = decode_json(raw)
+        except BodyError as exc:
             text = raw.decode("utf-8", "replace")
             raise _errors.ResponseValidationError(
-                f"{call.operation}: the response is not JSON: {text[:200]!r}",
+                cap_message(f"{call.operation}: unusable response ({exc}): {short_repr(text)}"),
                 body=text,
                 method=call.method,
                 url=str(url),
@@ -412,8 +462,10 @@ class Transport:
         if isinstance(data, dict) and data.get("status") == "error":
             # The documented error envelope: {"order_id": null, "status": "error", ...}.
             message = data.get("error_message") or data.get("error") or "error"
+            if not isinstance(message, str):
+                message = short_repr(message)
             raise _errors.APIStatusError(
-                str(message), status_code=200, body=data, method=call.method, url=str(url)
+                cap_message(message), status_code=200, body=data, method=call.method, url=str(url)
             )
         return data
 
@@ -426,7 +478,9 @@ class Transport:
         except Exception as exc:  # whatever the shape breaks, it is one error to the caller
             details = "; ".join(explain(data, into)) or f"{type(exc).__name__}: {exc}"
             raise _errors.ResponseValidationError(
-                f"{call.operation}: the response does not match the documented shape: {details}",
+                cap_message(
+                    f"{call.operation}: the response does not match the documented shape: {details}"
+                ),
                 body=raw.decode("utf-8", "replace"),
                 method=call.method,
                 url=str(url),
@@ -442,23 +496,42 @@ class Transport:
     ) -> _errors.APIStatusError:
         text = raw.decode("utf-8", "replace")
         body: object = text
-        message = ""
         try:
-            body = json.loads(text)
-        except ValueError:
-            message = " ".join(text.split())[:200]
+            # The same exact, bounded decoder as 2xx bodies: amounts stay Decimal.
+            body = decode_json(raw)
+        except BodyError:
+            message = " ".join(text[:400].split())[:200]
         else:
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 message = body["error"]
             else:
-                message = text[:200]
+                message = " ".join(text[:400].split())[:200]
+        # Matched in full (a documented string is short), shown capped.
         cls = _errors.error_class_for(status, message)
+        message = cap_message(message)
         fields: dict[str, Any] = {
             "status_code": status,
             "body": body,
             "method": call.method,
             "url": str(url),
         }
-        if issubclass(cls, _errors.RateLimitError):
+        if issubclass(cls, _errors.RateLimitError | _errors.ServerError):
             fields["retry_after"] = parse_retry_after(headers.get("Retry-After"))
         return cls(message, **fields)
+
+
+def _encode_body(call: Call) -> bytes | None:
+    """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
+
+    NaN and Infinity, values JSON cannot hold, and strings that are not valid Unicode (a
+    lone surrogate) are refused here, before any byte is sent.
+    """
+    if call.json is None:
+        return None
+    try:
+        return json.dumps(call.json, allow_nan=False, ensure_ascii=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = short_repr(str(exc))
+    # Raised outside the except block: the message says it all.
+    msg = f"{call.operation}: the request body is not standard JSON ({reason})"
+    raise _errors.InvalidRequestError(msg)

@@ -13,10 +13,15 @@ from typing import Generic, TypeVar
 from ._errors import APITimeoutError, PollTimeoutError
 from ._models import PurchaseResult
 
-__all__ = ["Poll", "PurchasePoll", "poll_until"]
+__all__ = ["LAST_CHECK_SECONDS", "Poll", "PurchasePoll", "poll_until"]
 
 T = TypeVar("T")
 S = TypeVar("S")
+
+
+# The budget of the status check made at the deadline itself (capped by the client's
+# timeout): long enough for one answer, short enough that the deadline still means it.
+LAST_CHECK_SECONDS = 5.0
 
 
 async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only at the call site
@@ -31,7 +36,10 @@ async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only 
     what: str,
     on_status: Callable[[S], None] | None = None,
 ) -> S:
-    """Call ``fetch(remaining)`` until ``is_done``; the wait grows 1.5x up to ``max_interval``.
+    """Call ``fetch(budget)`` until ``is_done``; the wait grows 1.5x up to ``max_interval``.
+
+    The last wait is cut short so that the last check is made at the deadline itself, not
+    one interval before it; that check may take up to :data:`LAST_CHECK_SECONDS`.
 
     Raises:
         PollTimeoutError: ``timeout`` passed first; it carries the last status seen.
@@ -41,10 +49,8 @@ async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only 
     delay = interval
     while True:
         remaining = deadline - clock()
-        if remaining <= 0:
-            break
         try:
-            status = await fetch(remaining)
+            status = await fetch(remaining if remaining > 0 else LAST_CHECK_SECONDS)
         except APITimeoutError as exc:
             if clock() < deadline:
                 raise
@@ -56,9 +62,10 @@ async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only 
         if is_done(status):
             return status
         last = status
-        if delay >= deadline - clock():
+        remaining = deadline - clock()
+        if remaining <= 0:
             break
-        await sleep(delay)
+        await sleep(min(delay, remaining))
         delay = min(max_interval, delay * 1.5)
     raise PollTimeoutError(f"{what} did not finish within {timeout:g} s", last_status=last)
 

@@ -77,9 +77,14 @@ class Phygitals:
             read once when the first request is made.
         retry_backoff: the first backoff step; each retry doubles it, with jitter.
         retry_backoff_max: the cap on one backoff step.
+        max_retry_wait: the longest single wait before a retry (default 10 s). A
+            ``Retry-After`` asking for longer is not waited: the ``RateLimitError`` or
+            ``ServerError`` is raised at once, carrying ``.retry_after``.
 
     Raises:
-        ConfigurationError: no key, or a key and base URL of different environments.
+        ConfigurationError: no key, a malformed base URL, a key and base URL of different
+            environments, a production key over plain ``http://`` to a host that is not
+            loopback, or an option out of range.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class Phygitals:
         trust_env: bool = True,
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 8.0,
+        max_retry_wait: float = 10.0,
     ) -> None:
         self._client = AsyncPhygitals(
             api_key=api_key,
@@ -109,6 +115,7 @@ class Phygitals:
             trust_env=trust_env,
             retry_backoff=retry_backoff,
             retry_backoff_max=retry_backoff_max,
+            max_retry_wait=max_retry_wait,
         )
         self._runtime = SyncRuntime(self._client)
 

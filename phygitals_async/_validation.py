@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from ._errors import InvalidRequestError
+from ._limits import short_repr
 from ._models import Address, Item, ShippingRate, is_country_code
 
 __all__ = [
@@ -16,27 +18,55 @@ __all__ = [
     "path_segment",
     "require_id",
     "require_int",
+    "require_seconds",
 ]
+
+# The largest integer a JSON number holds exactly everywhere (JavaScript's safe integers).
+MAX_JSON_INT = 2**53 - 1
 
 
 def require_id(name: str, value: object) -> str:
-    """``value`` as a non-empty string id, else :class:`InvalidRequestError`."""
+    """``value`` as a non-empty string id of valid Unicode, else :class:`InvalidRequestError`."""
     if not isinstance(value, str) or not value.strip():
-        msg = f"{name} must be a non-empty string, got {value!r}"
+        msg = f"{name} must be a non-empty string, got {short_repr(value)}"
         raise InvalidRequestError(msg)
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (from a mis-decoded byte string) has no UTF-8 form to send.
+            msg = f"{name} must be valid Unicode text, got {short_repr(value)}"
+            raise InvalidRequestError(msg) from None
     return value
 
 
-def require_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
-    """``value`` as an int within bounds (booleans are not ints here)."""
+def require_int(name: str, value: object, *, minimum: int, maximum: int = MAX_JSON_INT) -> int:
+    """``value`` as an int within bounds (booleans are not ints here).
+
+    The default ``maximum`` keeps every integer the SDK sends exact in JSON.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an integer, got {value!r}"
+        msg = f"{name} must be an integer, got {short_repr(value)}"
         raise InvalidRequestError(msg)
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        msg = f"{name} must be {bounds}, got {value}"
+    if value < minimum or value > maximum:
+        msg = f"{name} must be between {minimum} and {maximum}, got {short_repr(value)}"
         raise InvalidRequestError(msg)
     return value
+
+
+def require_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite number of seconds, > 0 (or >= 0 with ``allow_zero``)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        bound = ">= 0" if allow_zero else "> 0"
+        msg = f"{name} must be a finite number of seconds {bound}, got {short_repr(value)}"
+        raise InvalidRequestError(msg)
+    return float(value)
 
 
 def item_id_of(value: object, name: str = "item_id") -> str:
@@ -49,7 +79,7 @@ def item_id_of(value: object, name: str = "item_id") -> str:
 def item_ids_of(values: object) -> list[str]:
     """A non-empty list of item ids, from ids or :class:`Item` objects."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        msg = f"item_ids must be a list of item ids, got {values!r}"
+        msg = f"item_ids must be a list of item ids, got {short_repr(values)}"
         raise InvalidRequestError(msg)
     ids = [item_id_of(v, "each item id") for v in values]
     if not ids:
@@ -75,7 +105,10 @@ def destination_json(destination: object) -> dict[str, Any]:
     data = dict(destination)
     country = data.get("country")
     if not is_country_code(country):
-        msg = f"destination['country'] must be a two-letter code such as 'US', got {country!r}"
+        msg = (
+            "destination['country'] must be a two-letter code such as 'US', "
+            f"got {short_repr(country)}"
+        )
         raise InvalidRequestError(msg)
     return data
 

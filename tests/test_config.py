@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
@@ -242,3 +243,199 @@ def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("NO_PROXY", "api.phygitals.com")
     assert _env_proxy("https://api.phygitals.com") is None
     assert _env_proxy("http://127.0.0.1:8787/_") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com",
+        "http://10.0.0.7:8787",
+        "http://api.phygitals.com",
+        "http://API.Phygitals.com.",
+        "HTTP://proxy.internal:3128/phygitals",
+    ],
+)
+def test_a_production_key_is_never_sent_over_plain_http(url: str) -> None:
+    """A production key with an http:// base URL to a host that is not loopback is refused."""
+    with pytest.raises(p.ConfigurationError, match="https"):
+        p.AsyncPhygitals(api_key="pk_live_123", base_url=url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8787",
+        "http://localhost:8787",
+        "http://LOCALHOST.:8787",
+        "http://[::1]:8787",
+        "http://127.1:8787",
+        "http://[::ffff:127.0.0.1]:8787",
+        "http://sandbox.localhost:8787",
+    ],
+)
+def test_plain_http_stays_allowed_to_loopback_hosts(url: str) -> None:
+    """Local sandboxes and proxies on this machine may use plain http with any key."""
+    assert p.AsyncPhygitals(api_key="pk_live_123", base_url=url).base_url.startswith("http://")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "api.phygitals.com.",
+        "API.PHYGITALS.COM",
+        "Api.Phygitals.Com.",
+        "api.phygitals.com:443",
+        "\uff41\uff50\uff49.phygitals.com",  # fullwidth "api": the same host after IDNA
+        "api%2Ephygitals.com",
+    ],
+)
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [("sandbox-abc", ""), ("sandbox-abc", "/"), ("pk_live_123", "/_"), ("pk_live_123", "/_/")],
+)
+def test_the_environment_check_sees_through_other_spellings_of_the_host(
+    host: str, key: str, path: str
+) -> None:
+    """Case, a trailing dot, a default port, IDNA or percent-encoding: still the same host."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key=key, base_url=f"https://{host}{path}")
+
+
+@pytest.mark.parametrize("path", ["//_", "/%5F", "/./_", "/x/../_", "/_/", "/api"])
+def test_only_the_two_documented_urls_exist_on_the_phygitals_host(path: str) -> None:
+    """Paths that normalise to the sandbox, or to neither URL, are refused for a production key."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key="pk_live_123", base_url=f"https://api.phygitals.com{path}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "http://[::1]x",
+        "http://host:99999",
+        "http://host:port",
+        "https://user:secret@api.example.com",
+        "https://api.example.com/?key=1",
+        "https://xn--a.com",
+        12345,
+        b"https://api.example.com",
+    ],
+)
+def test_a_malformed_base_url_is_a_configuration_error(url: object) -> None:
+    """Whatever the base URL, a bad one is a ConfigurationError, never a ValueError of yarl's."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key="sandbox-a", base_url=url)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["sandbox-caf\u00e9", "sandbox-\ud800", "pk_\u4e2d"])
+def test_a_key_that_is_not_printable_ascii_is_refused(key: str) -> None:
+    """A key that cannot travel in an HTTP header fails at construction, not mid-request."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key=key)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"timeout": float("nan")},
+        {"timeout": float("inf")},
+        {"connect_timeout": -1},
+        {"read_timeout": float("nan")},
+        {"retry_backoff": -0.5},
+        {"max_retry_wait": float("nan")},
+        {"max_retry_wait": -1},
+        {"max_retries": 10**5000},
+    ],
+)
+def test_time_options_must_be_finite(options: dict[str, Any]) -> None:
+    """NaN, infinite or negative times are refused at construction."""
+    with pytest.raises(p.ConfigurationError):
+        p.AsyncPhygitals(api_key="sandbox-a", **options)
+
+
+LONE = "\ud800"
+HOSTILE_CALLS: list[tuple[str, Callable[[p.AsyncPhygitals], Awaitable[object]]]] = [
+    ("surrogate pack", lambda c: c.buy("pk" + LONE, amount=1, user_id="u")),
+    ("surrogate user", lambda c: c.buy("pk", amount=1, user_id=LONE)),
+    ("surrogate inventory", lambda c: c.inventory("u" + LONE)),
+    ("surrogate card", lambda c: c.card(LONE)),
+    ("surrogate sellback", lambda c: c.sell_back(LONE)),
+    ("surrogate status", lambda c: c.purchase_status(LONE)),
+    ("surrogate order", lambda c: c.ship_order(LONE)),
+    ("surrogate quote", lambda c: c.ship_request(LONE)),
+    ("surrogate claw", lambda c: c.recent_pulls([LONE])),
+    ("surrogate platform", lambda c: c.list_packs(LONE)),
+    ("surrogate item id", lambda c: c.ship_quote([LONE], destination={"country": "US"})),
+    ("huge amount", lambda c: c.buy("pk", amount=10**5000, user_id="u")),
+    ("unsafe amount", lambda c: c.buy("pk", amount=2**53, user_id="u")),
+    ("huge limit", lambda c: c.recent_pulls(limit=10**5000)),
+    ("huge per-call retries", lambda c: c.inventory("u", max_retries=-(10**5000))),
+    (
+        "object in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", "x": object()}),
+    ),
+    (
+        "nan in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", "x": float("nan")}),
+    ),
+    (
+        "inf in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", "x": [float("inf")]}),
+    ),
+    (
+        "decimal in destination",
+        lambda c: c.ship_quote(
+            ["a"], destination={"country": "US", "x": __import__("decimal").Decimal("1")}
+        ),
+    ),
+    (
+        "surrogate in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", "city": LONE}),
+    ),
+    (
+        "tuple key in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", (1,): 1}),  # type: ignore[dict-item]
+    ),
+    (
+        "huge int in destination",
+        lambda c: c.ship_quote(["a"], destination={"country": "US", "n": 10**5000}),
+    ),
+    ("nan timeout", lambda c: c.inventory("u", timeout=float("nan"))),
+    ("negative timeout", lambda c: c.card("i", timeout=-1)),
+    ("infinite timeout", lambda c: c.list_packs(timeout=float("inf"))),
+    ("string timeout", lambda c: c.list_packs(timeout="5")),  # type: ignore[arg-type]
+    ("nan poll interval", lambda c: c.wait_for_purchase("s", interval=float("nan"))),
+    ("negative poll timeout", lambda c: c.wait_for_purchase("s", timeout=-1)),
+    ("nan shipment interval", lambda c: c.wait_for_shipment("o", interval=float("nan"))),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in HOSTILE_CALLS], ids=[n for n, _ in HOSTILE_CALLS])
+async def test_hostile_arguments_fail_typed_before_any_request(
+    recorder: Recorder, call: Callable[[p.AsyncPhygitals], Awaitable[object]]
+) -> None:
+    """Lone surrogates, huge ints, non-JSON values and NaN: InvalidRequestError, nothing sent."""
+    async with p.AsyncPhygitals(api_key="sandbox-a", base_url=recorder.url + "/_") as client:
+        with pytest.raises(p.InvalidRequestError) as caught:
+            await call(client)
+    assert len(str(caught.value)) < 500
+    assert recorder.requests == []
+
+
+async def test_request_bodies_are_standard_json_in_utf8(recorder: Recorder) -> None:
+    """Bodies parse with a strict JSON parser (no NaN/Infinity) and are UTF-8 on the wire."""
+    recorder.add("POST", "/_/api/v1/ship/quote", status=400, json_body={"error": "Item not found"})
+    destination = {"country": "US", "city": "Zürich", "extra": [1.5, None, True]}
+    async with p.AsyncPhygitals(api_key="sandbox-a", base_url=recorder.url + "/_") as client:
+        with pytest.raises(p.ItemNotFoundError):
+            await client.ship_quote(["a"], destination=destination)
+
+    def refuse(name: str) -> None:
+        raise AssertionError(name)
+
+    sent = recorder.only()
+    assert (
+        json.loads(sent.body.decode("utf-8"), parse_constant=refuse)["destination"] == destination
+    )
+    assert "Zürich".encode() in sent.body

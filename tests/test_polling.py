@@ -63,8 +63,10 @@ async def test_deadline_raises_poll_timeout_with_last_status(
         await client.wait_for_purchase(purchase.session_id, interval=1, max_interval=4, timeout=20)
     assert isinstance(caught.value, TimeoutError)
     assert isinstance(caught.value.last_status, p.PurchasePending)
-    assert sum(fake_time.sleeps) <= 20
-    assert fake_time.sleeps[-1] == 4
+    # The last wait is cut short so that the last check is made at the deadline itself.
+    assert fake_time.sleeps == [1, 1.5, 2.25, 3.375, 4, 4, 3.875]
+    assert sum(fake_time.sleeps) == 20
+    assert sandbox.ledger.requests["vm/buy/status"] == len(fake_time.sleeps) + 1
 
 
 async def test_transient_errors_while_polling_are_retried(
@@ -159,3 +161,26 @@ async def test_a_request_cut_by_the_poll_deadline_is_a_poll_timeout(
         with pytest.raises(p.PollTimeoutError) as caught:
             await client.wait_for_purchase(purchase.session_id, interval=0, timeout=0.3)
     assert isinstance(caught.value.__cause__, p.APITimeoutError)
+
+
+async def test_the_last_check_is_made_at_the_deadline(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
+) -> None:
+    """wait_for_purchase(timeout=4) checks at 0, 1, 2.5 and 4 s, not giving up at 2.5 s."""
+    sandbox.production.pending_polls = 10_000
+    purchase = await client.buy(TOPPS, amount=1, user_id="u1")
+    with pytest.raises(p.PollTimeoutError):
+        await client.wait_for_purchase(purchase.session_id, interval=1, timeout=4)
+    assert fake_time.sleeps == [1, 1.5, 1.5]
+    assert sandbox.ledger.requests["vm/buy/status"] == 4
+
+
+async def test_a_purchase_fulfilled_at_the_deadline_is_returned(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
+) -> None:
+    """The check at the deadline counts: a result seen then is returned, not a timeout."""
+    sandbox.production.pending_polls = 3
+    purchase = await client.buy(TOPPS, amount=1, user_id="u1")
+    result = await client.wait_for_purchase(purchase.session_id, interval=1, timeout=4)
+    assert isinstance(result, p.PurchaseResult)
+    assert sum(fake_time.sleeps) == 4

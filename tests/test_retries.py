@@ -266,3 +266,107 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after("-4") == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_retry_after_that_is_not_a_delay_is_ignored() -> None:
+    """Nan and inf parse as floats but are no delay: they are ignored like any junk."""
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("inf") is None
+    assert parse_retry_after("1e999") is None
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_retry_after_is_honoured_on_503_and_429(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime, status: int
+) -> None:
+    """A SAFE call waits exactly the server's Retry-After (RFC 9110 sends it with 503 too)."""
+    sandbox.faults.add(Fault.status(status, route="vm/available", retry_after=3, count=1))
+    assert await client.list_packs()
+    assert fake_time.sleeps == [3.0]
+
+
+async def test_retry_after_on_503_is_honoured_for_buy_status(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
+) -> None:
+    """buy/status may be resent, so its 503 waits the Retry-After too."""
+    purchase = await client.buy(TOPPS, amount=1, user_id="u1")
+    sandbox.faults.add(Fault.status(503, route="vm/buy/status", retry_after=4, count=1))
+    assert isinstance(await client.purchase_status(purchase.session_id), p.PurchaseResult)
+    assert fake_time.sleeps == [4.0]
+
+
+@pytest.mark.parametrize(("status", "expected"), [(503, p.ServerError), (429, p.RateLimitError)])
+async def test_a_retry_after_beyond_max_retry_wait_fails_at_once(
+    sandbox: LocalSandbox,
+    client: p.AsyncPhygitals,
+    fake_time: FakeTime,
+    status: int,
+    expected: type[p.APIStatusError],
+) -> None:
+    """Retry-After: 30 with the default max_retry_wait (10 s): raised now, carrying .retry_after."""
+    sandbox.faults.add(Fault.status(status, route="vm/available", retry_after=30, count=1))
+    with pytest.raises(expected) as caught:
+        await client.list_packs()
+    assert caught.value.retry_after == 30  # type: ignore[attr-defined]
+    assert fake_time.sleeps == []
+    assert sandbox.ledger.requests["vm/available"] == 1
+
+
+async def test_max_retry_wait_is_a_client_option(
+    sandbox: LocalSandbox, fake_time: FakeTime
+) -> None:
+    """Raising max_retry_wait lets a long Retry-After be waited, within the deadline."""
+    sandbox.faults.add(Fault.status(503, route="vm/available", retry_after=30, count=1))
+    async with sandbox.client(max_retry_wait=45) as client:
+        client._transport.clock = fake_time.clock
+        client._transport.sleep = fake_time.sleep
+        assert await client.list_packs()
+    assert fake_time.sleeps == [30.0]
+
+
+async def test_max_retry_wait_also_caps_the_backoff(
+    sandbox: LocalSandbox, fake_time: FakeTime
+) -> None:
+    """Without a Retry-After, no single backoff step waits longer than max_retry_wait."""
+    sandbox.faults.add(Fault.status(503, route="vm/available", count=3))
+    async with sandbox.client(
+        max_retries=3, retry_backoff=20, retry_backoff_max=40, max_retry_wait=1.5
+    ) as client:
+        client._transport.clock = fake_time.clock
+        client._transport.sleep = fake_time.sleep
+        assert await client.list_packs()
+    assert fake_time.sleeps == [1.5, 1.5, 1.5]
+
+
+async def test_a_503_retry_after_on_buy_is_reported_not_waited(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, fake_time: FakeTime
+) -> None:
+    """buy/init is never resent: its 503 is raised at once, with the server's hint attached."""
+    sandbox.faults.add(Fault.status(503, route="vm/buy/init", retry_after=2, count=1))
+    with pytest.raises(p.ServerError) as caught:
+        await client.buy(TOPPS, amount=1, user_id="u1")
+    assert caught.value.retry_after == 2
+    assert fake_time.sleeps == []
+    assert sandbox.ledger.purchases == 0
+
+
+def test_the_blocking_client_takes_max_retry_wait_too() -> None:
+    """The generated facade keeps the option and its documented default of 10 seconds."""
+    import inspect  # noqa: PLC0415  only this test reads signatures
+
+    for cls in (p.AsyncPhygitals, p.Phygitals):
+        assert inspect.signature(cls).parameters["max_retry_wait"].default == 10.0
+
+
+async def test_a_retry_after_within_the_cap_but_past_the_deadline_fails_at_once(
+    sandbox: LocalSandbox, fake_time: FakeTime
+) -> None:
+    """The one deadline still rules: a 503's 30 s Retry-After is not waited with 10 s left."""
+    sandbox.faults.add(Fault.status(503, route="vm/available", retry_after=30, count=1))
+    async with sandbox.client(max_retry_wait=60) as client:
+        client._transport.clock = fake_time.clock
+        client._transport.sleep = fake_time.sleep
+        with pytest.raises(p.ServerError) as caught:
+            await client.list_packs(timeout=10)
+    assert caught.value.retry_after == 30
+    assert fake_time.sleeps == []

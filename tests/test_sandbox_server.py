@@ -222,3 +222,23 @@ async def test_drop_before_does_not_process(
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await post(http, sandbox, "/vm/buy/init", {"id": TOPPS, "amount": 1, "user_id": "u"})
     assert sandbox.ledger.purchases == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/vm/buy/init", "user_id is required"),
+        ("/vm/buy/status", "Transaction failed"),
+        ("/vm/buyback", "Item not found"),
+        ("/ship/quote", "item_ids is required"),
+        ("/ship/request", "quote_id is required"),
+    ],
+)
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+async def test_deeply_nested_bodies_are_a_400_like_any_malformed_body(
+    sandbox: LocalSandbox, http: aiohttp.ClientSession, path: str, error: str, depth: int
+) -> None:
+    """A body nested past the parser's limit gets the route's documented 400, never a 500."""
+    for body in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+        answer_status, answer = await post(http, sandbox, path, body)
+        assert (answer_status, answer["error"]) == (400, error)

@@ -50,7 +50,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
     # documented 400 for a missing field instead of a 500.
     try:
         data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # RecursionError: a body nested past the parser's limit is just as malformed.
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -24,6 +24,7 @@ from phygitals_async import (
     PurchaseResult,
     RateLimitError,
     Sellback,
+    ServerError,
     ShipmentCreated,
     ShippingOrder,
     ShippingQuote,
@@ -71,10 +72,11 @@ def blocking_client(client: Phygitals) -> None:
     assert_type(client.wait_for_purchase("s1"), PurchaseResult)
 
 
-def errors(exc: APIStatusError, limited: RateLimitError) -> None:
+def errors(exc: APIStatusError, limited: RateLimitError, failed: ServerError) -> None:
     # Errors cross process pools and task queues: they are picklable and comparable.
     assert_type(exc.__reduce__(), tuple[Any, ...])
     assert_type(exc == limited, bool)
     assert_type(exc.status_code, int)
     assert_type(exc.message, str)
     assert_type(limited.retry_after, float | None)
+    assert_type(failed.retry_after, float | None)
