@@ -19,6 +19,7 @@ For pytest, add ``pytest_plugins = ["phygitals_async.testing.pytest_plugin"]`` t
 
 from ._app import make_app
 from ._faults import Fault, FaultKind, FaultPlan
+from ._postgres import TemporaryPostgres, find_postgres_bin
 from ._server import DEFAULT_KEY, LocalSandbox, sandbox_in_thread
 from ._state import Ledger, ProductionBehaviours, Reject, SandboxClock, SandboxState
 
@@ -33,6 +34,8 @@ __all__ = [
     "Reject",
     "SandboxClock",
     "SandboxState",
+    "TemporaryPostgres",
+    "find_postgres_bin",
     "make_app",
     "sandbox_in_thread",
 ]
