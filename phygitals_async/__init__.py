@@ -42,6 +42,7 @@ from ._errors import (
     JournalCorruptedError,
     JournalError,
     JournalMismatchError,
+    JournalUnavailableError,
     JournalVersionError,
     LoopThreadError,
     NoShippableItemsError,
@@ -69,6 +70,7 @@ from ._journal import (
     JournalSettlement,
     JournalState,
 )
+from ._journal_postgres import PostgresJournal
 from ._models import (
     Address,
     Attribute,
@@ -137,6 +139,7 @@ __all__ = [
     "JournalMismatchError",
     "JournalSettlement",
     "JournalState",
+    "JournalUnavailableError",
     "JournalVersionError",
     "Links",
     "LoopThreadError",
@@ -156,6 +159,7 @@ __all__ = [
     "Poll",
     "PollCancelledError",
     "PollTimeoutError",
+    "PostgresJournal",
     "Pull",
     "Purchase",
     "PurchasePending",

@@ -18,7 +18,9 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     │   │                                    directory, unreadable, unwritable); nothing sent
     │   ├── JournalCorruptedError            not a journal: not SQLite, damaged, tables missing
     │   ├── JournalVersionError              written with a schema version this SDK does not know
-    │   └── JournalMismatchError             the job belongs to another user or environment
+    │   ├── JournalMismatchError             the job belongs to another user or environment
+    │   └── JournalUnavailableError          the journal's database cannot be reached (or
+    │                                        went away mid-job: nothing more is sent)
     └── APIStatusError                       .status_code .message .body .method .url
         ├── BadRequestError          400
         │   ├── PackNotFoundError            "VM not found"
@@ -77,6 +79,7 @@ __all__ = [
     "JournalCorruptedError",
     "JournalError",
     "JournalMismatchError",
+    "JournalUnavailableError",
     "JournalVersionError",
     "LoopThreadError",
     "NoShippableItemsError",
@@ -225,6 +228,14 @@ class JournalVersionError(JournalError):
 
 class JournalMismatchError(JournalError):
     """The journal's job belongs to another user or another environment (API base URL)."""
+
+
+class JournalUnavailableError(JournalError):
+    """The journal's database cannot be reached, refused the login, or went away mid-job.
+
+    Before a job starts nothing has been sent; mid-job, no further sellback is begun and
+    every request already sent stays recorded as begun, so the next run settles it.
+    """
 
 
 class APIStatusError(PhygitalsError):

@@ -6,6 +6,7 @@ not know fails the test instead of being ignored.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,7 +20,7 @@ from aiohttp import web
 os.environ["PHYGITALS_STRICT_DECODING"] = "1"
 
 from phygitals_async import AsyncPhygitals, Phygitals
-from phygitals_async.testing import LocalSandbox, sandbox_in_thread
+from phygitals_async.testing import LocalSandbox, TemporaryPostgres, sandbox_in_thread
 
 pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
 
@@ -173,3 +174,19 @@ async def recorder() -> AsyncIterator[Recorder]:
     rec.url = f"http://127.0.0.1:{port}"
     yield rec
     await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TemporaryPostgres]:
+    """One throwaway PostgreSQL server for the session, removed at the end."""
+    with TemporaryPostgres() as server:
+        yield server
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def pg_url(postgres: TemporaryPostgres) -> str:
+    """A fresh, empty database of the session's server, as a ``postgresql://`` URL."""
+    return postgres.create_database(f"test_{next(_databases)}")

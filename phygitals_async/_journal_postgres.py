@@ -1,0 +1,597 @@
+"""The shared bulk sellback journal: one job in PostgreSQL, run by any number of workers.
+
+Each item is one row. Workers take work with :meth:`PostgresJournal.claim`: one statement
+picks the next unleased pending items in job order with ``FOR UPDATE SKIP LOCKED`` (two
+workers never get the same row) and stamps them with the worker's identity and a lease
+expiry taken from the database's clock (so the workers' clocks do not matter). A live
+worker renews its leases in the background; a dead one's leases expire and its items are
+claimed again by the others. An item whose buyback was begun (``attempts > 0``) and never
+settled is settled by the same no-guess rule as a resumed SQLite job.
+
+Settlements are guarded so a worker whose lease was taken over cannot overwrite the new
+holder's outcome: a worker records an outcome only for an item it still holds, except a
+confirmed sale (the API's own answer, with its amount), which always replaces a pending,
+unknown, retryable or unconfirmed state.
+
+The URL names the job: ``postgresql://user:pass@host:5432/db?job=season-end``, with
+optional ``lease`` (seconds, default 60) and ``worker`` (an identity; by default
+host:pid:random). Other query parameters go to libpq unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import urllib.parse
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Self
+
+from . import _errors
+from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
+
+SCHEMA_VERSION = 1
+_PAGE = 1000
+_CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS phygitals_journal_job (
+    job             text PRIMARY KEY,
+    schema_version  integer NOT NULL,
+    base_url        text NOT NULL,
+    user_id         text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    runs            integer NOT NULL DEFAULT 0,
+    next_position   bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS phygitals_journal_item (
+    job             text NOT NULL REFERENCES phygitals_journal_job (job) ON DELETE CASCADE,
+    item_id         text NOT NULL,
+    position        bigint NOT NULL,
+    state           text NOT NULL DEFAULT 'pending',
+    quoted_amount   numeric,
+    amount          numeric,
+    error_type      text,
+    error_message   text,
+    status_code     integer,
+    retry           boolean NOT NULL DEFAULT false,
+    attempts        integer NOT NULL DEFAULT 0,
+    begun_at        timestamptz,
+    settled_at      timestamptz,
+    worker          text,
+    lease_until     timestamptz,
+    PRIMARY KEY (job, item_id)
+);
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_todo
+    ON phygitals_journal_item (job, position) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
+    ON phygitals_journal_item (job, position);
+"""
+
+# Claims: the next pending items nobody holds (or whose holder's lease expired), in job
+# order. SKIP LOCKED lets concurrent claimers pass over each other's rows instead of
+# waiting, and the row lock held until commit makes the claim atomic.
+_CLAIM = """
+WITH picked AS (
+    SELECT item_id FROM phygitals_journal_item
+    WHERE job = %(job)s AND state = 'pending'
+      AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY position
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE phygitals_journal_item AS i
+SET worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+FROM picked
+WHERE i.job = %(job)s AND i.item_id = picked.item_id
+RETURNING i.item_id, i.position, i.state, i.quoted_amount, i.amount, i.error_type,
+    i.error_message, i.status_code, i.retry, i.attempts, i.begun_at, i.settled_at
+"""
+
+# begin(): the caller's items that are still to do and free (or already its own), now
+# counted as possibly sent. Retryable failures and unknowns may be begun again. It waits
+# for row locks rather than skipping them: a concurrent claim may be passing over the
+# caller's own rows for an instant. Locking in job order keeps two begins deadlock-free.
+_BEGIN = """
+WITH picked AS (
+    SELECT item_id FROM phygitals_journal_item
+    WHERE job = %(job)s AND item_id = ANY(%(ids)s)
+      AND (state IN ('pending', 'unknown') OR (state = 'failed' AND retry))
+      AND (lease_until IS NULL OR lease_until < now() OR worker = %(worker)s)
+    ORDER BY position
+    FOR UPDATE
+)
+UPDATE phygitals_journal_item AS i
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), settled_at = NULL,
+    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+FROM picked
+WHERE i.job = %(job)s AND i.item_id = picked.item_id
+RETURNING i.item_id
+"""
+
+_SETTLE = """
+UPDATE phygitals_journal_item AS i
+SET state = s.state, amount = s.amount,
+    quoted_amount = COALESCE(s.quoted_amount, i.quoted_amount),
+    error_type = s.error_type, error_message = s.error_message, status_code = s.status_code,
+    retry = s.retry, settled_at = now(), worker = NULL, lease_until = NULL
+FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
+            %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
+            %(codes)s::integer[], %(retries)s::boolean[])
+    AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code, retry)
+WHERE i.job = %(job)s AND i.item_id = s.item_id
+  AND (
+    (i.state = 'pending'
+     AND (i.worker = %(worker)s OR i.worker IS NULL OR i.lease_until < now()))
+    OR (s.state = 'sold' AND i.state <> 'sold' AND NOT (i.state = 'failed' AND NOT i.retry))
+  )
+"""
+
+_ADD = """
+WITH given AS (
+    SELECT g.item_id, g.quoted_amount, %(start)s + g.n AS position
+    FROM unnest(%(ids)s::text[], %(quotes)s::numeric[]) WITH ORDINALITY
+        AS g(item_id, quoted_amount, n)
+)
+INSERT INTO phygitals_journal_item AS i (job, item_id, position, quoted_amount)
+SELECT %(job)s, item_id, position, quoted_amount FROM given
+ON CONFLICT (job, item_id) DO UPDATE SET quoted_amount = EXCLUDED.quoted_amount
+    WHERE i.quoted_amount IS NULL AND EXCLUDED.quoted_amount IS NOT NULL
+RETURNING (xmax = 0) AS inserted
+"""
+
+_COLUMNS = (
+    "item_id, position, state, quoted_amount, amount, error_type, error_message,"
+    " status_code, retry, attempts, begun_at, settled_at"
+)
+
+
+def is_postgres_url(value: object) -> bool:
+    """Whether ``value`` names a PostgreSQL journal rather than an SQLite file."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+def _worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    (item_id, position, state, quoted, amount, etype, message, code, retry, attempts) = row[:10]
+    begun_at: datetime | None = row[10]
+    settled_at: datetime | None = row[11]
+    return JournalEntry(
+        item_id=item_id,
+        position=position,
+        state=JournalState(state),
+        quoted_amount=quoted,
+        amount=amount,
+        error_type=etype,
+        error_message=message,
+        status_code=code,
+        retry=retry,
+        attempts=attempts,
+        begun_at=begun_at,
+        settled_at=settled_at,
+    )
+
+
+class PostgresJournal:
+    """A bulk sellback job kept in PostgreSQL, shared by any number of worker processes.
+
+    Pass it (or its URL) as ``journal=`` to ``sell_back_many``. Needs the ``postgres``
+    extra (``pip install 'phygitals-async[postgres]'``).
+
+    Example::
+
+        journal = "postgresql://app:secret@db:5432/sellbacks?job=season-end-2026"
+        report = await client.sell_back_many(items, journal=journal, concurrency=8)
+
+    Args:
+        url: ``postgresql://...?job=NAME`` (``lease`` and ``worker`` are optional query
+            parameters; the others are passed to the database driver).
+        job: the job's name, instead of ``?job=``.
+        lease: seconds a claim is held without renewal; a worker renews its claims every
+            third of it, so only a dead or cut-off worker's claims expire.
+        worker: this worker's identity, recorded on its claims.
+        connect_timeout: seconds to wait for the database when opening.
+
+    Raises:
+        ConfigurationError: the URL has no job, or a bad ``lease``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        job: str | None = None,
+        lease: float | None = None,
+        worker: str | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in {"postgresql", "postgres"}:
+            msg = f"a PostgreSQL journal URL starts with postgresql://, got {parts.scheme!r}"
+            raise _errors.ConfigurationError(msg)
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        ours = {k: v for k, v in query if k in {"job", "lease", "worker"}}
+        job = job or ours.get("job")
+        if not job:
+            msg = "the PostgreSQL journal URL names no job: add ?job=NAME"
+            raise _errors.ConfigurationError(msg)
+        try:
+            self.lease = float(lease if lease is not None else ours.get("lease", 60.0))
+        except ValueError:
+            msg = f"lease must be a number of seconds, got {ours.get('lease')!r}"
+            raise _errors.ConfigurationError(msg) from None
+        if not 0 < self.lease < 86400:
+            msg = f"lease must be between 0 and 86400 seconds, got {self.lease}"
+            raise _errors.ConfigurationError(msg)
+        self.job_name = job
+        self.worker = worker or ours.get("worker") or _worker_identity()
+        self.connect_timeout = connect_timeout
+        rest = urllib.parse.urlencode([(k, v) for k, v in query if k not in ours])
+        self._conninfo = urllib.parse.urlunsplit(parts._replace(query=rest))
+        # Where, for messages: never the password.
+        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._buffer: list[JournalSettlement] = []
+        self._renewer: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresJournal({self.where!r}, job={self.job_name!r}, worker={self.worker!r})"
+
+    # -- connection ----------------------------------------------------------------------
+
+    def _unavailable(self, exc: BaseException) -> _errors.JournalUnavailableError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _errors.JournalUnavailableError(
+            f"the journal database {self.where} is unavailable: {detail}"
+        )
+
+    async def _connect(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        try:
+            import psycopg  # noqa: PLC0415  the optional extra is needed only here
+        except ImportError:
+            msg = (
+                "a postgresql:// journal needs the postgres extra:"
+                " pip install 'phygitals-async[postgres]'"
+            )
+            raise _errors.JournalError(msg) from None
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=max(1, round(self.connect_timeout)),
+                application_name="phygitals-journal",
+            )
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
+            msg = f"the journal URL for {self.where} is not valid: {exc}"
+            raise _errors.JournalError(msg) from None
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from None
+
+    async def _execute(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run one statement (its own transaction); database loss is a journal error."""
+        import psycopg  # noqa: PLC0415  loaded by _connect already
+
+        if self._db is None:
+            msg = "the journal is not open"
+            raise _errors.JournalError(msg)
+        try:
+            cursor = await self._db.execute(query, params)
+            return await cursor.fetchall() if cursor.description else []
+        except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable) as exc:
+            msg = f"the journal tables in {self.where} are not a phygitals journal: {exc}"
+            raise _errors.JournalCorruptedError(msg) from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def _open_job(self) -> None:
+        self._db = await self._connect()
+        async with self._db.transaction():
+            # Workers starting together must not race to create the tables.
+            await self._execute("SELECT pg_advisory_xact_lock(hashtext('phygitals_journal'))")
+            await self._execute(_TABLES)
+
+    async def _row(self) -> tuple[Any, ...] | None:
+        rows = await self._execute(
+            "SELECT schema_version, base_url, user_id, created_at, runs"
+            " FROM phygitals_journal_job WHERE job = %(job)s",
+            {"job": self.job_name},
+        )
+        return tuple(rows[0]) if rows else None
+
+    def _checked(self, row: tuple[Any, ...]) -> JournalJob:
+        version, base_url, user_id, created_at, runs = row
+        if version != SCHEMA_VERSION:
+            msg = (
+                f"journal job {self.job_name!r} in {self.where} has schema version {version};"
+                f" this version of phygitals_async reads version {SCHEMA_VERSION}"
+            )
+            raise _errors.JournalVersionError(msg)
+        return JournalJob(
+            schema_version=version,
+            base_url=base_url,
+            user_id=user_id,
+            created_at=created_at,
+            runs=runs,
+        )
+
+    def _check_binding(self, job: JournalJob, user_id: str | None, base_url: str) -> None:
+        if job.base_url != base_url:
+            msg = (
+                f"journal job {self.job_name!r} sells through {job.base_url},"
+                f" not {base_url}: use another job name"
+            )
+            raise _errors.JournalMismatchError(msg)
+        if job.user_id is not None and user_id is not None and job.user_id != user_id:
+            msg = (
+                f"journal job {self.job_name!r} belongs to user {job.user_id!r},"
+                f" not {user_id!r}: use another job name"
+            )
+            raise _errors.JournalMismatchError(msg)
+
+    # -- the Journal interface -----------------------------------------------------------
+
+    async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
+        """Open (or create) the job and check its owner and environment; start renewals."""
+        try:
+            await self._open_job()
+            async with self._db_transaction():
+                await self._execute(
+                    "INSERT INTO phygitals_journal_job (job, schema_version, base_url, user_id)"
+                    " VALUES (%(job)s, %(version)s, %(base_url)s, %(user_id)s)"
+                    " ON CONFLICT (job) DO NOTHING",
+                    {
+                        "job": self.job_name,
+                        "version": SCHEMA_VERSION,
+                        "base_url": base_url,
+                        "user_id": user_id,
+                    },
+                )
+                row = await self._execute(
+                    "SELECT schema_version, base_url, user_id, created_at, runs"
+                    " FROM phygitals_journal_job WHERE job = %(job)s FOR UPDATE",
+                    {"job": self.job_name},
+                )
+                self._check_binding(self._checked(tuple(row[0])), user_id, base_url)
+                await self._execute(
+                    "UPDATE phygitals_journal_job SET runs = runs + 1,"
+                    " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s",
+                    {"job": self.job_name, "user_id": user_id},
+                )
+        except BaseException:
+            await self.close()
+            raise
+        await self._start_renewals()
+        return await self.job()
+
+    async def open_for_reading(self) -> JournalJob:
+        """Open an existing job to read it; nothing is written (``journal show``)."""
+        try:
+            self._db = await self._connect()
+            await self._execute("SET default_transaction_read_only = on")
+            rows = await self._execute("SELECT to_regclass('phygitals_journal_job') IS NULL")
+            if rows[0][0]:
+                msg = f"no journal job {self.job_name!r} in {self.where} (no journal tables)"
+                raise _errors.JournalError(msg)  # noqa: TRY301  closed by the handler below
+            return await self.job()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def job(self) -> JournalJob:
+        """The job's metadata."""
+        row = await self._row()
+        if row is None:
+            msg = f"no journal job {self.job_name!r} in {self.where}"
+            raise _errors.JournalError(msg)
+        return self._checked(row)
+
+    async def add_items(self, items: Sequence[JournalItem]) -> int:
+        """Include items after those the job has (in chunks); return how many were new."""
+        added = 0
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            async with self._db_transaction():
+                # The job row's lock hands out positions to one adder at a time.
+                rows = await self._execute(
+                    "SELECT next_position FROM phygitals_journal_job"
+                    " WHERE job = %(job)s FOR UPDATE",
+                    {"job": self.job_name},
+                )
+                first = rows[0][0]
+                inserted = await self._execute(
+                    _ADD,
+                    {
+                        "job": self.job_name,
+                        "start": first,
+                        "ids": [i.item_id for i in chunk],
+                        "quotes": [i.quoted_amount for i in chunk],
+                    },
+                )
+                await self._execute(
+                    "UPDATE phygitals_journal_job SET next_position = %(next)s WHERE job = %(job)s",
+                    {"job": self.job_name, "next": first + len(chunk) + 1},
+                )
+            added += sum(1 for (new,) in inserted if new)
+        return added
+
+    async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """Claim and count as begun the given items this worker may send; return those."""
+        await self.flush()
+        if not item_ids:
+            return []
+        rows = await self._execute(
+            _BEGIN,
+            {
+                "job": self.job_name,
+                "ids": list(item_ids),
+                "worker": self.worker,
+                "lease": self.lease,
+            },
+        )
+        got = {r[0] for r in rows}
+        return [i for i in item_ids if i in got]
+
+    async def claim(self, limit: int) -> list[JournalEntry]:
+        """Take up to ``limit`` pending items nobody holds, in job order, with a lease.
+
+        Each entry is as it was before the claim: ``attempts > 0`` means a buyback may
+        already have been sent for it (by a worker that died), so it must be settled by the
+        no-guess rule rather than sent as new. Claiming is not beginning: call
+        :meth:`begin` right before sending.
+        """
+        await self.flush()
+        rows = await self._execute(
+            _CLAIM,
+            {"job": self.job_name, "limit": limit, "worker": self.worker, "lease": self.lease},
+        )
+        return sorted((_entry(r) for r in rows), key=lambda e: e.position)
+
+    async def release(self, item_ids: Sequence[str]) -> None:
+        """Give back claimed items this worker will not work on (on a clean stop)."""
+        await self.flush()
+        if item_ids:
+            await self._execute(
+                "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
+                " WHERE job = %(job)s AND item_id = ANY(%(ids)s) AND worker = %(worker)s"
+                " AND state = 'pending'",
+                {"job": self.job_name, "ids": list(item_ids), "worker": self.worker},
+            )
+
+    async def outstanding(self) -> tuple[int, float | None]:
+        """How many items are pending, and seconds until the soonest lease expires."""
+        rows = await self._execute(
+            "SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - now())"
+            " FROM phygitals_journal_item WHERE job = %(job)s AND state = 'pending'",
+            {"job": self.job_name},
+        )
+        count, soonest = rows[0]
+        return int(count), None if soonest is None else float(soonest)
+
+    async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
+        """Buffer outcomes; they are written with the next begin, claim, flush or close."""
+        self._buffer.extend(settlements)
+        if len(self._buffer) >= _PAGE:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every buffered outcome in one statement."""
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            await self._execute(
+                _SETTLE,
+                {
+                    "job": self.job_name,
+                    "worker": self.worker,
+                    "ids": [s.item_id for s in batch],
+                    "states": [s.state.value for s in batch],
+                    "amounts": [s.amount for s in batch],
+                    "quotes": [s.quoted_amount for s in batch],
+                    "types": [s.error_type for s in batch],
+                    "messages": [s.error_message for s in batch],
+                    "codes": [s.status_code for s in batch],
+                    "retries": [s.retry for s in batch],
+                },
+            )
+        except BaseException:
+            self._buffer[:0] = batch  # kept for a later flush if the database comes back
+            raise
+
+    async def entries(
+        self, states: Collection[JournalState] | None = None
+    ) -> AsyncIterator[JournalEntry]:
+        """The job's items in job order, a page at a time (keyset pagination)."""
+        wanted = None if states is None else [JournalState(s).value for s in states]
+        after = -1
+        while True:
+            rows = await self._execute(
+                f"SELECT {_COLUMNS} FROM phygitals_journal_item"  # noqa: S608  constant columns
+                " WHERE job = %(job)s AND position > %(after)s"
+                " AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))"
+                " ORDER BY position LIMIT %(page)s",
+                {"job": self.job_name, "after": after, "states": wanted, "page": _PAGE},
+            )
+            for row in rows:
+                yield _entry(tuple(row))
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][1]
+
+    async def totals(self) -> dict[JournalState, tuple[int, Decimal]]:
+        """Counts and amounts by state, computed by the database (for reports of big jobs).
+
+        The amount is the confirmed sum for ``sold`` and the quoted sum for ``unconfirmed``.
+        """
+        rows = await self._execute(
+            "SELECT state, count(*), COALESCE(sum(CASE WHEN state = 'sold' THEN amount"
+            " WHEN state = 'unconfirmed' THEN quoted_amount END), 0)"
+            " FROM phygitals_journal_item WHERE job = %(job)s GROUP BY state",
+            {"job": self.job_name},
+        )
+        return {JournalState(s): (int(n), Decimal(a)) for s, n, a in rows}
+
+    async def close(self) -> None:
+        """Stop renewing, write buffered outcomes, give back unbegun claims, disconnect."""
+        if self._renewer is not None:
+            renewer, self._renewer = self._renewer, None
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        db, self._db = self._db, None
+        if db is None:
+            return
+        self._db = db
+        try:
+            if not db.closed:
+                await self.flush()
+        except _errors.JournalError:
+            pass  # the database is gone: what was begun is settled by the next run
+        finally:
+            self._db = None
+            await db.close()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _db_transaction(self) -> Any:
+        if self._db is None:
+            msg = "the journal is not open"
+            raise _errors.JournalError(msg)
+        return self._db.transaction()
+
+    async def _start_renewals(self) -> None:
+        # A plain task, not a task group: open() and close() need not run in one task.
+        self._renewer = asyncio.ensure_future(self._renew())
+
+    async def _renew(self) -> None:
+        # A separate connection: renewals must not queue behind the runner's statements.
+        db = await self._connect()
+        try:
+            while True:
+                await asyncio.sleep(self.lease / 3)
+                await db.execute(
+                    "UPDATE phygitals_journal_item"
+                    " SET lease_until = now() + make_interval(secs => %(lease)s)"
+                    " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
+                    {"job": self.job_name, "worker": self.worker, "lease": self.lease},
+                )
+        except Exception:  # noqa: BLE001, S110  the runner's own statements report the loss
+            pass
+        finally:
+            await db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
