@@ -52,6 +52,7 @@ from . import _errors, _fork
 from ._converters import converter, explain
 from ._limits import BodyError, cap_message, decode_json, short_repr
 from ._secrets import sanitized, scrub_body, scrub_headers
+from ._throttle import on_rate_limited
 from ._validation import require_int, require_seconds
 from ._version import __version__
 
@@ -337,6 +338,8 @@ class Transport:
             with _gc_paused():
                 return self._decode(call, url, raw, into)
         error = self._status_error(call, url, status, headers, raw)
+        if status == 429 and (tell := on_rate_limited.get()) is not None:
+            tell()  # a bulk run adapts its concurrency (see _throttle)
         if not self._may_retry_status(call, status):
             raise error
         retry_after = getattr(error, "retry_after", None)

@@ -72,17 +72,21 @@ CREATE TABLE IF NOT EXISTS phygitals_journal_item (
 );
 CREATE INDEX IF NOT EXISTS phygitals_journal_item_todo
     ON phygitals_journal_item (job, position) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
+    ON phygitals_journal_item (job, position)
+    WHERE state = 'unknown' OR (state = 'failed' AND retry);
 CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
     ON phygitals_journal_item (job, position);
 """
 
-# Claims: the next pending items nobody holds (or whose holder's lease expired), in job
-# order. SKIP LOCKED lets concurrent claimers pass over each other's rows instead of
-# waiting, and the row lock held until commit makes the claim atomic.
+# Claims: the next items nobody holds (or whose holder's lease expired), in job order.
+# SKIP LOCKED lets concurrent claimers pass over each other's rows instead of waiting, and
+# the row lock held until commit makes the claim atomic. {todo} is one of the two partial
+# indexes' predicates, so a claim never scans settled rows, even deep into a large job.
 _CLAIM = """
 WITH picked AS (
     SELECT item_id FROM phygitals_journal_item
-    WHERE job = %(job)s AND state = 'pending'
+    WHERE job = %(job)s AND {todo}
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY position
     LIMIT %(limit)s
@@ -95,6 +99,10 @@ WHERE i.job = %(job)s AND i.item_id = picked.item_id
 RETURNING i.item_id, i.position, i.state, i.quoted_amount, i.amount, i.error_type,
     i.error_message, i.status_code, i.retry, i.attempts, i.begun_at, i.settled_at
 """
+_PENDING = "state = 'pending'"
+# Retryable outcomes (unknown, or a failure worth another try) are taken again only when
+# settled before this worker opened the job: once per run, never in a loop within one.
+_RETRYABLE = "(state = 'unknown' OR (state = 'failed' AND retry)) AND settled_at < %(since)s"
 
 # begin(): the caller's items that are still to do and free (or already its own), now
 # counted as possibly sent. Retryable failures and unknowns may be begun again. It waits
@@ -243,6 +251,7 @@ class PostgresJournal:
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._buffer: list[JournalSettlement] = []
+        self._since: datetime | None = None
         self._renewer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -363,11 +372,13 @@ class PostgresJournal:
                     {"job": self.job_name},
                 )
                 self._check_binding(self._checked(tuple(row[0])), user_id, base_url)
-                await self._execute(
+                opened = await self._execute(
                     "UPDATE phygitals_journal_job SET runs = runs + 1,"
-                    " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s",
+                    " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s"
+                    " RETURNING now()",
                     {"job": self.job_name, "user_id": user_id},
                 )
+                self._since = opened[0][0]
         except BaseException:
             await self.close()
             raise
@@ -443,18 +454,26 @@ class PostgresJournal:
         return [i for i in item_ids if i in got]
 
     async def claim(self, limit: int) -> list[JournalEntry]:
-        """Take up to ``limit`` pending items nobody holds, in job order, with a lease.
+        """Take up to ``limit`` items nobody holds, in job order, with a lease.
 
-        Each entry is as it was before the claim: ``attempts > 0`` means a buyback may
-        already have been sent for it (by a worker that died), so it must be settled by the
-        no-guess rule rather than sent as new. Claiming is not beginning: call
-        :meth:`begin` right before sending.
+        Pending items first, then retryable outcomes (unknown, or a failure worth another
+        try) recorded before this worker opened the job. Each entry is as it was before the
+        claim: ``attempts > 0`` means a buyback may already have been sent for it (by a
+        worker that died), so it must be settled by the no-guess rule rather than sent as
+        new. Claiming is not beginning: :meth:`begin` comes right before sending.
         """
         await self.flush()
-        rows = await self._execute(
-            _CLAIM,
-            {"job": self.job_name, "limit": limit, "worker": self.worker, "lease": self.lease},
-        )
+        params = {
+            "job": self.job_name,
+            "limit": limit,
+            "worker": self.worker,
+            "lease": self.lease,
+            "since": self._since,
+        }
+        rows = await self._execute(_CLAIM.format(todo=_PENDING), params)
+        if len(rows) < limit:
+            params["limit"] = limit - len(rows)
+            rows += await self._execute(_CLAIM.format(todo=_RETRYABLE), params)
         return sorted((_entry(r) for r in rows), key=lambda e: e.position)
 
     async def release(self, item_ids: Sequence[str]) -> None:
@@ -469,11 +488,16 @@ class PostgresJournal:
             )
 
     async def outstanding(self) -> tuple[int, float | None]:
-        """How many items are pending, and seconds until the soonest lease expires."""
+        """Items other workers still hold, and seconds until the soonest of their leases ends.
+
+        A worker whose :meth:`claim` comes back empty waits while this is not ``(0, None)``:
+        the holders either settle their items or die and let their leases expire.
+        """
         rows = await self._execute(
             "SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - now())"
-            " FROM phygitals_journal_item WHERE job = %(job)s AND state = 'pending'",
-            {"job": self.job_name},
+            " FROM phygitals_journal_item WHERE job = %(job)s AND state = 'pending'"
+            " AND worker IS DISTINCT FROM %(worker)s",
+            {"job": self.job_name, "worker": self.worker},
         )
         count, soonest = rows[0]
         return int(count), None if soonest is None else float(soonest)

@@ -1,0 +1,90 @@
+"""Adaptive concurrency for bulk sellback: additive increase, multiplicative decrease.
+
+The API documents no numeric rate limit; a 429 is its only signal. A bulk run holds an
+:class:`AdaptiveLimit` (its ``concurrency`` is the ceiling) and halves it when a request it
+sent is answered 429, then grows back by one request per round of successes, as TCP does
+with its window. Every worker of a fleet does the same on the 429s it sees, so a fleet slows
+down together and its total concurrency never exceeds the sum of its workers' ceilings.
+
+The transport learns which limit to tell through :data:`on_rate_limited`, a context
+variable the bulk runner sets around each sellback: concurrent runs on one client each
+adapt to their own 429s only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+
+__all__ = ["AdaptiveLimit", "on_rate_limited"]
+
+log = logging.getLogger("phygitals_async")
+
+#: Called by the transport each time a request of the current context is answered 429.
+on_rate_limited: ContextVar[Callable[[], None] | None] = ContextVar(
+    "phygitals_on_rate_limited", default=None
+)
+
+
+class AdaptiveLimit:
+    """At most ``limit`` holders at once, where ``limit`` adapts between 1 and ``ceiling``.
+
+    Example::
+
+        limit = AdaptiveLimit(8)
+        async with limit.slot():
+            await client.sell_back(item_id)   # a 429 on the way halves the limit
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.in_flight = 0
+        self.cuts = 0
+        self.lowest = float(ceiling)
+        self._epoch = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def allowed(self) -> int:
+        """How many may hold a slot now."""
+        return max(1, int(self.limit))
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot while sending; 429s seen inside cut the limit, success grows it."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.allowed)
+            self.in_flight += 1
+        epoch = self._epoch
+        limited = False
+
+        def rate_limited() -> None:
+            nonlocal limited
+            limited = True
+            self._cut(epoch)
+
+        token = on_rate_limited.set(rate_limited)
+        try:
+            yield
+        finally:
+            on_rate_limited.reset(token)
+            if not limited:
+                # One slot's worth per round: +1 after ``limit`` successes.
+                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            async with self._changed:
+                self.in_flight -= 1
+                self._changed.notify_all()
+
+    def _cut(self, epoch: int) -> None:
+        # Requests sent before the last cut were counted in it: one cut per round of 429s.
+        if epoch != self._epoch:
+            return
+        self._epoch += 1
+        self.cuts += 1
+        self.limit = max(1.0, self.limit / 2)
+        self.lowest = min(self.lowest, self.limit)
+        log.info("bulk sellback: answered 429, concurrency now %d", self.allowed)
