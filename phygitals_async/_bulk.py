@@ -27,6 +27,7 @@ from ._journal import (
     entries_of,
 )
 from ._journal_memory import MemoryJournal
+from ._journal_postgres import PostgresJournal
 from ._journal_sqlite import SqliteJournal
 from ._journal_summary import journal_from
 from ._models import (
@@ -78,6 +79,8 @@ def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
             raise _errors.InvalidRequestError(msg)
         return MemoryJournal()
     journal = journal_from(spec)
+    if resume_only and isinstance(journal, PostgresJournal) and not isinstance(spec, Journal):
+        journal.create = False  # a worker resuming a job name that is not there: a typo
     if resume_only and isinstance(journal, SqliteJournal) and not os.path.lexists(journal.path):
         # Resuming a journal that is not there is a typo, not an empty job.
         msg = f"journal {journal.path!r} does not exist: there is no job to resume"

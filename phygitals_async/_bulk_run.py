@@ -24,14 +24,23 @@ import anyio
 import attrs
 
 from . import _errors
-from ._journal import Journal, JournalEntry, JournalSettlement, JournalState, entries_of
+from ._journal import (
+    Journal,
+    JournalEntry,
+    JournalSettlement,
+    JournalState,
+    SharedJournal,
+    entries_of,
+)
 from ._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
+from ._throttle import AdaptiveLimit
 
 __all__ = ["DONE", "Client", "Run", "SellbackOutcome", "outcome_of", "unknown_error"]
 
 SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
 
 _RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
+_CLAIM_POLL = 1.0  # seconds between looks at a shared job whose items others still hold
 # Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
 # crash may leave up to a group of items marked begun that were never sent, which the
 # next run settles by the same no-guess rule as any begun item.
@@ -170,6 +179,8 @@ class Run:
         # This run's failures with their full detail, for a report; a stream needs none.
         self.errors: dict[str, Exception] | None = {} if keep_errors else None
         self.ambiguous: list[_Ambiguous] = []
+        # The pool has ``concurrency`` workers; this lets fewer send while 429s come back.
+        self.limit = AdaptiveLimit(concurrency)
 
     async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
         await self.journal.settle([settlement])
@@ -190,7 +201,8 @@ class Run:
     async def attempt(self, entry: JournalEntry) -> _Ambiguous | None:
         """Send one begun item's buyback; settle it, or return why it is ambiguous."""
         try:
-            sale = await self.client.sell_back(entry.item_id)
+            async with self.limit.slot():
+                sale = await self.client.sell_back(entry.item_id)
         except _errors.PhygitalsError as exc:
             if _lost(exc) or entry.attempts > 0:
                 return _Ambiguous(entry, exc)
@@ -272,7 +284,25 @@ class Run:
         return again
 
     async def run(self) -> None:
-        """Begin and sell every unsettled item of the job, then settle the ambiguous ones."""
+        """Begin and sell every unsettled item of the job, then settle the ambiguous ones.
+
+        On a shared journal, rounds follow until no other worker holds an item of the job:
+        each round claims until nothing is free and settles all it took, so this worker
+        never holds an item while it waits for the others (no two wait on each other).
+        """
+        await self._round()
+        if not isinstance(self.journal, SharedJournal):
+            return
+        while True:
+            held, expires_in = await self.journal.outstanding()
+            if not held:
+                return
+            # Others are working (they settle soon) or died (their leases run out): look
+            # again when the soonest lease ends, or sooner.
+            await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
+            await self._round()
+
+    async def _round(self) -> None:
         feed = _Feed(self.journal, self.concurrency)
 
         async def worker() -> None:
@@ -308,6 +338,9 @@ class _Feed:
     async def fill(self) -> None:
         """Stream the unsettled items from the journal and begin them group by group."""
         try:
+            if isinstance(self.journal, SharedJournal):
+                await self._claim(self.journal)
+                return
             group: list[JournalEntry] = []
             async with entries_of(self.journal, _WORK) as entries:
                 async for entry in entries:
@@ -322,10 +355,23 @@ class _Feed:
             self.done = True
             self.arrived.set()
 
-    async def _hand_out(self, group: list[JournalEntry]) -> None:
+    async def _claim(self, journal: SharedJournal) -> None:
+        # Claims, not a listing: each worker of a fleet takes only items nobody holds, a
+        # concurrency's worth at a time, so leases cover little more than what is in flight.
+        while True:
+            await self._room()
+            claimed = list(await journal.claim(self.low))
+            if not claimed:
+                return
+            await self._hand_out(claimed)
+
+    async def _room(self) -> None:
         while len(self.ready) >= self.low:
             self.wanted.clear()
             await self.wanted.wait()
+
+    async def _hand_out(self, group: list[JournalEntry]) -> None:
+        await self._room()
         if group:
             # Durable before any of them is sent: a crash can never hide a request.
             begun = set(await self.journal.begin([e.item_id for e in group]))

@@ -46,6 +46,7 @@ __all__ = [
     "JournalJob",
     "JournalSettlement",
     "JournalState",
+    "SharedJournal",
 ]
 
 
@@ -242,3 +243,21 @@ async def entries_of(
         close = getattr(entries, "aclose", None)
         if close is not None:
             await close()
+
+
+@runtime_checkable
+class SharedJournal(Journal, Protocol):
+    """A journal that several worker processes run at once (PostgreSQL).
+
+    A run on it takes its work by :meth:`claim` instead of reading :meth:`Journal.entries`,
+    and finishes only when no other worker holds an unsettled item of the job: a live
+    worker settles its items, a dead one's leases expire and its items are claimed again.
+    """
+
+    async def claim(self, limit: int) -> Sequence[JournalEntry]:
+        """Take up to ``limit`` items nobody holds, with a lease; as they were before."""
+        ...
+
+    async def outstanding(self) -> tuple[int, float | None]:
+        """Unsettled items other workers hold, and seconds until the soonest lease ends."""
+        ...

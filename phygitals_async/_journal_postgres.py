@@ -252,6 +252,8 @@ class PostgresJournal:
         self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._buffer: list[JournalSettlement] = []
         self._since: datetime | None = None
+        #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
+        self.create = True
         self._renewer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -354,36 +356,42 @@ class PostgresJournal:
         """Open (or create) the job and check its owner and environment; start renewals."""
         try:
             await self._open_job()
-            async with self._db_transaction():
-                await self._execute(
-                    "INSERT INTO phygitals_journal_job (job, schema_version, base_url, user_id)"
-                    " VALUES (%(job)s, %(version)s, %(base_url)s, %(user_id)s)"
-                    " ON CONFLICT (job) DO NOTHING",
-                    {
-                        "job": self.job_name,
-                        "version": SCHEMA_VERSION,
-                        "base_url": base_url,
-                        "user_id": user_id,
-                    },
-                )
-                row = await self._execute(
-                    "SELECT schema_version, base_url, user_id, created_at, runs"
-                    " FROM phygitals_journal_job WHERE job = %(job)s FOR UPDATE",
-                    {"job": self.job_name},
-                )
-                self._check_binding(self._checked(tuple(row[0])), user_id, base_url)
-                opened = await self._execute(
-                    "UPDATE phygitals_journal_job SET runs = runs + 1,"
-                    " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s"
-                    " RETURNING now()",
-                    {"job": self.job_name, "user_id": user_id},
-                )
-                self._since = opened[0][0]
+            await self._bind(user_id, base_url)
         except BaseException:
             await self.close()
             raise
         await self._start_renewals()
         return await self.job()
+
+    async def _bind(self, user_id: str | None, base_url: str) -> None:
+        async with self._db_transaction():
+            if not self.create and await self._row() is None:
+                msg = f"no journal job {self.job_name!r} in {self.where}: nothing to resume"
+                raise _errors.JournalError(msg)
+            await self._execute(
+                "INSERT INTO phygitals_journal_job (job, schema_version, base_url, user_id)"
+                " VALUES (%(job)s, %(version)s, %(base_url)s, %(user_id)s)"
+                " ON CONFLICT (job) DO NOTHING",
+                {
+                    "job": self.job_name,
+                    "version": SCHEMA_VERSION,
+                    "base_url": base_url,
+                    "user_id": user_id,
+                },
+            )
+            row = await self._execute(
+                "SELECT schema_version, base_url, user_id, created_at, runs"
+                " FROM phygitals_journal_job WHERE job = %(job)s FOR UPDATE",
+                {"job": self.job_name},
+            )
+            self._check_binding(self._checked(tuple(row[0])), user_id, base_url)
+            opened = await self._execute(
+                "UPDATE phygitals_journal_job SET runs = runs + 1,"
+                " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s"
+                " RETURNING now()",
+                {"job": self.job_name, "user_id": user_id},
+            )
+            self._since = opened[0][0]
 
     async def open_for_reading(self) -> JournalJob:
         """Open an existing job to read it; nothing is written (``journal show``)."""

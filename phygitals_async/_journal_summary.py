@@ -8,18 +8,18 @@ from decimal import Decimal
 
 import attrs
 
-from ._errors import ConfigurationError, InvalidRequestError
+from ._errors import InvalidRequestError
 from ._journal import Journal, JournalJob, JournalState, entries_of
+from ._journal_postgres import PostgresJournal, is_postgres_url
 from ._journal_sqlite import SqliteJournal
 
 __all__ = ["JournalSummary", "journal_from", "summarize"]
 
 
 def journal_from(spec: str | os.PathLike[str] | Journal) -> Journal:
-    """The journal a ``journal=`` argument names: a file path, or a journal object."""
-    if isinstance(spec, str) and spec.startswith(("postgresql://", "postgres://")):
-        msg = "PostgreSQL journals are not available in this version"
-        raise ConfigurationError(msg)
+    """The journal a ``journal=`` argument names: a file path, a URL, or a journal object."""
+    if is_postgres_url(spec):
+        return PostgresJournal(str(spec))
     if isinstance(spec, str | os.PathLike):
         path = os.fspath(spec)
         if not path:
