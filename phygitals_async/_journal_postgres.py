@@ -259,6 +259,9 @@ class PostgresJournal:
     def __repr__(self) -> str:
         return f"PostgresJournal({self.where!r}, job={self.job_name!r}, worker={self.worker!r})"
 
+    def __str__(self) -> str:
+        return f"postgresql://{self.where}?job={self.job_name}"
+
     # -- connection ----------------------------------------------------------------------
 
     def _unavailable(self, exc: BaseException) -> _errors.JournalUnavailableError:
@@ -304,6 +307,9 @@ class PostgresJournal:
             raise _errors.JournalCorruptedError(msg) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self._unavailable(exc) from None
+        except psycopg.Error as exc:
+            msg = f"the journal database {self.where} refused a statement: {exc}"
+            raise _errors.JournalError(msg) from None
 
     async def _open_job(self) -> None:
         self._db = await self._connect()
@@ -575,7 +581,7 @@ class PostgresJournal:
         return {JournalState(s): (int(n), Decimal(a)) for s, n, a in rows}
 
     async def close(self) -> None:
-        """Stop renewing, write buffered outcomes, give back unbegun claims, disconnect."""
+        """Stop renewing, write buffered outcomes, give back every claim, disconnect."""
         if self._renewer is not None:
             renewer, self._renewer = self._renewer, None
             renewer.cancel()
@@ -585,8 +591,16 @@ class PostgresJournal:
             return
         self._db = db
         try:
-            if not db.closed:
+            if not db.closed and self._since is not None:  # opened to run, not to read
                 await self.flush()
+                # Nothing of this worker is in flight any more: what it still holds is free
+                # for the next claimer now, not when the lease runs out (a begun item is
+                # then settled by the no-guess rule, as its attempts say).
+                await self._execute(
+                    "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
+                    " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
+                    {"job": self.job_name, "worker": self.worker},
+                )
         except _errors.JournalError:
             pass  # the database is gone: what was begun is settled by the next run
         finally:

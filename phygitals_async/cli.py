@@ -41,6 +41,7 @@ from ._completion import SHELLS, completion_script
 from ._demo import run_demo
 from ._errors import ConfigurationError
 from ._journal import Journal, JournalState, entries_of
+from ._journal_postgres import PostgresJournal
 from ._journal_summary import JournalSummary, journal_from, summarize
 from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
 from ._output import (
@@ -63,6 +64,7 @@ examples:
   phygitals inventory user_abc123 --json           exact JSON (amounts as strings)
   phygitals sellback --user u1 --all --journal run.db --concurrency 16
   phygitals journal show run.db --json             a bulk sellback job, every item
+  phygitals journal show 'postgresql://db/sb?job=eos'   a job shared by a fleet of workers
   phygitals ship order order_123 --wait-until shipped --timeout 3600
   phygitals sandbox --port 8787                    serve a local sandbox for your app
   phygitals completion bash                        tab completion script (also zsh, fish)
@@ -195,7 +197,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         "a job's items counted by state, with totals (--json: every item too)",
         "phygitals journal show run.db --json",
     )
-    p.add_argument("journal", metavar="FILE", help="the journal file")
+    p.add_argument(
+        "journal", metavar="JOURNAL", help="the journal file, or postgresql://...?job=NAME"
+    )
     ship = add("ship", "shipping: quote, request, order", "phygitals ship order order_123")
     ship_sub = ship.add_subparsers(dest="ship_command", required=True, metavar="ACTION")
     q = command(
@@ -458,7 +462,9 @@ async def _journal_show(args: argparse.Namespace) -> int:
         if args.json:
             await _print_journal_json(journal, summary)
         else:
-            _print_journal(args.journal, summary)
+            # A URL may carry a password: name the job by where it is, never by its URL.
+            name = str(journal) if isinstance(journal, PostgresJournal) else args.journal
+            _print_journal(name, summary)
     finally:
         await journal.close()
     return EXIT_OK

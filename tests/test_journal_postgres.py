@@ -13,6 +13,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 import pytest_asyncio
+from conftest import with_job
 
 import phygitals_async as p
 from phygitals_async import JournalItem, JournalSettlement, JournalState, PostgresJournal
@@ -20,9 +21,8 @@ from phygitals_async import JournalItem, JournalSettlement, JournalState, Postgr
 BASE = "http://127.0.0.1:1/_"
 
 
-def job_url(pg_url: str, job: str = "j1", **extra: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"job": job, **extra}.items())
-    return f"{pg_url}?{query}"
+def job_url(pg_url: str, job: str = "j1") -> str:
+    return with_job(pg_url, job)
 
 
 @pytest_asyncio.fixture
@@ -240,9 +240,9 @@ async def test_a_wrong_password_or_database_is_a_clear_error(pg_url: str) -> Non
     """A refused login or a missing database is JournalUnavailableError, password unshown."""
     wrong = pg_url.replace("postgres:", "postgres:WRONG", 1)
     with pytest.raises(p.JournalUnavailableError, match="password authentication failed") as e:
-        await PostgresJournal(wrong + "?job=j").open(user_id="u", base_url=BASE)
+        await PostgresJournal(with_job(wrong, "j")).open(user_id="u", base_url=BASE)
     assert "WRONG" not in str(e.value)
-    missing = pg_url.rsplit("/", 1)[0] + "/no_such_db?job=j"
+    missing = pg_url.split("?", maxsplit=1)[0].rsplit("/", 1)[0] + "/no_such_db?job=j"
     with pytest.raises(p.JournalUnavailableError, match="no_such_db"):
         await PostgresJournal(missing).open(user_id="u", base_url=BASE)
 
@@ -265,4 +265,4 @@ def test_a_malformed_url_is_refused_at_once(url: str, error: type[Exception], ma
 async def test_an_option_libpq_does_not_know_is_a_journal_error(pg_url: str) -> None:
     """A misspelt driver option is named in a JournalError, not a driver exception."""
     with pytest.raises(p.JournalError, match="not valid"):
-        await PostgresJournal(pg_url + "?job=j&sslmdoe=off").open(user_id="u", base_url=BASE)
+        await PostgresJournal(with_job(pg_url, "j", sslmdoe="off")).open(user_id="u", base_url=BASE)
