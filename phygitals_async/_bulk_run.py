@@ -360,10 +360,11 @@ class _Feed:
         # concurrency's worth at a time, so leases cover little more than what is in flight.
         while True:
             await self._room()
-            claimed = list(await journal.claim(self.low))
+            claimed = await journal.claim(self.low)  # begun by the claim itself
             if not claimed:
                 return
-            await self._hand_out(claimed)
+            self.ready.extend(claimed)
+            self.arrived.set()
 
     async def _room(self) -> None:
         while len(self.ready) >= self.low:

@@ -255,7 +255,11 @@ class SharedJournal(Journal, Protocol):
     """
 
     async def claim(self, limit: int) -> Sequence[JournalEntry]:
-        """Take up to ``limit`` items nobody holds, with a lease; as they were before."""
+        """Take up to ``limit`` items nobody holds, with a lease, begun as :meth:`begin` does.
+
+        The entries are as they were before the claim (``attempts > 0``: a buyback may
+        already have been sent).
+        """
         ...
 
     async def outstanding(self) -> tuple[int, float | None]:

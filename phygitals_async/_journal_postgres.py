@@ -79,13 +79,15 @@ CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
     ON phygitals_journal_item (job, position);
 """
 
-# Claims: the next items nobody holds (or whose holder's lease expired), in job order.
+# Claims: the next items nobody holds (or whose holder's lease expired), in job order, begun
+# in the same statement (one round trip for both). The row as it was comes back, so the
+# caller sees ``attempts > 0`` for an item a buyback may already have been sent for.
 # SKIP LOCKED lets concurrent claimers pass over each other's rows instead of waiting, and
 # the row lock held until commit makes the claim atomic. {todo} is one of the two partial
 # indexes' predicates, so a claim never scans settled rows, even deep into a large job.
 _CLAIM = """
 WITH picked AS (
-    SELECT item_id FROM phygitals_journal_item
+    SELECT item_id, state, begun_at, settled_at FROM phygitals_journal_item
     WHERE job = %(job)s AND {todo}
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY position
@@ -93,11 +95,13 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE phygitals_journal_item AS i
-SET worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(),
+    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
 FROM picked
 WHERE i.job = %(job)s AND i.item_id = picked.item_id
-RETURNING i.item_id, i.position, i.state, i.quoted_amount, i.amount, i.error_type,
-    i.error_message, i.status_code, i.retry, i.attempts, i.begun_at, i.settled_at
+RETURNING i.item_id, i.position, picked.state, i.quoted_amount, i.amount, i.error_type,
+    i.error_message, i.status_code, i.retry, i.attempts - 1, picked.begun_at,
+    picked.settled_at
 """
 _PENDING = "state = 'pending'"
 # Retryable outcomes (unknown, or a failure worth another try) are taken again only when
@@ -285,6 +289,7 @@ class PostgresJournal:
                 autocommit=True,
                 connect_timeout=max(1, round(self.connect_timeout)),
                 application_name="phygitals-journal",
+                prepare_threshold=None,
             )
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
             msg = f"the journal URL for {self.where} is not valid: {exc}"
@@ -468,13 +473,14 @@ class PostgresJournal:
         return [i for i in item_ids if i in got]
 
     async def claim(self, limit: int) -> list[JournalEntry]:
-        """Take up to ``limit`` items nobody holds, in job order, with a lease.
+        """Take up to ``limit`` items nobody holds, in job order, with a lease, and begin them.
 
         Pending items first, then retryable outcomes (unknown, or a failure worth another
-        try) recorded before this worker opened the job. Each entry is as it was before the
-        claim: ``attempts > 0`` means a buyback may already have been sent for it (by a
-        worker that died), so it must be settled by the no-guess rule rather than sent as
-        new. Claiming is not beginning: :meth:`begin` comes right before sending.
+        try) recorded before this worker opened the job. The items are begun (durably
+        counted as possibly sent, as :meth:`begin` does) in the same statement. Each entry
+        is as it was before the claim: ``attempts > 0`` means a buyback may already have
+        been sent for it (by a worker that died), so it must be settled by the no-guess
+        rule rather than sent as new.
         """
         await self.flush()
         params = {

@@ -140,7 +140,11 @@ async def test_a_dead_workers_expired_claims_go_to_another_worker_as_begun(
     try:
         await dead.add_items(items(4))
         claimed = await dead.claim(3)
-        assert await dead.begin([e.item_id for e in claimed[:2]]) == ["item-00000", "item-00001"]
+        assert [(e.item_id, e.attempts) for e in claimed] == [
+            ("item-00000", 0),
+            ("item-00001", 0),
+            ("item-00002", 0),
+        ]
         # Held: the other worker gets only the unclaimed item, and cannot begin held ones.
         assert [e.item_id for e in await alive.claim(10)] == ["item-00003"]
         assert await alive.begin(["item-00000"]) == []
@@ -150,10 +154,11 @@ async def test_a_dead_workers_expired_claims_go_to_another_worker_as_begun(
         assert 50 < soonest <= 60
         await expire_leases(pg_url, "dead")
         retaken = await alive.claim(10)
+        # Claimed is begun: each may have been sent, and comes back saying so.
         assert [(e.item_id, e.attempts) for e in retaken] == [
             ("item-00000", 1),
             ("item-00001", 1),
-            ("item-00002", 0),
+            ("item-00002", 1),
         ]
         # The dead worker's late answers cannot overwrite the new holder's outcomes ...
         await dead.settle(
@@ -266,3 +271,34 @@ async def test_an_option_libpq_does_not_know_is_a_journal_error(pg_url: str) -> 
     """A misspelt driver option is named in a JournalError, not a driver exception."""
     with pytest.raises(p.JournalError, match="not valid"):
         await PostgresJournal(with_job(pg_url, "j", sslmdoe="off")).open(user_id="u", base_url=BASE)
+
+
+async def test_retryable_outcomes_are_claimed_again_once_per_run(pg_url: str) -> None:
+    """Unknown and retryable failures from earlier runs are claimed; this run's are not."""
+    url = job_url(pg_url)
+    first = PostgresJournal(url, worker="first")
+    await first.open(user_id="u1", base_url=BASE)
+    try:
+        await first.add_items(items(4))
+        await first.claim(4)
+        await first.settle(
+            [
+                JournalSettlement("item-00000", JournalState.UNKNOWN, error_type="X"),
+                JournalSettlement("item-00001", JournalState.FAILED, retry=True),
+                JournalSettlement("item-00002", JournalState.FAILED, retry=False),
+                JournalSettlement("item-00003", JournalState.SOLD, amount=Decimal(1)),
+            ]
+        )
+        assert await first.claim(4) == []  # settled during this run: not again
+    finally:
+        await first.close()
+    second = PostgresJournal(url, worker="second")
+    await second.open(user_id="u1", base_url=BASE)
+    try:
+        again = await second.claim(4)
+        assert [(e.item_id, e.state, e.attempts) for e in again] == [
+            ("item-00000", JournalState.UNKNOWN, 1),
+            ("item-00001", JournalState.FAILED, 1),
+        ]
+    finally:
+        await second.close()

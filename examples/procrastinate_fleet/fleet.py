@@ -46,7 +46,11 @@ def journal_url(job: str) -> str:
 
 @app.task(name="sell_shard", queue=QUEUE)
 async def sell_shard(job: str, shard: int, concurrency: int, lease: float = 60.0) -> dict[str, int]:
-    """Sell the job's items until none are left to claim; count this shard's outcomes."""
+    """Sell the job's items until none are left to claim; count the outcomes seen.
+
+    The counts include outcomes other shards had settled before this one started (the
+    iterator yields the job's settled items first); the job's totals are in its journal.
+    """
     journal = PostgresJournal(
         journal_url(job),
         lease=lease,
