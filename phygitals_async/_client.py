@@ -409,13 +409,16 @@ class AsyncPhygitals:
         lost, the item has left the owner's inventory), failed (``report.failed``, with the
         typed error) or unknown (``report.unknown``: never guessed).
 
-        ``journal`` (an SQLite file path, or a :class:`Journal` object) records the job:
-        its items, each item's state, every outcome. A rerun with the same journal resumes
-        the job whatever it is given (the original items, today's inventory, or none at
-        all) and reports the whole job; items it is given that the job did not include are
-        added to the job. Reconciling a lost answer needs the owner: pass an
-        :class:`Inventory` or ``user_id=`` (the journal remembers it).
-        ``on_progress(done, total)`` is called at the start and after each item.
+        ``journal`` (an SQLite file path, a ``postgresql://...?job=NAME`` URL, or a
+        :class:`Journal` object) records the job: its items, each item's state, every
+        outcome. A rerun with the same journal resumes the job whatever it is given (the
+        original items, today's inventory, or none at all) and reports the whole job; items
+        it is given that the job did not include are added to the job. Reconciling a lost
+        answer needs the owner: pass an :class:`Inventory` or ``user_id=`` (the journal
+        remembers it). On a PostgreSQL journal any number of processes run the same job:
+        each claims items nobody holds, and the run returns when no worker holds any (see
+        :class:`PostgresJournal`). A 429 halves the run's concurrency, which then grows
+        back. ``on_progress(done, total)`` is called at the start and after each item.
 
         Example::
 
@@ -427,7 +430,8 @@ class AsyncPhygitals:
         Raises:
             InvalidRequestError: bad arguments, before anything is sent.
             JournalError: the journal cannot be used (see its subclasses), before anything
-                is sent.
+                is sent; :class:`JournalUnavailableError` also when a shared journal's
+                database goes away mid-job (what was sent is settled by the next run).
         """
         return await _bulk.sell_back_many(
             self,
