@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
 from . import _errors
+from . import _journal_postgres_sql as _sql
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 if TYPE_CHECKING:
@@ -41,129 +42,6 @@ __all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
 SCHEMA_VERSION = 1
 _PAGE = 1000
 _CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS phygitals_journal_job (
-    job             text PRIMARY KEY,
-    schema_version  integer NOT NULL,
-    base_url        text NOT NULL,
-    user_id         text,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    runs            integer NOT NULL DEFAULT 0,
-    next_position   bigint NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS phygitals_journal_item (
-    job             text NOT NULL REFERENCES phygitals_journal_job (job) ON DELETE CASCADE,
-    item_id         text NOT NULL,
-    position        bigint NOT NULL,
-    state           text NOT NULL DEFAULT 'pending',
-    quoted_amount   numeric,
-    amount          numeric,
-    error_type      text,
-    error_message   text,
-    status_code     integer,
-    retry           boolean NOT NULL DEFAULT false,
-    attempts        integer NOT NULL DEFAULT 0,
-    begun_at        timestamptz,
-    settled_at      timestamptz,
-    worker          text,
-    lease_until     timestamptz,
-    PRIMARY KEY (job, item_id)
-);
-CREATE INDEX IF NOT EXISTS phygitals_journal_item_todo
-    ON phygitals_journal_item (job, position) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
-    ON phygitals_journal_item (job, position)
-    WHERE state = 'unknown' OR (state = 'failed' AND retry);
-CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
-    ON phygitals_journal_item (job, position);
-"""
-
-# Claims: the next items nobody holds (or whose holder's lease expired), in job order, begun
-# in the same statement (one round trip for both). The row as it was comes back, so the
-# caller sees ``attempts > 0`` for an item a buyback may already have been sent for.
-# SKIP LOCKED lets concurrent claimers pass over each other's rows instead of waiting, and
-# the row lock held until commit makes the claim atomic. {todo} is one of the two partial
-# indexes' predicates, so a claim never scans settled rows, even deep into a large job.
-_CLAIM = """
-WITH picked AS (
-    SELECT item_id, state, begun_at, settled_at FROM phygitals_journal_item
-    WHERE job = %(job)s AND {todo}
-      AND (lease_until IS NULL OR lease_until < now())
-    ORDER BY position
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE phygitals_journal_item AS i
-SET state = 'pending', attempts = i.attempts + 1, begun_at = now(),
-    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
-FROM picked
-WHERE i.job = %(job)s AND i.item_id = picked.item_id
-RETURNING i.item_id, i.position, picked.state, i.quoted_amount, i.amount, i.error_type,
-    i.error_message, i.status_code, i.retry, i.attempts - 1, picked.begun_at,
-    picked.settled_at
-"""
-_PENDING = "state = 'pending'"
-# Retryable outcomes (unknown, or a failure worth another try) are taken again only when
-# settled before this worker opened the job: once per run, never in a loop within one.
-_RETRYABLE = "(state = 'unknown' OR (state = 'failed' AND retry)) AND settled_at < %(since)s"
-
-# begin(): the caller's items that are still to do and free (or already its own), now
-# counted as possibly sent. Retryable failures and unknowns may be begun again. It waits
-# for row locks rather than skipping them: a concurrent claim may be passing over the
-# caller's own rows for an instant. Locking in job order keeps two begins deadlock-free.
-_BEGIN = """
-WITH picked AS (
-    SELECT item_id FROM phygitals_journal_item
-    WHERE job = %(job)s AND item_id = ANY(%(ids)s)
-      AND (state IN ('pending', 'unknown') OR (state = 'failed' AND retry))
-      AND (lease_until IS NULL OR lease_until < now() OR worker = %(worker)s)
-    ORDER BY position
-    FOR UPDATE
-)
-UPDATE phygitals_journal_item AS i
-SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), settled_at = NULL,
-    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
-FROM picked
-WHERE i.job = %(job)s AND i.item_id = picked.item_id
-RETURNING i.item_id
-"""
-
-_SETTLE = """
-UPDATE phygitals_journal_item AS i
-SET state = s.state, amount = s.amount,
-    quoted_amount = COALESCE(s.quoted_amount, i.quoted_amount),
-    error_type = s.error_type, error_message = s.error_message, status_code = s.status_code,
-    retry = s.retry, settled_at = now(), worker = NULL, lease_until = NULL
-FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
-            %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
-            %(codes)s::integer[], %(retries)s::boolean[])
-    AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code, retry)
-WHERE i.job = %(job)s AND i.item_id = s.item_id
-  AND (
-    (i.state = 'pending'
-     AND (i.worker = %(worker)s OR i.worker IS NULL OR i.lease_until < now()))
-    OR (s.state = 'sold' AND i.state <> 'sold' AND NOT (i.state = 'failed' AND NOT i.retry))
-  )
-"""
-
-_ADD = """
-WITH given AS (
-    SELECT g.item_id, g.quoted_amount, %(start)s + g.n AS position
-    FROM unnest(%(ids)s::text[], %(quotes)s::numeric[]) WITH ORDINALITY
-        AS g(item_id, quoted_amount, n)
-)
-INSERT INTO phygitals_journal_item AS i (job, item_id, position, quoted_amount)
-SELECT %(job)s, item_id, position, quoted_amount FROM given
-ON CONFLICT (job, item_id) DO UPDATE SET quoted_amount = EXCLUDED.quoted_amount
-    WHERE i.quoted_amount IS NULL AND EXCLUDED.quoted_amount IS NOT NULL
-RETURNING (xmax = 0) AS inserted
-"""
-
-_COLUMNS = (
-    "item_id, position, state, quoted_amount, amount, error_type, error_message,"
-    " status_code, retry, attempts, begun_at, settled_at"
-)
 
 
 def is_postgres_url(value: object) -> bool:
@@ -214,6 +92,8 @@ class PostgresJournal:
             third of it, so only a dead or cut-off worker's claims expire.
         worker: this worker's identity, recorded on its claims.
         connect_timeout: seconds to wait for the database when opening.
+        create: whether opening creates the job when it does not exist; ``False`` for
+            workers that only resume a job recorded elsewhere (a misspelt name then fails).
 
     Raises:
         ConfigurationError: the URL has no job, or a bad ``lease``.
@@ -227,6 +107,7 @@ class PostgresJournal:
         lease: float | None = None,
         worker: str | None = None,
         connect_timeout: float = 10.0,
+        create: bool = True,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in {"postgresql", "postgres"}:
@@ -257,7 +138,7 @@ class PostgresJournal:
         self._buffer: list[JournalSettlement] = []
         self._since: datetime | None = None
         #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
-        self.create = True
+        self.create = create
         self._renewer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -321,7 +202,7 @@ class PostgresJournal:
         async with self._db.transaction():
             # Workers starting together must not race to create the tables.
             await self._execute("SELECT pg_advisory_xact_lock(hashtext('phygitals_journal'))")
-            await self._execute(_TABLES)
+            await self._execute(_sql.TABLES)
 
     async def _row(self) -> tuple[Any, ...] | None:
         rows = await self._execute(
@@ -440,7 +321,7 @@ class PostgresJournal:
                 )
                 first = rows[0][0]
                 inserted = await self._execute(
-                    _ADD,
+                    _sql.ADD,
                     {
                         "job": self.job_name,
                         "start": first,
@@ -461,7 +342,7 @@ class PostgresJournal:
         if not item_ids:
             return []
         rows = await self._execute(
-            _BEGIN,
+            _sql.BEGIN,
             {
                 "job": self.job_name,
                 "ids": list(item_ids),
@@ -490,10 +371,10 @@ class PostgresJournal:
             "lease": self.lease,
             "since": self._since,
         }
-        rows = await self._execute(_CLAIM.format(todo=_PENDING), params)
+        rows = await self._execute(_sql.CLAIM.format(todo=_sql.PENDING), params)
         if len(rows) < limit:
             params["limit"] = limit - len(rows)
-            rows += await self._execute(_CLAIM.format(todo=_RETRYABLE), params)
+            rows += await self._execute(_sql.CLAIM.format(todo=_sql.RETRYABLE), params)
         return sorted((_entry(r) for r in rows), key=lambda e: e.position)
 
     async def release(self, item_ids: Sequence[str]) -> None:
@@ -535,7 +416,7 @@ class PostgresJournal:
         batch, self._buffer = self._buffer, []
         try:
             await self._execute(
-                _SETTLE,
+                _sql.SETTLE,
                 {
                     "job": self.job_name,
                     "worker": self.worker,
@@ -561,7 +442,7 @@ class PostgresJournal:
         after = -1
         while True:
             rows = await self._execute(
-                f"SELECT {_COLUMNS} FROM phygitals_journal_item"  # noqa: S608  constant columns
+                f"SELECT {_sql.COLUMNS} FROM phygitals_journal_item"  # noqa: S608  constant columns
                 " WHERE job = %(job)s AND position > %(after)s"
                 " AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))"
                 " ORDER BY position LIMIT %(page)s",

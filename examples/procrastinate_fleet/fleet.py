@@ -55,6 +55,7 @@ async def sell_shard(job: str, shard: int, concurrency: int, lease: float = 60.0
         journal_url(job),
         lease=lease,
         worker=f"{socket.gethostname()}:{os.getpid()}:shard{shard}",
+        create=False,  # `start` recorded the job: a shard never starts an empty one
     )
     counts: Counter[str] = Counter()
     async with AsyncPhygitals() as client:

@@ -1,0 +1,132 @@
+"""The shared journal's SQL: its tables and the statements that claim, begin and settle.
+
+Kept apart from the backend so the statements read as one piece. Every statement is one
+transaction of its own (the connection is in autocommit mode) unless the backend wraps it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADD", "BEGIN", "CLAIM", "COLUMNS", "PENDING", "RETRYABLE", "SETTLE", "TABLES"]
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS phygitals_journal_job (
+    job             text PRIMARY KEY,
+    schema_version  integer NOT NULL,
+    base_url        text NOT NULL,
+    user_id         text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    runs            integer NOT NULL DEFAULT 0,
+    next_position   bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS phygitals_journal_item (
+    job             text NOT NULL REFERENCES phygitals_journal_job (job) ON DELETE CASCADE,
+    item_id         text NOT NULL,
+    position        bigint NOT NULL,
+    state           text NOT NULL DEFAULT 'pending',
+    quoted_amount   numeric,
+    amount          numeric,
+    error_type      text,
+    error_message   text,
+    status_code     integer,
+    retry           boolean NOT NULL DEFAULT false,
+    attempts        integer NOT NULL DEFAULT 0,
+    begun_at        timestamptz,
+    settled_at      timestamptz,
+    worker          text,
+    lease_until     timestamptz,
+    PRIMARY KEY (job, item_id)
+);
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_todo
+    ON phygitals_journal_item (job, position) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
+    ON phygitals_journal_item (job, position)
+    WHERE state = 'unknown' OR (state = 'failed' AND retry);
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
+    ON phygitals_journal_item (job, position);
+"""
+
+# Claims: the next items nobody holds (or whose holder's lease expired), in job order, begun
+# in the same statement (one round trip for both). The row as it was comes back, so the
+# caller sees ``attempts > 0`` for an item a buyback may already have been sent for.
+# SKIP LOCKED lets concurrent claimers pass over each other's rows instead of waiting, and
+# the row lock held until commit makes the claim atomic. {todo} is one of the two partial
+# indexes' predicates, so a claim never scans settled rows, even deep into a large job.
+CLAIM = """
+WITH picked AS (
+    SELECT item_id, state, begun_at, settled_at FROM phygitals_journal_item
+    WHERE job = %(job)s AND {todo}
+      AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY position
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE phygitals_journal_item AS i
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(),
+    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+FROM picked
+WHERE i.job = %(job)s AND i.item_id = picked.item_id
+RETURNING i.item_id, i.position, picked.state, i.quoted_amount, i.amount, i.error_type,
+    i.error_message, i.status_code, i.retry, i.attempts - 1, picked.begun_at,
+    picked.settled_at
+"""
+PENDING = "state = 'pending'"
+# Retryable outcomes (unknown, or a failure worth another try) are taken again only when
+# settled before this worker opened the job: once per run, never in a loop within one.
+RETRYABLE = "(state = 'unknown' OR (state = 'failed' AND retry)) AND settled_at < %(since)s"
+
+# begin(): the caller's items that are still to do and free (or already its own), now
+# counted as possibly sent. Retryable failures and unknowns may be begun again. It waits
+# for row locks rather than skipping them: a concurrent claim may be passing over the
+# caller's own rows for an instant. Locking in job order keeps two begins deadlock-free.
+BEGIN = """
+WITH picked AS (
+    SELECT item_id FROM phygitals_journal_item
+    WHERE job = %(job)s AND item_id = ANY(%(ids)s)
+      AND (state IN ('pending', 'unknown') OR (state = 'failed' AND retry))
+      AND (lease_until IS NULL OR lease_until < now() OR worker = %(worker)s)
+    ORDER BY position
+    FOR UPDATE
+)
+UPDATE phygitals_journal_item AS i
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), settled_at = NULL,
+    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+FROM picked
+WHERE i.job = %(job)s AND i.item_id = picked.item_id
+RETURNING i.item_id
+"""
+
+SETTLE = """
+UPDATE phygitals_journal_item AS i
+SET state = s.state, amount = s.amount,
+    quoted_amount = COALESCE(s.quoted_amount, i.quoted_amount),
+    error_type = s.error_type, error_message = s.error_message, status_code = s.status_code,
+    retry = s.retry, settled_at = now(), worker = NULL, lease_until = NULL
+FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
+            %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
+            %(codes)s::integer[], %(retries)s::boolean[])
+    AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code, retry)
+WHERE i.job = %(job)s AND i.item_id = s.item_id
+  AND (
+    (i.state = 'pending'
+     AND (i.worker = %(worker)s OR i.worker IS NULL OR i.lease_until < now()))
+    OR (s.state = 'sold' AND i.state <> 'sold' AND NOT (i.state = 'failed' AND NOT i.retry))
+  )
+"""
+
+ADD = """
+WITH given AS (
+    SELECT g.item_id, g.quoted_amount, %(start)s + g.n AS position
+    FROM unnest(%(ids)s::text[], %(quotes)s::numeric[]) WITH ORDINALITY
+        AS g(item_id, quoted_amount, n)
+)
+INSERT INTO phygitals_journal_item AS i (job, item_id, position, quoted_amount)
+SELECT %(job)s, item_id, position, quoted_amount FROM given
+ON CONFLICT (job, item_id) DO UPDATE SET quoted_amount = EXCLUDED.quoted_amount
+    WHERE i.quoted_amount IS NULL AND EXCLUDED.quoted_amount IS NOT NULL
+RETURNING (xmax = 0) AS inserted
+"""
+
+COLUMNS = (
+    "item_id, position, state, quoted_amount, amount, error_type, error_message,"
+    " status_code, retry, attempts, begun_at, settled_at"
+)
