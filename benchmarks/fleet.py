@@ -147,6 +147,8 @@ def case_memory(items: int, marks: list[int]) -> float:
         recorded = asyncio.run(record_job(url, base, items))
         print(f"recorded a {items:,}-item job in {recorded:.1f} s")
         for kind, done, rss in run_workers(url, base, 1, list(marks)):
+            if kind == "done":
+                continue  # the last mark already said it
             label = "client open, before the job" if kind == "ready" else f"after {done:,} outcomes"
             print(f"  worker peak RSS {label}: {rss / 1024:.1f} MiB")
     return recorded

@@ -389,10 +389,11 @@ class PostgresJournal:
             )
 
     async def outstanding(self) -> tuple[int, float | None]:
-        """Items other workers still hold, and seconds until the soonest of their leases ends.
+        """Pending items this worker does not hold, and seconds until the soonest lease ends.
 
         A worker whose :meth:`claim` comes back empty waits while this is not ``(0, None)``:
-        the holders either settle their items or die and let their leases expire.
+        the holders either settle their items or die and let their leases expire (an item
+        given back meanwhile is counted too, and the next claim takes it).
         """
         rows = await self._execute(
             "SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - now())"
@@ -476,23 +477,33 @@ class PostgresJournal:
         db, self._db = self._db, None
         if db is None:
             return
-        self._db = db
         try:
-            if not db.closed and self._since is not None:  # opened to run, not to read
-                await self.flush()
-                # Nothing of this worker is in flight any more: what it still holds is free
-                # for the next claimer now, not when the lease runs out (a begun item is
-                # then settled by the no-guess rule, as its attempts say).
-                await self._execute(
-                    "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
-                    " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
-                    {"job": self.job_name, "worker": self.worker},
-                )
+            if self._since is not None:  # opened to run, not only to read
+                self._db = db
+                if db.closed:
+                    # A cancelled statement costs the connection (a run left early, or
+                    # Ctrl+C): one more, briefly, so the claims need not wait out a lease.
+                    self.connect_timeout = min(self.connect_timeout, 2.0)
+                    self._db = await self._connect()
+                await self._release()
         except _errors.JournalError:
             pass  # the database is gone: what was begun is settled by the next run
         finally:
+            if self._db is not None and self._db is not db:
+                await self._db.close()
             self._db = None
             await db.close()
+
+    async def _release(self) -> None:
+        await self.flush()
+        # Nothing of this worker is in flight any more: what it still holds is free for
+        # the next claimer now, not when the lease runs out (a begun item is then settled
+        # by the no-guess rule, as its attempts say).
+        await self._execute(
+            "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
+            " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
+            {"job": self.job_name, "worker": self.worker},
+        )
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Real PostgreSQL (a throwaway server), real HTTP; the multi-process fleet is in t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from decimal import Decimal
 
@@ -167,3 +168,28 @@ async def test_a_database_going_away_stops_the_run_and_a_rerun_settles_everythin
         report = await client.sell_back_many(journal=url)
     assert sorted(outcome_ids(report)) == sorted(i.id for i in items)
     assert_matches_ledger(report, sandbox)
+
+
+async def test_a_run_left_early_gives_its_claims_back_at_once(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, pg_url: str
+) -> None:
+    """Leaving iter_sell_back early frees what the worker held: no one waits for a lease."""
+    items = await stock(client, "pg", 60)
+    sandbox.faults.add(Fault.latency(0.01, route="vm/buyback"))
+    url = with_job(pg_url, "left")
+    seen = 0
+    run = client.iter_sell_back(items, concurrency=8, journal=url, user_id="pg")
+    async with contextlib.aclosing(run) as outcomes:
+        async for _ in outcomes:
+            seen += 1
+            if seen == 10:
+                break
+    other = p.PostgresJournal(url, worker="next")
+    await other.open(user_id="pg", base_url=client.base_url)
+    try:
+        taken = await other.claim(100)
+        assert len(taken) >= 60 - seen - 8  # all that is left is free now
+        assert await other.outstanding() == (0, None)  # and nobody else holds any
+        assert any(e.attempts > 0 for e in taken)  # the interrupted ones say they were begun
+    finally:
+        await other.close()
