@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncGenerator
 from decimal import Decimal
+from typing import cast
 
 import psycopg
 import pytest
@@ -179,7 +181,8 @@ async def test_a_run_left_early_gives_its_claims_back_at_once(
     url = with_job(pg_url, "left")
     seen = 0
     run = client.iter_sell_back(items, concurrency=8, journal=url, user_id="pg")
-    async with contextlib.aclosing(run) as outcomes:
+    # An async generator: closing it at once, not when it is collected, frees its claims.
+    async with contextlib.aclosing(cast("AsyncGenerator[object, None]", run)) as outcomes:
         async for _ in outcomes:
             seen += 1
             if seen == 10:
