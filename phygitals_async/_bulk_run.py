@@ -357,10 +357,12 @@ class _Feed:
 
     async def _claim(self, journal: SharedJournal) -> None:
         # Claims, not a listing: each worker of a fleet takes only items nobody holds, a
-        # concurrency's worth at a time, so leases cover little more than what is in flight.
+        # begin group at a time (one statement claims and begins it), once fewer than
+        # ``concurrency`` are waiting. A dead worker leaves at most about a group to the
+        # others, after its lease.
         while True:
             await self._room()
-            claimed = await journal.claim(self.low)  # begun by the claim itself
+            claimed = await journal.claim(self.group)  # begun by the claim itself
             if not claimed:
                 return
             self.ready.extend(claimed)
