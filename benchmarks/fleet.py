@@ -8,9 +8,9 @@ for one case). Each case starts its own throwaway PostgreSQL server:
    ``benchmarks.server``. Every item is one claim, one begin and one settlement, so this is
    the journal's ceiling on a fleet; beside it, one process with no journal.
 2. ``memory``: a 1,000,000-item job (200,000 with ``--quick``) is recorded, then one worker
-   process works through its first items; its RSS is read after 2,000, 10,000 and 30,000
-   outcomes (the process's peak RSS so far). Flat numbers mean memory does not grow with
-   the items worked nor with the job's size.
+   process works through its first items; its RSS is read with the client open, after
+   2,000, 10,000 and 30,000 outcomes, and its peak at the end. Flat numbers mean memory
+   does not grow with the items worked nor with the job's size.
 3. ``fleet``: the recipe of ``examples/procrastinate_fleet`` end to end, as tests/test_fleet.py
    runs it but with 20,000 items (2,000 with ``--quick``): 4 procrastinate worker processes
    against a sandbox process with faults, one killed with SIGKILL a quarter of the way, a
@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from benchmarks.run import KEY, payload_server
 from phygitals_async import AsyncPhygitals, JournalItem, JournalState, PostgresJournal
@@ -65,18 +68,27 @@ async def settled(url: str) -> int:
     return totals[JournalState.SOLD][0] if JournalState.PENDING not in totals else -1
 
 
+def _rss_kib() -> int:
+    """The process's current resident set (KiB), from /proc (Linux)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+
+
 async def _work(url: str, base: str, marks: list[int], out: multiprocessing.Queue[object]) -> None:
     async with AsyncPhygitals(api_key=KEY, base_url=base + "/_", max_connections=64) as sdk:
-        out.put(("ready", 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        out.put(("ready", 0, _rss_kib()))
         done = 0
-        async for _ in sdk.iter_sell_back(journal=url, concurrency=CONCURRENCY):
-            done += 1
-            if marks and done == marks[0]:
-                marks.pop(0)
-                out.put(("mark", done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
-                if not marks:
-                    break
-        out.put(("done", done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        run = sdk.iter_sell_back(journal=url, concurrency=CONCURRENCY)
+        # Left early at the last mark: close it now, while the client is open.
+        async with contextlib.aclosing(cast("AsyncGenerator[object, None]", run)) as outcomes:
+            async for _ in outcomes:
+                done += 1
+                if marks and done == marks[0]:
+                    marks.pop(0)
+                    out.put(("mark", done, _rss_kib()))
+                    if not marks:
+                        break
+        out.put(("done", done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))  # peak
 
 
 def worker(url: str, base: str, marks: list[int], out: multiprocessing.Queue[object]) -> None:
@@ -148,9 +160,10 @@ def case_memory(items: int, marks: list[int]) -> float:
         print(f"recorded a {items:,}-item job in {recorded:.1f} s")
         for kind, done, rss in run_workers(url, base, 1, list(marks)):
             if kind == "done":
-                continue  # the last mark already said it
+                print(f"  worker peak RSS over the whole run: {rss / 1024:.1f} MiB")
+                continue
             label = "client open, before the job" if kind == "ready" else f"after {done:,} outcomes"
-            print(f"  worker peak RSS {label}: {rss / 1024:.1f} MiB")
+            print(f"  worker RSS {label}: {rss / 1024:.1f} MiB")
     return recorded
 
 

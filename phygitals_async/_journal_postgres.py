@@ -41,6 +41,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
 
 SCHEMA_VERSION = 1
 _PAGE = 1000
+_DEADLOCK_RETRIES = 3
 _CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
 
 
@@ -181,16 +182,31 @@ class PostgresJournal:
     async def _execute(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Run one statement (its own transaction); database loss is a journal error."""
         import psycopg  # noqa: PLC0415  loaded by _connect already
+        from psycopg import pq  # noqa: PLC0415  ditto
 
         if self._db is None:
             msg = "the journal is not open"
             raise _errors.JournalError(msg)
         try:
-            cursor = await self._db.execute(query, params)
-            return await cursor.fetchall() if cursor.description else []
+            tries = 1
+            while True:
+                try:
+                    cursor = await self._db.execute(query, params)
+                    return await cursor.fetchall() if cursor.description else []
+                except psycopg.errors.DeadlockDetected:
+                    # Should not happen (one lock order everywhere), and is harmless if it
+                    # does: the server rolled the statement back, so it can run again,
+                    # unless it was part of a larger transaction.
+                    idle = self._db.info.transaction_status is pq.TransactionStatus.IDLE
+                    if tries >= _DEADLOCK_RETRIES or not idle:
+                        raise
+                    tries += 1
         except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable) as exc:
             msg = f"the journal tables in {self.where} are not a phygitals journal: {exc}"
             raise _errors.JournalCorruptedError(msg) from None
+        except psycopg.errors.DeadlockDetected as exc:
+            msg = f"the journal database {self.where} kept refusing a statement: {exc}"
+            raise _errors.JournalError(msg) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self._unavailable(exc) from None
         except psycopg.Error as exc:
@@ -382,9 +398,7 @@ class PostgresJournal:
         await self.flush()
         if item_ids:
             await self._execute(
-                "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
-                " WHERE job = %(job)s AND item_id = ANY(%(ids)s) AND worker = %(worker)s"
-                " AND state = 'pending'",
+                _sql.RELEASE.format(only="AND item_id = ANY(%(ids)s)"),
                 {"job": self.job_name, "ids": list(item_ids), "worker": self.worker},
             )
 
@@ -500,9 +514,7 @@ class PostgresJournal:
         # the next claimer now, not when the lease runs out (a begun item is then settled
         # by the no-guess rule, as its attempts say).
         await self._execute(
-            "UPDATE phygitals_journal_item SET worker = NULL, lease_until = NULL"
-            " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
-            {"job": self.job_name, "worker": self.worker},
+            _sql.RELEASE.format(only=""), {"job": self.job_name, "worker": self.worker}
         )
 
     # -- helpers -------------------------------------------------------------------------
@@ -524,9 +536,7 @@ class PostgresJournal:
             while True:
                 await asyncio.sleep(self.lease / 3)
                 await db.execute(
-                    "UPDATE phygitals_journal_item"
-                    " SET lease_until = now() + make_interval(secs => %(lease)s)"
-                    " WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'",
+                    _sql.RENEW,
                     {"job": self.job_name, "worker": self.worker, "lease": self.lease},
                 )
         except Exception:  # noqa: BLE001, S110  the runner's own statements report the loss

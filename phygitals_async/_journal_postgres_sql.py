@@ -6,7 +6,22 @@ transaction of its own (the connection is in autocommit mode) unless the backend
 
 from __future__ import annotations
 
-__all__ = ["ADD", "BEGIN", "CLAIM", "COLUMNS", "PENDING", "RETRYABLE", "SETTLE", "TABLES"]
+__all__ = [
+    "ADD",
+    "BEGIN",
+    "CLAIM",
+    "COLUMNS",
+    "PENDING",
+    "RELEASE",
+    "RENEW",
+    "RETRYABLE",
+    "SETTLE",
+    "TABLES",
+]
+
+# Lock order: every statement that waits for row locks takes them in job order (position),
+# so no two statements can wait on each other; those that must not wait (claims, lease
+# renewals) skip locked rows instead.
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS phygitals_journal_job (
@@ -96,15 +111,24 @@ RETURNING i.item_id
 """
 
 SETTLE = """
+WITH s AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
+                         %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
+                         %(codes)s::integer[], %(retries)s::boolean[])
+        AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code,
+             retry)
+), locked AS (
+    SELECT i.item_id FROM phygitals_journal_item AS i JOIN s USING (item_id)
+    WHERE i.job = %(job)s
+    ORDER BY i.position
+    FOR UPDATE OF i
+)
 UPDATE phygitals_journal_item AS i
 SET state = s.state, amount = s.amount,
     quoted_amount = COALESCE(s.quoted_amount, i.quoted_amount),
     error_type = s.error_type, error_message = s.error_message, status_code = s.status_code,
     retry = s.retry, settled_at = now(), worker = NULL, lease_until = NULL
-FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
-            %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
-            %(codes)s::integer[], %(retries)s::boolean[])
-    AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code, retry)
+FROM s JOIN locked USING (item_id)
 WHERE i.job = %(job)s AND i.item_id = s.item_id
   AND (
     (i.state = 'pending'
@@ -130,3 +154,33 @@ COLUMNS = (
     "item_id, position, state, quoted_amount, amount, error_type, error_message,"
     " status_code, retry, attempts, begun_at, settled_at"
 )
+
+# A live worker's leases, renewed; rows another statement has locked right now are being
+# settled or taken over, and are skipped rather than waited for.
+RENEW = """
+WITH mine AS (
+    SELECT item_id FROM phygitals_journal_item
+    WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'
+    ORDER BY position
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE phygitals_journal_item AS i
+SET lease_until = now() + make_interval(secs => %(lease)s)
+FROM mine
+WHERE i.job = %(job)s AND i.item_id = mine.item_id
+"""
+
+# A stopping worker gives back what it still holds.
+RELEASE = """
+WITH mine AS (
+    SELECT item_id FROM phygitals_journal_item
+    WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'
+      {only}
+    ORDER BY position
+    FOR UPDATE
+)
+UPDATE phygitals_journal_item AS i
+SET worker = NULL, lease_until = NULL
+FROM mine
+WHERE i.job = %(job)s AND i.item_id = mine.item_id
+"""

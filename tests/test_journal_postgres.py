@@ -306,3 +306,20 @@ async def test_retryable_outcomes_are_claimed_again_once_per_run(pg_url: str) ->
         ]
     finally:
         await second.close()
+
+
+async def test_lease_renewals_never_deadlock_with_settlements(pg_url: str) -> None:
+    """Renewals every 0.1 s over the rows being settled in reverse order: no deadlock."""
+    journal = PostgresJournal(job_url(pg_url), worker="busy", lease=0.3)
+    await journal.open(user_id="u1", base_url=BASE)
+    try:
+        await journal.add_items(items(3000))
+        while batch := await journal.claim(300):
+            for entry in reversed(batch):
+                await journal.settle(
+                    [JournalSettlement(entry.item_id, JournalState.SOLD, amount=Decimal(1))]
+                )
+            await journal.flush()
+        assert (await journal.totals())[JournalState.SOLD] == (3000, Decimal(3000))
+    finally:
+        await journal.close()
