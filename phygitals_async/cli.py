@@ -186,8 +186,9 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p.add_argument(
         "--journal",
         metavar="FILE",
-        help="SQLite file recording the job; rerun with it to resume the job, alone to resume"
-        " only the job's items (default: none)",
+        help="SQLite file (or postgresql://...?job=NAME, shared by many workers) recording the"
+        " job; rerun with it to resume the job, alone to resume only the job's items"
+        " (default: none)",
     )
     journal = add("journal", "read a bulk sellback journal", "phygitals journal show run.db")
     journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
