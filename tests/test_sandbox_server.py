@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -242,3 +243,19 @@ async def test_deeply_nested_bodies_are_a_400_like_any_malformed_body(
     for body in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
         answer_status, answer = await post(http, sandbox, path, body)
         assert (answer_status, answer["error"]) == (400, error)
+
+
+async def test_a_busy_port_fails_start_and_leaves_nothing_open(sandbox: LocalSandbox) -> None:
+    """Binding a port in use raises OSError; the socket and runner are closed, not leaked."""
+    second = LocalSandbox(port=sandbox.port)
+    with pytest.raises(OSError, match="in use"):
+        await second.start()
+    gc.collect()  # an unclosed socket would warn here, and warnings are errors
+    assert second.port == sandbox.port
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = second.url
+    async with (
+        aiohttp.ClientSession(headers=KEY) as http,
+        http.get(sandbox.url + "/api/v1/vm/available") as response,
+    ):
+        assert response.status == 200  # the first sandbox is untouched

@@ -90,12 +90,20 @@ class LocalSandbox:
         # A test server stops at once: handlers stalled by injected latency are not awaited.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        site = web.SockSite(runner, sock)
-        await site.start()
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self.host, self.port))
+                port = sock.getsockname()[1]
+                await web.SockSite(runner, sock).start()
+            except BaseException:
+                sock.close()  # a busy port must not leave the socket open behind the error
+                raise
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.port = port
         self._runner = runner
 
     async def stop(self) -> None:
