@@ -158,6 +158,30 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+class _ConnectorClosedError(aiohttp.ClientConnectionError):
+    """A new connection was asked for after :meth:`Transport.aclose`; none was opened."""
+
+
+class _Connector(aiohttp.TCPConnector):
+    """A connector that opens no connection once closed.
+
+    aiohttp resends an idempotent request once when its pooled connection drops, and the
+    resend asks the connector for a fresh connection even after ``close()`` closed the pool
+    under it: closing a client with a GET in flight would open a socket the close never
+    waits for, left half-open when the event loop stops.
+    """
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[aiohttp.tracing.Trace],
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.connector.Connection:
+        if self.closed:
+            raise _ConnectorClosedError("the connection pool is closed")
+        return await super().connect(req, traces, timeout)
+
+
 class Transport:
     """Owns the aiohttp session; sends calls with retries under one deadline."""
 
@@ -225,7 +249,7 @@ class Transport:
             _fork.register(self)
             self._proxy = _env_proxy(self.base_url) if self._trust_env else None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl),
+                connector=_Connector(limit=self._max_connections, ssl=self._ssl),
                 headers={
                     "X-API-Key": self._api_key,
                     "User-Agent": f"phygitals-async/{__version__}",
@@ -298,6 +322,10 @@ class Transport:
             attempt += 1
             if delay > 0:
                 await self.sleep(delay)
+            if self._closed:  # closed meanwhile: never reconnect for a closed client
+                raise _errors.ClientClosedError(
+                    "this client was closed while the call was retrying"
+                )
 
     async def _once(
         self,
@@ -380,7 +408,7 @@ class Transport:
             return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, _ConnectorClosedError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
         except (aiohttp.ClientError, OSError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
@@ -155,6 +156,26 @@ async def test_client_is_unusable_after_close(sandbox: LocalSandbox) -> None:
     await client.aclose()
     with pytest.raises(p.ClientClosedError):
         await client.list_packs()
+
+
+async def test_closing_with_a_read_in_flight_raises_client_closed(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """A GET whose connection aclose() drops ends in ClientClosedError and is never resent.
+
+    Neither aiohttp's own resend of an idempotent request nor the client's retries may open
+    a connection for a closed client: aclose() could not wait for it to close.
+    """
+    sandbox.faults.add(Fault.latency(30, route="vm/available", count=1))
+    call = asyncio.create_task(client.list_packs())
+    for _ in range(500):  # until the request is in the handler (at most 5 s)
+        if sandbox.ledger.requests["vm/available"]:
+            break
+        await asyncio.sleep(0.01)
+    await client.aclose()
+    with pytest.raises(p.ClientClosedError, match="closed while the call was retrying"):
+        await asyncio.wait_for(call, 10)
+    assert sandbox.ledger.requests["vm/available"] == 1
 
 
 async def test_key_never_leaks_into_errors_or_logs(
