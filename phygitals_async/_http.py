@@ -158,6 +158,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+_CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
+
+
 class _ConnectorClosedError(aiohttp.ClientConnectionError):
     """A new connection was asked for after :meth:`Transport.aclose`; none was opened."""
 
@@ -322,10 +325,6 @@ class Transport:
             attempt += 1
             if delay > 0:
                 await self.sleep(delay)
-            if self._closed:  # closed meanwhile: never reconnect for a closed client
-                raise _errors.ClientClosedError(
-                    "this client was closed while the call was retrying"
-                )
 
     async def _once(
         self,
@@ -339,11 +338,15 @@ class Transport:
         deadline: float,
     ) -> Any:
         """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
+        if self._closed:  # closed while waiting to retry: a closed client never reconnects
+            raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
         answer = await self._attempt(session, call, url, body, remaining)
         if isinstance(answer, _AttemptError):
             failure = self._connection_failure(call, answer, budget, deadline)
             if isinstance(failure, _errors.OutcomeUnknownError):
                 raise failure from answer.cause
+            if self._closed:  # aclose() dropped the connection: that is the reason to report
+                raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
             return _Retryable(failure, None, answer.cause)
         return self.answer(call, url, *answer, into)
 
