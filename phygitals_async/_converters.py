@@ -18,6 +18,14 @@ Hook choices, all in one place:
 - ``Mapping[str, Any]``: passed through as a fresh ``dict``.
 - Extra keys: ignored by default; rejected when ``strict`` (the SDK's own tests run strict, so
   a field the models miss is noticed).
+- Unstructuring (``Model.to_dict()``, the CLI's ``--json``): JSON-ready builtins. ``Decimal``
+  becomes its exact string (``"212.50"``), ``datetime`` ISO 8601 with its offset (UTC for a
+  naive one, as in decoding), an enum its
+  value, an unknown enum string stays itself, tuples become lists, an exception (a failed
+  sellback's error) ``{"type", "message", "attributes"}``. Structuring that output gives an
+  equal model back (``Model.from_dict``); exceptions are rebuilt from their class name in the
+  SDK's error tree. Free-form values (trait values, an order's echoed ``destination``) keep
+  their JSON types, except a ``Decimal`` there, which comes back as its string.
 - Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks and converts
   each field's usual JSON type inline and builds the instance positionally; homogeneous
   tuples and optionals have direct hooks; equal ``Attribute`` traits share one instance
@@ -34,7 +42,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -43,10 +51,18 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
 
+from . import _errors
 from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
-__all__ = ["STRICT_ENV", "converter", "explain", "make_converter"]
+__all__ = [
+    "STRICT_ENV",
+    "converter",
+    "explain",
+    "from_builtins",
+    "make_converter",
+    "to_builtins",
+]
 
 STRICT_ENV = "PHYGITALS_STRICT_DECODING"
 
@@ -156,6 +172,7 @@ def _is_optional(tp: Any) -> bool:
 
 
 _MISSING = object()
+_M = TypeVar("_M")
 
 
 def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[[Any, Any], Any]:
@@ -346,6 +363,7 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
         return conv.structure(value, PurchasePending)
 
     conv.register_structure_hook(PurchaseResult | PurchasePending, structure_status)
+    _configure_builtins(conv)
     return conv
 
 
@@ -445,3 +463,81 @@ def explain(data: object, into: Any) -> list[str]:
     else:
         return []
     return [line if len(line) <= 300 else line[:300] + "..." for line in lines[:_EXPLAINED]]
+
+
+# -- models to JSON-ready builtins and back (Model.to_dict / Model.from_dict) --------------
+
+
+def _configure_builtins(conv: cattrs.Converter) -> None:
+    """The unstructure side: every model to JSON-ready builtins, and errors both ways."""
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    # StrEnum members are str already, but a plain str is what JSON tools expect.
+    conv.register_unstructure_hook_factory(
+        lambda tp: isinstance(tp, type) and issubclass(tp, enum.Enum),
+        lambda _: lambda member: member.value,
+    )
+    conv.register_unstructure_hook_factory(
+        lambda tp: _open_enum(tp) is not None,
+        lambda _: lambda value: value.value if isinstance(value, enum.Enum) else value,
+    )
+    conv.register_unstructure_hook_factory(
+        _is_homogeneous_tuple, lambda _: lambda value: [conv.unstructure(v) for v in value]
+    )
+    conv.register_unstructure_hook_func(
+        lambda tp: tp == Mapping[str, Any],
+        lambda value: {str(k): conv.unstructure(v) for k, v in value.items()},
+    )
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, BaseException),
+        lambda error: _unstructure_error(conv, error),
+    )
+    conv.register_structure_hook(Exception, lambda value, _: _structure_error(value))
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    # Always with an offset: a naive time (only ever built by hand) is UTC, as in decoding.
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _unstructure_error(conv: cattrs.Converter, error: BaseException) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    if error.args != (str(error),):
+        data["args"] = conv.unstructure(list(error.args))
+    data["attributes"] = {k: conv.unstructure(v) for k, v in vars(error).items()}
+    return data
+
+
+def _structure_error(value: object) -> Exception:
+    """An error from :func:`_unstructure_error`'s output, as the class it names."""
+    if not isinstance(value, dict) or not isinstance(value.get("message"), str):
+        msg = f"expected an error object with a 'message', got {value!r}"
+        raise TypeError(msg)
+    found = getattr(_errors, str(value.get("type")), None)
+    cls = found if isinstance(found, type) and issubclass(found, _errors.PhygitalsError) else None
+    # Not one of ours (never in an SDK report): the root class keeps the message.
+    error = (cls or _errors.PhygitalsError).__new__(cls or _errors.PhygitalsError)
+    args = value.get("args", [value["message"]])
+    error.args = tuple(args) if isinstance(args, list) else (value["message"],)
+    attributes = value.get("attributes") or {}
+    if cls is not None and isinstance(attributes, dict):
+        error.__dict__.update(attributes)
+    return error
+
+
+def to_builtins(value: object) -> Any:
+    """``value`` (a model, or lists and dicts of them) as JSON-ready builtins."""
+    return converter().unstructure(value)
+
+
+def from_builtins(data: object, cls: type[_M]) -> _M:
+    """``data`` (as :func:`to_builtins` or the API wrote it) as a ``cls`` model."""
+    if isinstance(data, Mapping) and not isinstance(data, dict):
+        data = dict(data)
+    conv = converter()
+    try:
+        return conv.structure(data, cls)
+    except Exception as exc:  # any shape error is one clear error to the caller
+        details = "; ".join(explain(data, cls)) or f"{type(exc).__name__}: {exc}"
+        msg = f"not a valid {cls.__name__}: {details}"
+        raise _errors.InvalidRequestError(msg) from exc

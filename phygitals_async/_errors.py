@@ -22,6 +22,7 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     │   └── JournalUnavailableError          the journal's database cannot be reached (or
     │                                        went away mid-job: nothing more is sent)
     └── APIStatusError                       .status_code .message .body .method .url
+                                             .headers .request_id
         ├── BadRequestError          400
         │   ├── PackNotFoundError            "VM not found"
         │   ├── OutOfStockError              "Claw machine is out of stock"
@@ -56,8 +57,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "APIConnectionError",
@@ -247,10 +250,19 @@ class APIStatusError(PhygitalsError):
         body: the decoded JSON body, or the raw text when it is not JSON.
         method: the HTTP method.
         url: the request URL.
+        headers: the response headers (read-only, case-insensitive).
+        request_id: the ``X-Request-Id`` response header, or ``None``.
     """
 
     def __init__(
-        self, message: str, *, status_code: int, body: object, method: str, url: str
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(f"{status_code} {message}" if message else str(status_code))
         self.message = message
@@ -258,6 +270,22 @@ class APIStatusError(PhygitalsError):
         self.body = body
         self.method = method
         self.url = url
+        # A plain dict (header names as received): it pickles and copies like every other
+        # attribute; ``headers`` is the read-only view users get.
+        self._headers: dict[str, str] = dict(headers) if headers is not None else {}
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers as a read-only mapping; names match in any case."""
+        return CIMultiDictProxy(CIMultiDict(self._headers))
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-Id`` response header, to quote to support; ``None`` when absent."""
+        for name, value in self._headers.items():
+            if name.lower() == "x-request-id":
+                return value
+        return None
 
 
 class BadRequestError(APIStatusError):
@@ -368,9 +396,12 @@ class RateLimitError(APIStatusError):
         body: object,
         method: str,
         url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, body=body, method=method, url=url)
+        super().__init__(
+            message, status_code=status_code, body=body, method=method, url=url, headers=headers
+        )
         self.retry_after = retry_after
 
 

@@ -9,11 +9,12 @@ string instead of failing.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import attrs
 
@@ -48,6 +49,44 @@ __all__ = [
 AttributeValue = str | int | float | bool | Decimal | None
 
 
+class _Model:
+    """JSON in and out for every model, through the SDK's one cattrs converter."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """This model as JSON-ready builtins: ``json.dumps(model.to_dict())`` works.
+
+        Money is its exact decimal string (``"212.50"``), times ISO 8601 with their offset,
+        enums their values (an unknown value stays the string it was), tuples lists.
+        ``type(model).from_dict(model.to_dict()) == model``.
+        """
+        from ._converters import to_builtins  # noqa: PLC0415  the converter imports the models
+
+        data: dict[str, Any] = to_builtins(self)
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a standard JSON string.
+
+        Raises:
+            ValueError: a float field holds NaN or infinity, which JSON cannot write (the
+                API never sends one; only a model built by hand can hold it).
+        """
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The model from :meth:`to_dict`'s output (or the API's own JSON for it).
+
+        Raises:
+            InvalidRequestError: ``data`` does not have this model's shape.
+        """
+        from ._converters import from_builtins  # noqa: PLC0415  see to_dict
+
+        return from_builtins(data, cls)
+
+
 class ItemType(enum.StrEnum):
     """Where an item comes from. Values the API adds later decode as plain strings."""
 
@@ -71,7 +110,7 @@ class OrderStatus(enum.StrEnum):
 
 
 @attrs.frozen
-class RarityTier:
+class RarityTier(_Model):
     """One rarity tier of a pack: its value range (USD) and relative weight."""
 
     id: int
@@ -83,7 +122,7 @@ class RarityTier:
 
 
 @attrs.frozen
-class Pack:
+class Pack(_Model):
     """A purchasable pack (the API calls it a claw machine or VM)."""
 
     id: str
@@ -111,7 +150,7 @@ class Pack:
 
 
 @attrs.frozen
-class Attribute:
+class Attribute(_Model):
     """One trait of a card, e.g. ``Attribute("Year", "2024")``."""
 
     trait_type: str
@@ -119,7 +158,7 @@ class Attribute:
 
 
 @attrs.frozen
-class Metadata:
+class Metadata(_Model):
     """A card's display metadata; ``image`` is the canonical image URL."""
 
     name: str
@@ -129,7 +168,7 @@ class Metadata:
 
 
 @attrs.frozen
-class Links:
+class Links(_Model):
     """Direct CDN links; a fallback for :attr:`Metadata.image`."""
 
     image: str | None = None
@@ -137,7 +176,7 @@ class Links:
 
 
 @attrs.frozen
-class Content:
+class Content(_Model):
     """An item's content: metadata, and links where the API provides them."""
 
     metadata: Metadata
@@ -145,7 +184,7 @@ class Content:
 
 
 @attrs.frozen
-class Item:
+class Item(_Model):
     """A pulled item: what a purchase returns and what an inventory lists.
 
     ``id`` is the ``item_id`` for ``sell_back``, ``card`` and ``ship_quote``.
@@ -170,7 +209,7 @@ class Item:
 
 
 @attrs.frozen
-class Purchase:
+class Purchase(_Model):
     """The answer to ``buy``: the session to poll, and the pulled items when already known."""
 
     session_id: str
@@ -178,7 +217,7 @@ class Purchase:
 
 
 @attrs.frozen
-class PurchaseResult:
+class PurchaseResult(_Model):
     """A fulfilled purchase (the API's ``{"result": …}`` wrapper is flattened)."""
 
     session_id: str
@@ -189,14 +228,14 @@ class PurchaseResult:
 
 
 @attrs.frozen
-class PurchasePending:
+class PurchasePending(_Model):
     """The purchase is not fulfilled yet; poll again."""
 
     status: Literal["pending"] = "pending"
 
 
 @attrs.frozen
-class Inventory:
+class Inventory(_Model):
     """A user's items that are neither sold back nor in a shipment."""
 
     user_id: str
@@ -204,7 +243,7 @@ class Inventory:
 
 
 @attrs.frozen
-class Sellback:
+class Sellback(_Model):
     """A completed sellback: the API answered that ``amount`` (USD) was credited for ``item_id``."""
 
     item_id: str
@@ -212,7 +251,7 @@ class Sellback:
 
 
 @attrs.frozen
-class BuybackAnswer:
+class BuybackAnswer(_Model):
     """The body of a successful ``POST /vm/buyback``; ``sell_back`` returns a Sellback."""
 
     success: bool
@@ -220,7 +259,7 @@ class BuybackAnswer:
 
 
 @attrs.frozen
-class Card:
+class Card(_Model):
     """Card details with its fair-market value (``fmv``, USD)."""
 
     id: str
@@ -232,7 +271,7 @@ class Card:
 
 
 @attrs.frozen
-class Pull:
+class Pull(_Model):
     """One entry of the recent-pulls feed."""
 
     id: str
@@ -253,7 +292,7 @@ def is_country_code(value: object) -> bool:
 
 
 @attrs.frozen
-class Address:
+class Address(_Model):
     """A shipping destination. ``country`` is a two-letter code such as ``"US"``.
 
     Example::
@@ -278,13 +317,13 @@ class Address:
             msg = f"country must be a two-letter code such as 'US', got {value!r}"
             raise ValueError(msg)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object sent to the API; unset optional fields are left out."""
-        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+        return {k: v for k, v in super().to_dict().items() if v is not None}
 
 
 @attrs.frozen
-class ShippingRate:
+class ShippingRate(_Model):
     """One shipping option; pass its ``id`` to ``ship_request``. ``amount`` is USD."""
 
     id: str
@@ -297,7 +336,7 @@ class ShippingRate:
 
 
 @attrs.frozen
-class ShippingQuote:
+class ShippingQuote(_Model):
     """Rates for shipping some items to an address, valid until ``expires_at``."""
 
     session_id: str
@@ -311,7 +350,7 @@ class ShippingQuote:
 
 
 @attrs.frozen
-class ShipmentCreated:
+class ShipmentCreated(_Model):
     """The answer to ``ship_request``: the new order's id."""
 
     order_id: str
@@ -319,7 +358,7 @@ class ShipmentCreated:
 
 
 @attrs.frozen
-class OrderItem:
+class OrderItem(_Model):
     """An item inside a shipping order."""
 
     item_id: str
@@ -329,7 +368,7 @@ class OrderItem:
 
 
 @attrs.frozen
-class ShippingOrder:
+class ShippingOrder(_Model):
     """A shipping order and its tracking state. ``amount`` is USD, billed to the partner.
 
     ``destination`` echoes exactly what was sent to ``ship_quote``.
@@ -351,8 +390,20 @@ class ShippingOrder:
     error_message: str | None = None
 
 
+def _same_error(a: object, b: object) -> bool:
+    # Exceptions compare by identity; an outcome read back from JSON or a journal is equal
+    # when it is the same class with the same message and attributes.
+    return (
+        type(a) is type(b)
+        and isinstance(a, BaseException)
+        and isinstance(b, BaseException)
+        and a.args == b.args
+        and vars(a) == vars(b)
+    )
+
+
 @attrs.frozen
-class UnconfirmedSellback:
+class UnconfirmedSellback(_Model):
     """An item a bulk sellback sold whose amount never arrived (a lost answer, a crash).
 
     The sale is established without guessing: a second buyback of the item was refused
@@ -367,19 +418,20 @@ class UnconfirmedSellback:
 
 
 @attrs.frozen
-class FailedSellback:
+class FailedSellback(_Model):
     """An item the bulk sellback did not sell, with the typed error that says why.
 
     When ``error`` is an :class:`OutcomeUnknownError` the sale may or may not have
     happened: such items are listed in :attr:`BulkSellbackReport.unknown`, never guessed.
+    Two failures are equal when their errors have the same class, message and attributes.
     """
 
     item_id: str
-    error: Exception
+    error: Exception = attrs.field(eq=attrs.cmp_using(eq=_same_error), hash=False)
 
 
 @attrs.frozen
-class BulkSellbackReport:
+class BulkSellbackReport(_Model):
     """Every item of a bulk sellback job, each in exactly one tuple, in job order.
 
     With a journal the report covers the whole job across all its runs.

@@ -7,7 +7,6 @@ terminal, never when ``NO_COLOR`` is set (https://no-color.org) or ``TERM`` is `
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import sys
@@ -15,10 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
-import attrs
-
+from ._converters import to_builtins
 from ._models import Item
 
 __all__ = [
@@ -41,27 +39,8 @@ _MONEY_DIGITS = 18
 
 
 def to_jsonable(value: object) -> Any:
-    """Models as plain JSON values: Decimal as an exact string, times as ISO 8601."""
-    if attrs.has(type(value)):
-        fields = attrs.fields(cast("Any", type(value)))
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    return _scalar(value)
-
-
-def _scalar(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, BaseException):
-        return {"type": type(value).__name__, "message": str(value)}
-    return value
+    """Models as plain JSON values, exactly as ``Model.to_dict()`` writes them."""
+    return to_builtins(value)
 
 
 def print_json(value: object, out: TextIO | None = None) -> None:
