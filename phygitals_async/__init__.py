@@ -100,11 +100,13 @@ from ._models import (
 )
 from ._polling import Poll, PurchasePoll
 from ._portal import SyncPoll
+from ._response import APIResponse
 from ._sync import Phygitals
 from ._version import __version__
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "Address",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import ssl as ssl_module
 from collections.abc import (
@@ -14,7 +15,9 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
+
+import aiohttp
 
 from . import _bulk
 from ._config import PRODUCTION_URL, SANDBOX_URL, resolve_base_url, resolve_key
@@ -43,12 +46,16 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._polling import Poll, PurchasePoll, poll_until
+from ._response import APIResponse, raw_call
+from ._tracing import operation_span
 from ._validation import (
+    check_session,
     destination_json,
     item_id_of,
     item_ids_of,
     path_segment,
     quote_id_of,
+    request_headers,
     require_id,
     require_int,
     require_seconds,
@@ -57,6 +64,8 @@ from ._validation import (
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
 
 S = TypeVar("S")
+T = TypeVar("T")
+P = ParamSpec("P")
 
 _TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 
@@ -100,6 +109,15 @@ class AsyncPhygitals:
         max_retry_wait: the longest single wait before a retry (default 10 s). A
             ``Retry-After`` asking for longer is not waited: the ``RateLimitError`` or
             ``ServerError`` is raised at once, carrying ``.retry_after``.
+        http_session: a caller-owned ``aiohttp.ClientSession`` to send requests through
+            (its connector, limits and trace configs apply; ``max_connections``, ``ssl``
+            and ``trace_configs`` here do not). The client never closes it.
+        trace_configs: ``aiohttp.TraceConfig`` hooks for the session the client creates.
+        default_headers: extra headers sent with every request (not ``X-API-Key`` or
+            ``User-Agent``, which the client sets).
+        app_name: your application's name, appended to the User-Agent
+            (``phygitals-async/0.1.0 myapp/1.2``) so the API team can tell integrations apart.
+        app_version: your application's version, appended after ``app_name``.
 
     Raises:
         ConfigurationError: no key, a malformed base URL, a key and base URL of different
@@ -122,6 +140,11 @@ class AsyncPhygitals:
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 8.0,
         max_retry_wait: float = 10.0,
+        http_session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        app_name: str | None = None,
+        app_version: str | None = None,
     ) -> None:
         key = resolve_key(api_key)
         _check_options(
@@ -134,6 +157,7 @@ class AsyncPhygitals:
         )
         require_int("max_retries", max_retries, minimum=0)
         require_int("max_connections", max_connections, minimum=1)
+        check_session(http_session, trace_configs)
         self._transport = Transport(
             api_key=key,
             base_url=resolve_base_url(base_url, key),
@@ -147,12 +171,62 @@ class AsyncPhygitals:
             retry_backoff=retry_backoff,
             retry_backoff_max=retry_backoff_max,
             max_retry_wait=max_retry_wait,
+            headers=request_headers(key, default_headers, app_name, app_version),
+            http_session=http_session,
+            trace_configs=trace_configs,
         )
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """A view of this client with other defaults, sharing its session and pool.
+
+        The view is cheap (make one per request if you like); closing it does nothing,
+        closing the original closes both. Options left ``None`` keep the client's value.
+
+        Example::
+
+            fast = client.with_options(timeout=5, max_retries=0)
+            inventory = await fast.inventory("u1")
+        """
+        if timeout is not None:
+            _check_options(timeout=timeout)
+        if max_retries is not None:
+            require_int("max_retries", max_retries, minimum=0)
+        view = copy.copy(self)
+        # A copy of this same class: its private state is ours to set.
+        view._transport = self._transport.with_options(  # noqa: SLF001
+            timeout=timeout, max_retries=max_retries
+        )
+        return view
+
+    def with_raw_response(
+        self, method: Callable[P, Awaitable[T]]
+    ) -> Callable[P, Awaitable[APIResponse[T]]]:
+        """Wrap a method so that it returns the HTTP response's metadata with its value.
+
+        The wrapped call returns an :class:`APIResponse` (``status_code``, ``headers``,
+        ``request_id``, ``parse()`` for the usual return value); the method itself keeps
+        its return type. The metadata belongs to that one call, whatever other tasks do
+        with the client at the same time, which a ``last_response`` attribute on a shared
+        client could not promise. For a method that makes several requests it describes
+        the last one.
+
+        Example::
+
+            response = await client.with_raw_response(client.inventory)("u1")
+            print(response.status_code, response.request_id)
+            inventory = response.parse()
+        """
+        return raw_call(method)
 
     @property
     def base_url(self) -> str:
         """The URL every path is appended to."""
         return self._transport.base_url
+
+    @property
+    def http_session(self) -> aiohttp.ClientSession | None:
+        """The caller-owned session passed as ``http_session=``, else ``None``."""
+        return self._transport.external_session
 
     @property
     def is_sandbox(self) -> bool:
@@ -164,6 +238,7 @@ class AsyncPhygitals:
         fetch: Callable[[float], Awaitable[S]],
         is_done: Callable[[S], bool],
         *,
+        operation: str,
         what: str,
         interval: float,
         max_interval: float,
@@ -175,18 +250,19 @@ class AsyncPhygitals:
             require_seconds(name, value, allow_zero=True)
         require_seconds("timeout", timeout, allow_zero=True)
 
-        def run(record: Callable[[object], None]) -> Awaitable[S]:
-            return poll_until(
-                lambda budget: fetch(min(budget, transport.timeout)),
-                is_done,
-                interval=interval,
-                max_interval=max_interval,
-                timeout=timeout,
-                clock=transport.clock,
-                sleep=transport.sleep,
-                what=what,
-                on_status=record,
-            )
+        async def run(record: Callable[[object], None]) -> S:
+            with operation_span(operation):
+                return await poll_until(
+                    lambda budget: fetch(min(budget, transport.timeout)),
+                    is_done,
+                    interval=interval,
+                    max_interval=max_interval,
+                    timeout=timeout,
+                    clock=transport.clock,
+                    sleep=transport.sleep,
+                    what=what,
+                    on_status=record,
+                )
 
         return run
 
@@ -308,6 +384,7 @@ class AsyncPhygitals:
         poll = self._poll_loop(
             lambda budget: self.purchase_status(session_id, timeout=budget),
             lambda status: isinstance(status, PurchaseResult),
+            operation="poll_purchase",
             what=f"purchase {session_id}",
             interval=interval,
             max_interval=max_interval,
@@ -400,6 +477,7 @@ class AsyncPhygitals:
         journal: str | os.PathLike[str] | Journal | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         user_id: str | None = None,
+        timeout: float | None = None,
     ) -> BulkSellbackReport:
         """Sell many items back; every item ends with one outcome, and none is lost.
 
@@ -419,6 +497,7 @@ class AsyncPhygitals:
         each claims items nobody holds, and the run returns when no worker holds any (see
         :class:`PostgresJournal`). A 429 halves the run's concurrency, which then grows
         back. ``on_progress(done, total)`` is called at the start and after each item.
+        ``timeout`` (seconds) bounds each request the job makes, as on the other methods.
 
         Example::
 
@@ -433,14 +512,26 @@ class AsyncPhygitals:
                 is sent; :class:`JournalUnavailableError` also when a shared journal's
                 database goes away mid-job (what was sent is settled by the next run).
         """
-        return await _bulk.sell_back_many(
-            self,
-            items_or_ids,
-            concurrency=concurrency,
-            journal=journal,
-            on_progress=on_progress,
-            user_id=user_id,
-        )
+        with operation_span("sell_back_many") as span:
+            report = await _bulk.sell_back_many(
+                self if timeout is None else self.with_options(timeout=timeout),
+                items_or_ids,
+                concurrency=concurrency,
+                journal=journal,
+                on_progress=on_progress,
+                user_id=user_id,
+            )
+            if span is not None:
+                span.set_attributes(
+                    {
+                        "phygitals.items": report.total,
+                        "phygitals.succeeded": len(report.succeeded),
+                        "phygitals.failed": len(report.failed),
+                        "phygitals.unknown": len(report.unknown),
+                        "phygitals.unconfirmed": len(report.unconfirmed),
+                    }
+                )
+            return report
 
     def iter_sell_back(
         self,
@@ -449,15 +540,20 @@ class AsyncPhygitals:
         concurrency: int = 8,
         journal: str | os.PathLike[str] | Journal | None = None,
         user_id: str | None = None,
+        timeout: float | None = None,
     ) -> AsyncIterator[Sellback | UnconfirmedSellback | FailedSellback]:
         """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
         Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
         early cancels the sellbacks still in flight (their items stay pending in the
-        journal, and the next run settles them).
+        journal, and the next run settles them). ``timeout`` bounds each request (seconds).
         """
         return _bulk.iter_sell_back(
-            self, items_or_ids, concurrency=concurrency, journal=journal, user_id=user_id
+            self if timeout is None else self.with_options(timeout=timeout),
+            items_or_ids,
+            concurrency=concurrency,
+            journal=journal,
+            user_id=user_id,
         )
 
     # -- shipping ------------------------------------------------------------------------
@@ -530,6 +626,7 @@ class AsyncPhygitals:
         poll = self._poll_loop(
             lambda budget: self.ship_order(order_id, timeout=budget),
             lambda order: str(order.status) in wanted or order.status in _TERMINAL_ORDER,
+            operation="poll_shipment",
             what=f"order {order_id}",
             interval=interval,
             max_interval=max_interval,

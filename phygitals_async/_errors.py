@@ -419,9 +419,12 @@ class ServerError(APIStatusError):
         body: object,
         method: str,
         url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, body=body, method=method, url=url)
+        super().__init__(
+            message, status_code=status_code, body=body, method=method, url=url, headers=headers
+        )
         self.retry_after = retry_after
 
 

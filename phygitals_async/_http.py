@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import enum
 import gc
 import json
@@ -48,19 +49,18 @@ import attrs
 import cattrs
 import yarl
 
-from . import _errors, _fork
+from . import _errors, _fork, _response, _tracing
 from ._converters import converter, explain
 from ._limits import BodyError, cap_message, decode_json, short_repr
 from ._secrets import sanitized, scrub_body, scrub_headers
 from ._throttle import on_rate_limited
 from ._validation import require_int, require_seconds
-from ._version import __version__
 
 __all__ = ["Call", "Retry", "Transport"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("phygitals_async")
+log = _tracing.log
 
 
 class Retry(enum.Enum):
@@ -104,6 +104,9 @@ class _Retryable:
     retry_after: float | None
     cause: BaseException | None
 
+
+# The span of a call when tracing is off: reusable, and every method on it is a no-op.
+_NO_SPAN = contextlib.nullcontext(_tracing.CallTrace(None))
 
 # Bodies from this size up are decoded with the cyclic GC paused (see _gc_paused).
 GC_PAUSE_BYTES = 64 * 1024
@@ -203,9 +206,22 @@ class Transport:
         retry_backoff: float,
         retry_backoff_max: float,
         max_retry_wait: float,
+        headers: Mapping[str, str],
+        http_session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         self._api_key = api_key
         self._secret = api_key.encode()
+        # Every request's headers: the key, User-Agent, Accept and the caller's defaults.
+        self._headers = dict(headers)
+        self._external = http_session
+        self._trace_configs = list(trace_configs) if trace_configs else None
+        # A caller-owned session has its own default headers: ours go with each request.
+        self._get_headers = self._headers if http_session is not None else None
+        self._post_headers = {**(self._get_headers or {}), "Content-Type": "application/json"}
+        # Set on views made by with_options: the transport that owns the session.
+        self._root: Transport | None = None
+        self._forked_away = False
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
@@ -238,29 +254,56 @@ class Transport:
         return url
 
     @property
+    def external_session(self) -> aiohttp.ClientSession | None:
+        """The caller-owned session, if the client was given one."""
+        return self._external
+
+    @property
     def closed(self) -> bool:
-        """Whether :meth:`aclose` has run."""
-        return self._closed
+        """Whether :meth:`aclose` has run (on the transport that owns the session)."""
+        return self._root.closed if self._root is not None else self._closed
+
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> Transport:
+        """A view with other defaults that shares this transport's session and pool."""
+        view = copy.copy(self)
+        view._root = self._root or self  # noqa: SLF001  a copy of this same class
+        if timeout is not None:
+            view.timeout = timeout
+        if max_retries is not None:
+            view.max_retries = max_retries
+        return view
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._root is not None:
+            return self._root._get_session()  # noqa: SLF001  the owner of the session
         if self._closed:
             msg = "this client is closed; create a new one"
             raise _errors.ClientClosedError(msg)
+        if self._forked_away:
+            msg = (
+                "this client was given an http_session in the parent process; after a fork, "
+                "create the session and the client in the child"
+            )
+            raise _errors.ConfigurationError(msg)
         loop = asyncio.get_running_loop()
         if self._session is None:
+            # aiohttp has no public accessor for a session's loop (.loop is deprecated); a
+            # session from another loop would fail deep inside aiohttp with a RuntimeError.
+            if self._external is not None and getattr(self._external, "_loop", loop) is not loop:
+                msg = "the http_session was created in another event loop than this call's"
+                raise _errors.ConfigurationError(msg)
             self._loop = loop
             _fork.register(self)
             self._proxy = _env_proxy(self.base_url) if self._trust_env else None
-            self._session = aiohttp.ClientSession(
+            self._session = self._external or aiohttp.ClientSession(
                 connector=_Connector(limit=self._max_connections, ssl=self._ssl),
-                headers={
-                    "X-API-Key": self._api_key,
-                    "User-Agent": f"phygitals-async/{__version__}",
-                    "Accept": "application/json",
-                },
+                headers=self._headers,
                 # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
                 # them (and .netrc) up in a thread on every request, tripling the latency.
                 trust_env=False,
+                trace_configs=self._trace_configs,
             )
         elif self._loop is not loop:
             msg = (
@@ -269,6 +312,9 @@ class Transport:
                 "e.g. 'async with AsyncPhygitals() as client' inside the coroutine you run"
             )
             raise _errors.ConfigurationError(msg)
+        if self._external is not None and self._external.closed:
+            msg = "the http_session given to this client was closed by its owner"
+            raise _errors.ClientClosedError(msg)
         return self._session
 
     def after_fork_in_child(self) -> None:
@@ -277,12 +323,20 @@ class Transport:
             _fork.abandon(self._session)
             self._session = None
             self._loop = None
+        # A caller's session is the parent's (its loop, its sockets): never ours to reuse.
+        self._forked_away = self._external is not None
 
     async def aclose(self) -> None:
-        """Close the session; later calls raise. Safe to call more than once."""
+        """Close the session; later calls raise. Safe to call more than once.
+
+        A view (from :meth:`with_options`) owns nothing, so closing it does nothing; a
+        caller-owned ``http_session`` is left open for its owner to close.
+        """
+        if self._root is not None:
+            return
         self._closed = True
         session, self._session = self._session, None
-        if session is not None:
+        if session is not None and session is not self._external:
             await session.close()
 
     async def request(
@@ -307,26 +361,47 @@ class Transport:
         url = self._url(call.path)
         if call.params:
             url = url.extend_query(call.params)
-        attempt = 0
-        while True:
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise _errors.APITimeoutError(
-                    f"{call.operation} did not complete within {budget:g} s"
+        span = (
+            _tracing.call_span(call.operation, call.method, str(url))
+            if _tracing.enabled()
+            else _NO_SPAN
+        )
+        with span as trace:
+            attempt = 0
+            while True:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise _errors.APITimeoutError(
+                        f"{call.operation} did not complete within {budget:g} s"
+                    )
+                outcome = await self._once(
+                    session, call, url, body, into, remaining, budget, deadline, trace
                 )
-            outcome = await self._once(session, call, url, body, into, remaining, budget, deadline)
-            if not isinstance(outcome, _Retryable):
-                return cast("T", outcome)
-            if attempt >= retries:
-                raise outcome.error from outcome.cause
-            delay = self._wait_before_retry(outcome, attempt, deadline)
-            if delay is None:
-                raise outcome.error from outcome.cause
-            attempt += 1
-            if delay > 0:
-                await self.sleep(delay)
+                if not isinstance(outcome, _Retryable):
+                    return cast("T", outcome)
+                if attempt >= retries:
+                    raise outcome.error from outcome.cause
+                delay = self._wait_before_retry(outcome, attempt, deadline)
+                if delay is None:
+                    raise outcome.error from outcome.cause
+                attempt += 1
+                asked = outcome.retry_after is not None
+                trace.retry(delay, retry_after=asked)
+                log.warning(
+                    "%s: retrying in %.3g s%s (retry %d of %d) after %s",
+                    call.operation,
+                    delay,
+                    " as the server's Retry-After asked" if asked else "",
+                    attempt,
+                    retries,
+                    _tracing.redacted(
+                        f"{type(outcome.error).__name__}: {outcome.error}", self._api_key
+                    ),
+                )
+                if delay > 0:
+                    await self.sleep(delay)
 
-    async def _once(
+    async def _once(  # noqa: PLR0913, PLR0917  one attempt needs the whole call's context
         self,
         session: aiohttp.ClientSession,
         call: Call,
@@ -336,18 +411,30 @@ class Transport:
         remaining: float,
         budget: float,
         deadline: float,
+        trace: _tracing.CallTrace,
     ) -> Any:
         """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
         if self._closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
         answer = await self._attempt(session, call, url, body, remaining)
         if isinstance(answer, _AttemptError):
+            trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
             if isinstance(failure, _errors.OutcomeUnknownError):
+                log.warning("%s", _tracing.redacted(str(failure), self._api_key))
                 raise failure from answer.cause
             if self._closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
             return _Retryable(failure, None, answer.cause)
+        status, headers, _ = answer
+        trace.attempt(status=status)
+        sink = _response.sink()
+        if sink is not None:
+            sink.append(
+                _response.ResponseInfo(
+                    status, _response.frozen_headers(headers), call.method, str(url)
+                )
+            )
         return self.answer(call, url, *answer, into)
 
     def answer(
@@ -365,9 +452,9 @@ class Transport:
         """
         if 200 <= status < 300:
             if len(raw) < GC_PAUSE_BYTES:
-                return self._decode(call, url, raw, into)
+                return self._decode(call, url, raw, into, headers)
             with _gc_paused():
-                return self._decode(call, url, raw, into)
+                return self._decode(call, url, raw, into, headers)
         error = self._status_error(call, url, status, headers, raw)
         if status == 429 and (tell := on_rate_limited.get()) is not None:
             tell()  # a bulk run adapts its concurrency (see _throttle)
@@ -395,7 +482,7 @@ class Transport:
                 call.method,
                 url,
                 data=body,
-                headers={"Content-Type": "application/json"} if body is not None else None,
+                headers=self._post_headers if body is not None else self._get_headers,
                 timeout=aiohttp.ClientTimeout(
                     total=remaining,
                     sock_connect=self._connect_timeout,
@@ -470,10 +557,12 @@ class Transport:
         step = min(self.retry_backoff_max, self.retry_backoff * 2.0**attempt)
         return step / 2 + step / 2 * self.random()
 
-    def _decode(self, call: Call, url: yarl.URL, raw: bytes, into: Any) -> Any:
+    def _decode(
+        self, call: Call, url: yarl.URL, raw: bytes, into: Any, headers: Mapping[str, str]
+    ) -> Any:
         """A 2xx body as ``into``, or a :class:`_Retryable` for an unreadable body."""
         try:
-            data = self._parse(call, url, raw)
+            data = self._parse(call, url, raw, headers)
         except _errors.ResponseValidationError as exc:
             # A garbled body is worth another read only where resending is safe.
             if call.retry is not Retry.SAFE:
@@ -482,7 +571,12 @@ class Transport:
         return self._structure(call, url, raw, data, into, self._converter)
 
     @staticmethod
-    def _parse(call: Call, url: yarl.URL, raw: bytes) -> Any:
+    def _parse(
+        call: Call,
+        url: yarl.URL,
+        raw: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         try:
             data = decode_json(raw)
         except BodyError as exc:
@@ -499,7 +593,12 @@ class Transport:
             if not isinstance(message, str):
                 message = short_repr(message)
             raise _errors.APIStatusError(
-                cap_message(message), status_code=200, body=data, method=call.method, url=str(url)
+                cap_message(message),
+                status_code=200,
+                body=data,
+                method=call.method,
+                url=str(url),
+                headers=headers,
             )
         return data
 
@@ -548,10 +647,16 @@ class Transport:
             "body": body,
             "method": call.method,
             "url": str(url),
+            "headers": headers,
         }
         if issubclass(cls, _errors.RateLimitError | _errors.ServerError):
             fields["retry_after"] = parse_retry_after(headers.get("Retry-After"))
         return cls(message, **fields)
+
+
+def _library_error(cause: BaseException) -> str:
+    """The HTTP library's exception class name, from its sanitized stand-in's text."""
+    return str(cause).split(":", 1)[0].rsplit(".", 1)[-1] or type(cause).__name__
 
 
 def _encode_body(call: Call) -> bytes | None:

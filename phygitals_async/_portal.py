@@ -14,22 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import threading
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from . import _fork
 from ._client import AsyncPhygitals
-from ._errors import ClientClosedError, ConfigurationError, LoopThreadError, PollCancelledError
+from ._errors import (
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    LoopThreadError,
+    PollCancelledError,
+)
 from ._polling import Poll
+from ._response import APIResponse
 
-__all__ = ["SyncPoll", "SyncRuntime"]
+__all__ = ["SyncPoll", "SyncRuntime", "raw_caller"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -147,6 +155,14 @@ class SyncRuntime:
     """Owns the portal thread (started on first use, per process) and the async client."""
 
     def __init__(self, client: AsyncPhygitals) -> None:
+        if client.http_session is not None:
+            # An aiohttp session belongs to the loop it was made in; this client's loop is
+            # its own thread's, which the caller's session can never be bound to.
+            msg = (
+                "http_session= is for AsyncPhygitals; the blocking client runs its own event "
+                "loop and session (trace_configs= and default_headers= work here)"
+            )
+            raise ConfigurationError(msg)
         self.client = client
         self._closed = False
         self._lock = threading.Lock()
@@ -304,3 +320,31 @@ class SyncPoll(Generic[T]):
     def done(self) -> bool:
         """Whether the poll has finished."""
         return self._runs_here().call_sync(self._poll.done)
+
+
+def raw_caller(runtime: SyncRuntime, method: Callable[P, T]) -> Callable[P, APIResponse[T]]:
+    """The blocking ``with_raw_response``: ``method`` is a request method of a client.
+
+    The async twin of ``method`` runs wrapped in the portal's loop, where the response
+    metadata is captured; the caller's thread gets the :class:`APIResponse`.
+    """
+    owner = getattr(method, "__self__", None)
+    client = getattr(owner, "_client", None)
+    target = getattr(client, getattr(method, "__name__", ""), None)
+    if (
+        getattr(owner, "_runtime", None) is not runtime
+        or not isinstance(client, AsyncPhygitals)
+        or not inspect.iscoroutinefunction(target)
+    ):
+        msg = (
+            "with_raw_response takes a request method of this client, e.g. client.inventory, "
+            f"got {method!r}"
+        )
+        raise InvalidRequestError(msg)
+    wrapped: Callable[..., Awaitable[APIResponse[Any]]] = client.with_raw_response(target)
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> APIResponse[T]:
+        response: APIResponse[T] = runtime.call(wrapped, *args, **kwargs)
+        return response
+
+    return call

@@ -16,12 +16,15 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import os
 import ssl as ssl_module
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
 
-from ._client import AsyncPhygitals
+import aiohttp
+
+from ._client import AsyncPhygitals, P, T
 from ._journal import Journal
 from ._models import (
     Address,
@@ -43,7 +46,8 @@ from ._models import (
     ShippingRate,
     UnconfirmedSellback,
 )
-from ._portal import SyncPoll, SyncRuntime
+from ._portal import SyncPoll, SyncRuntime, raw_caller
+from ._response import APIResponse
 
 __all__ = ["Phygitals"]
 
@@ -80,6 +84,15 @@ class Phygitals:
         max_retry_wait: the longest single wait before a retry (default 10 s). A
             ``Retry-After`` asking for longer is not waited: the ``RateLimitError`` or
             ``ServerError`` is raised at once, carrying ``.retry_after``.
+        http_session: a caller-owned ``aiohttp.ClientSession`` to send requests through
+            (its connector, limits and trace configs apply; ``max_connections``, ``ssl``
+            and ``trace_configs`` here do not). The client never closes it.
+        trace_configs: ``aiohttp.TraceConfig`` hooks for the session the client creates.
+        default_headers: extra headers sent with every request (not ``X-API-Key`` or
+            ``User-Agent``, which the client sets).
+        app_name: your application's name, appended to the User-Agent
+            (``phygitals-async/0.1.0 myapp/1.2``) so the API team can tell integrations apart.
+        app_version: your application's version, appended after ``app_name``.
 
     Raises:
         ConfigurationError: no key, a malformed base URL, a key and base URL of different
@@ -102,6 +115,11 @@ class Phygitals:
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 8.0,
         max_retry_wait: float = 10.0,
+        http_session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        app_name: str | None = None,
+        app_version: str | None = None,
     ) -> None:
         self._client = AsyncPhygitals(
             api_key=api_key,
@@ -116,8 +134,21 @@ class Phygitals:
             retry_backoff=retry_backoff,
             retry_backoff_max=retry_backoff_max,
             max_retry_wait=max_retry_wait,
+            http_session=http_session,
+            trace_configs=trace_configs,
+            default_headers=default_headers,
+            app_name=app_name,
+            app_version=app_version,
         )
         self._runtime = SyncRuntime(self._client)
+        self._owner = True
+
+    def _view(self, client: AsyncPhygitals) -> Self:
+        # Same loop thread and session, other defaults; only the original closes.
+        view = copy.copy(self)
+        view._client = client  # noqa: SLF001  a copy of this same class
+        view._owner = False  # noqa: SLF001
+        return view
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._client.base_url!r})"
@@ -138,14 +169,48 @@ class Phygitals:
         """Whether this client talks to a sandbox (the hosted one or a local one)."""
         return self._client.is_sandbox
 
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """A view of this client with other defaults, sharing its session and pool.
+
+        The view is cheap (make one per request if you like); closing it does nothing,
+        closing the original closes both. Options left ``None`` keep the client's value.
+
+        Example::
+
+            fast = client.with_options(timeout=5, max_retries=0)
+            inventory = fast.inventory("u1")
+        """
+        return self._view(self._client.with_options(timeout=timeout, max_retries=max_retries))
+
+    def with_raw_response(self, method: Callable[P, T]) -> Callable[P, APIResponse[T]]:
+        """Wrap a method so that it returns the HTTP response's metadata with its value.
+
+        The wrapped call returns an :class:`APIResponse` (``status_code``, ``headers``,
+        ``request_id``, ``parse()`` for the usual return value); the method itself keeps
+        its return type. The metadata belongs to that one call, whatever other tasks do
+        with the client at the same time, which a ``last_response`` attribute on a shared
+        client could not promise. For a method that makes several requests it describes
+        the last one.
+
+        Example::
+
+            response = client.with_raw_response(client.inventory)("u1")
+            print(response.status_code, response.request_id)
+            inventory = response.parse()
+        """
+        return raw_caller(self._runtime, method)
+
     def close(self) -> None:
         """Close the client and stop its event loop thread. Safe to call twice.
+
+        A view from ``with_options`` owns nothing: closing it does nothing.
 
         Raises:
             LoopThreadError: called from the client's own loop thread (inside an
                 ``on_progress`` callback); nothing was changed.
         """
-        self._runtime.close()
+        if self._owner:
+            self._runtime.close()
 
     def list_packs(
         self,
@@ -279,6 +344,7 @@ class Phygitals:
         journal: str | os.PathLike[str] | Journal | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         user_id: str | None = None,
+        timeout: float | None = None,
     ) -> BulkSellbackReport:
         """Sell many items back; every item ends with one outcome, and none is lost.
 
@@ -298,6 +364,7 @@ class Phygitals:
         each claims items nobody holds, and the run returns when no worker holds any (see
         :class:`PostgresJournal`). A 429 halves the run's concurrency, which then grows
         back. ``on_progress(done, total)`` is called at the start and after each item.
+        ``timeout`` (seconds) bounds each request the job makes, as on the other methods.
 
         Example::
 
@@ -319,6 +386,7 @@ class Phygitals:
             journal=journal,
             on_progress=on_progress,
             user_id=user_id,
+            timeout=timeout,
         )
 
     def iter_sell_back(
@@ -328,6 +396,7 @@ class Phygitals:
         concurrency: int = 8,
         journal: str | os.PathLike[str] | Journal | None = None,
         user_id: str | None = None,
+        timeout: float | None = None,
     ) -> Iterator[Sellback | UnconfirmedSellback | FailedSellback]:
         """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
@@ -337,7 +406,11 @@ class Phygitals:
         """
         return self._runtime.iterate(
             lambda: self._client.iter_sell_back(
-                items_or_ids=items_or_ids, concurrency=concurrency, journal=journal, user_id=user_id
+                items_or_ids=items_or_ids,
+                concurrency=concurrency,
+                journal=journal,
+                user_id=user_id,
+                timeout=timeout,
             )
         )
 

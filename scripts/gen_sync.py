@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import copy
 import difflib
 import importlib
 import inspect
@@ -22,6 +23,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "phygitals_async" / "_client.py"
@@ -74,6 +76,31 @@ SYNC_DOCS = {
 }
 
 
+# Properties that only mean something on the async client: the blocking client refuses a
+# caller's session (it runs its own loop), so its http_session would always be None.
+ASYNC_ONLY = frozenset({"http_session"})
+
+# Methods whose blocking body is not a plain call into the async client.
+SYNC_BODIES = {
+    # The portal runs the wrapped async twin and hands back its APIResponse.
+    "with_raw_response": "return raw_caller(self._runtime, method)",
+}
+
+
+class _Unawait(ast.NodeTransformer):
+    """``Awaitable[X]`` in a signature becomes ``X``: the blocking call returns the value."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        node = cast("ast.Subscript", self.generic_visit(node))
+        if isinstance(node.value, ast.Name) and node.value.id == "Awaitable":
+            return cast("ast.AST", node.slice)
+        return node
+
+
+def _blocking(tree: ast.AST) -> ast.AST:
+    return cast("ast.AST", _Unawait().visit(copy.deepcopy(tree)))
+
+
 def _public_methods(cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
     return [
         node
@@ -99,7 +126,7 @@ def _call_args(args: ast.arguments) -> str:
 
 
 def _returns(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    text = ast.unparse(node.returns) if node.returns else "None"
+    text = ast.unparse(_blocking(node.returns)) if node.returns else "None"
     for pattern, new in RETURNS:
         text = re.sub(pattern, new, text)
     return text
@@ -121,7 +148,7 @@ def _docstring(doc: str | None, indent: str) -> list[str]:
 
 def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     name = node.name
-    params = ast.unparse(node.args)
+    params = ast.unparse(_blocking(node.args))
     head = [f"    def {name}({params}) -> {_returns(node)}:"]
     override = SYNC_DOCS.get(name)
     doc = inspect.cleandoc(override) if override else ast.get_docstring(node, clean=True)
@@ -133,13 +160,21 @@ def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
             "    def close(self) -> None:",
             '        """Close the client and stop its event loop thread. Safe to call twice.',
             "",
+            "        A view from ``with_options`` owns nothing: closing it does nothing.",
+            "",
             "        Raises:",
             "            LoopThreadError: called from the client's own loop thread (inside an",
             "                ``on_progress`` callback); nothing was changed.",
             '        """',
-            "        self._runtime.close()",
+            "        if self._owner:",
+            "            self._runtime.close()",
         ]
-    if isinstance(node, ast.AsyncFunctionDef):
+    if name in SYNC_BODIES:
+        body = f"        {SYNC_BODIES[name]}"
+    elif returns == "Self":
+        # A view of the async client (with_options) becomes a view of this client.
+        body = f"        return self._view(self._client.{name}({args}))"
+    elif isinstance(node, ast.AsyncFunctionDef):
         body = f"        return self._runtime.call(self._client.{name}, {args})"
     elif returns.startswith("AsyncIterator["):
         body = f"        return self._runtime.iterate(lambda: self._client.{name}({args}))"
@@ -158,21 +193,25 @@ def _names_used(cls: ast.ClassDef) -> set[str]:
     init = [n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
     used: set[str] = set()
     for node in [*_public_methods(cls), *init]:
-        used |= {n.id for n in ast.walk(node.args) if isinstance(n, ast.Name)}
+        used |= {n.id for n in ast.walk(_blocking(node.args)) if isinstance(n, ast.Name)}
         if node.returns is not None:
-            used |= {n.id for n in ast.walk(node.returns) if isinstance(n, ast.Name)}
+            used |= {n.id for n in ast.walk(_blocking(node.returns)) if isinstance(n, ast.Name)}
     used -= {"self", "PurchasePoll", "Poll", "AsyncIterator"}
     return {n for n in used if not hasattr(builtins, n)} | {"PurchaseResult"}
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.split(".", maxsplit=1)[0] in sys.stdlib_module_names
 
 
 def _imports(cls: ast.ClassDef) -> list[str]:
     """Import every name the copied signatures use, from where it is defined."""
     module = importlib.import_module("phygitals_async._client")
-    modules: list[str] = []
+    modules: list[str] = ["import copy"]
     external: dict[str, set[str]] = {"collections.abc": {"Iterator"}, "typing": {"Self"}}
     local: dict[str, set[str]] = {
         "._client": {"AsyncPhygitals"},
-        "._portal": {"SyncPoll", "SyncRuntime"},
+        "._portal": {"SyncPoll", "SyncRuntime", "raw_caller"},
     }
     # Public classes report __module__ == "phygitals_async"; import each name from the
     # private module _client.py itself imports it from.
@@ -187,13 +226,23 @@ def _imports(cls: ast.ClassDef) -> list[str]:
         where = obj.__name__ if inspect.ismodule(obj) else getattr(obj, "__module__", "typing")
         if name in relative:
             local.setdefault(relative[name], set()).add(name)
+        elif where == "phygitals_async._client":  # defined there: type variables
+            local["._client"].add(name)
         elif inspect.ismodule(obj):
             modules.append(f"import {where}" + (f" as {name}" if where != name else ""))
         else:
             external.setdefault(where, set()).add(name)
-    lines = ["from __future__ import annotations", "", *sorted(modules)]
-    lines += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(external.items())]
-    lines.append("")
+    lines = ["from __future__ import annotations", ""]
+    # isort's sections: the standard library, then third-party packages, each with plain
+    # imports before from-imports.
+    for stdlib in (True, False):
+        section = sorted(m for m in modules if _is_stdlib(m.split()[1]) is stdlib)
+        section += [
+            f"from {m} import {', '.join(sorted(n))}"
+            for m, n in sorted(external.items())
+            if _is_stdlib(m) is stdlib
+        ]
+        lines += [*section, ""] if section else []
     lines += [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(local.items())]
     return lines
 
@@ -215,6 +264,14 @@ def generate() -> str:
         f"    def __init__({ast.unparse(init.args)}) -> None:",
         f"        self._client = AsyncPhygitals({_call_args(init.args)})",
         "        self._runtime = SyncRuntime(self._client)",
+        "        self._owner = True",
+        "",
+        "    def _view(self, client: AsyncPhygitals) -> Self:",
+        "        # Same loop thread and session, other defaults; only the original closes.",
+        "        view = copy.copy(self)",
+        "        view._client = client  # noqa: SLF001  a copy of this same class",
+        "        view._owner = False  # noqa: SLF001",
+        "        return view",
         "",
         "    def __repr__(self) -> str:",
         '        return f"{type(self).__name__}(base_url={self._client.base_url!r})"',
@@ -226,6 +283,8 @@ def generate() -> str:
         "        self.close()",
     ]
     for prop in _properties(cls):
+        if prop.name in ASYNC_ONLY:
+            continue
         out += ["", "    @property", f"    def {prop.name}(self) -> {_returns(prop)}:"]
         out += _docstring(ast.get_docstring(prop, clean=True), "        ")
         out.append(f"        return self._client.{prop.name}")

@@ -17,16 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import phygitals_async as p
+from phygitals_async import _models as models_module
 from phygitals_async import cli
 from phygitals_async._models import BuybackAnswer
 from phygitals_async.testing import LocalSandbox
 
+# The API's models, as exported: every attrs class of the models module.
 MODELS: list[type[Any]] = sorted(
-    (
-        value
-        for name, value in vars(p).items()
-        if not name.startswith("_") and isinstance(value, type) and attrs.has(value)
-    ),
+    (getattr(p, name) for name in models_module.__all__ if attrs.has(getattr(p, name))),
     key=lambda cls: cls.__name__,
 )
 

@@ -19,6 +19,9 @@ SANDBOX_KEY_PREFIX = "sandbox-"
 STATE_KEY: web.AppKey[SandboxState] = web.AppKey("state", SandboxState)
 FAULTS_KEY: web.AppKey[FaultPlan] = web.AppKey("faults", FaultPlan)
 KEYS_KEY: web.AppKey[frozenset[str] | None] = web.AppKey("api_keys", frozenset)
+# How many request ids were handed out (a one-element list: app state is set once).
+REQUEST_IDS_KEY: web.AppKey[list[int]] = web.AppKey("request_ids", list)
+REQUEST_ID_HEADER = "X-Request-Id"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -215,14 +218,33 @@ async def _rejects(request: web.Request, handler: Handler) -> web.StreamResponse
         return _json(reject.body, reject.status, reject.headers or None)
 
 
+@web.middleware
+async def _request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Every answer, errors and injected faults included, carries an id as the API's does.
+    issued = request.app[REQUEST_IDS_KEY]
+    issued[0] += 1
+    request_id = f"req_sandbox_{issued[0]:08d}"
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
 def make_app(
     state: SandboxState, faults: FaultPlan, *, api_keys: frozenset[str] | None = None
 ) -> web.Application:
     """The sandbox app, serving every route under both ``/api/v1`` and ``/_/api/v1``.
 
+    Every response carries an ``X-Request-Id`` (``req_sandbox_00000001`` and counting).
+
     ``api_keys``: the accepted keys; ``None`` accepts any key starting with ``sandbox-``.
     """
-    app = web.Application(middlewares=[_count, _faults, _auth, _rejects])
+    app = web.Application(middlewares=[_request_id, _count, _faults, _auth, _rejects])
+    app[REQUEST_IDS_KEY] = [0]
     app[STATE_KEY] = state
     app[FAULTS_KEY] = faults
     app[KEYS_KEY] = api_keys

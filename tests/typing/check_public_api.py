@@ -6,10 +6,12 @@ reaches users' own type-checked code (as stamina's and svcs's typing tests do).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, assert_type
 
 from phygitals_async import (
+    APIResponse,
     APIStatusError,
     AsyncPhygitals,
     BulkSellbackReport,
@@ -72,10 +74,27 @@ def blocking_client(client: Phygitals) -> None:
     assert_type(client.wait_for_purchase("s1"), PurchaseResult)
 
 
+async def integrator_surface(client: AsyncPhygitals, blocking: Phygitals) -> None:
+    assert_type(client.with_options(timeout=5, max_retries=0), AsyncPhygitals)
+    assert_type(blocking.with_options(timeout=5), Phygitals)
+    raw = await client.with_raw_response(client.inventory)("u1", timeout=2)
+    assert_type(raw, APIResponse[Inventory])
+    assert_type(raw.parse(), Inventory)
+    assert_type(raw.status_code, int)
+    assert_type(raw.request_id, str | None)
+    assert_type(blocking.with_raw_response(blocking.list_packs)(), APIResponse[list[Pack]])
+    inventory = raw.parse()
+    assert_type(inventory.to_dict(), dict[str, Any])
+    assert_type(inventory.to_json(), str)
+    assert_type(Inventory.from_dict(inventory.to_dict()), Inventory)
+
+
 def errors(exc: APIStatusError, limited: RateLimitError, failed: ServerError) -> None:
     # Errors cross process pools and task queues: they are picklable and comparable.
     assert_type(exc.__reduce__(), tuple[Any, ...])
     assert_type(exc == limited, bool)
+    assert_type(exc.headers, Mapping[str, str])
+    assert_type(exc.request_id, str | None)
     assert_type(exc.status_code, int)
     assert_type(exc.message, str)
     assert_type(limited.retry_after, float | None)
