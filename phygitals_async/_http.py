@@ -414,7 +414,7 @@ class Transport:
         trace: _tracing.CallTrace,
     ) -> Any:
         """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
-        if self._closed:  # closed while waiting to retry: a closed client never reconnects
+        if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
         answer = await self._attempt(session, call, url, body, remaining)
         if isinstance(answer, _AttemptError):
@@ -423,7 +423,7 @@ class Transport:
             if isinstance(failure, _errors.OutcomeUnknownError):
                 log.warning("%s", _tracing.redacted(str(failure), self._api_key))
                 raise failure from answer.cause
-            if self._closed:  # aclose() dropped the connection: that is the reason to report
+            if self.closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
             return _Retryable(failure, None, answer.cause)
         status, headers, _ = answer
