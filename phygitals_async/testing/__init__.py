@@ -13,10 +13,15 @@ Example::
         packs = await client.list_packs()
         sandbox.faults.add(Fault.status(503, route="inventory", count=1))
 
-For pytest, add ``pytest_plugins = ["phygitals_async.testing.pytest_plugin"]`` to a
-``conftest.py`` to get the ``phygitals_sandbox`` and ``phygitals_client`` fixtures.
+For pytest, ``pip install 'phygitals-async[testing]'``: the plugin registers itself and
+provides the ``phygitals_sandbox``, ``phygitals_client``, ``phygitals_threaded_sandbox`` and
+``phygitals_sync_client`` fixtures (see :mod:`phygitals_async.testing.pytest_plugin`).
+
+A sandbox in another process (``phygitals sandbox --admin``) shows its ledger to
+:func:`fetch_ledger`.
 """
 
+from ._admin import fetch_ledger
 from ._app import make_app
 from ._faults import Fault, FaultKind, FaultPlan
 from ._postgres import TemporaryPostgres, find_postgres_bin
@@ -36,6 +41,7 @@ __all__ = [
     "SandboxState",
     "TemporaryPostgres",
     "find_postgres_bin",
+    "fetch_ledger",
     "make_app",
     "sandbox_in_thread",
 ]

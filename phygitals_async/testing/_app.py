@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._admin import LEDGER_PATH, make_ledger_handler
 from ._faults import Fault, FaultKind, FaultPlan
 from ._state import Reject, SandboxState
 
@@ -235,13 +236,19 @@ async def _request_id(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def make_app(
-    state: SandboxState, faults: FaultPlan, *, api_keys: frozenset[str] | None = None
+    state: SandboxState,
+    faults: FaultPlan,
+    *,
+    api_keys: frozenset[str] | None = None,
+    admin: bool = False,
 ) -> web.Application:
     """The sandbox app, serving every route under both ``/api/v1`` and ``/_/api/v1``.
 
     Every response carries an ``X-Request-Id`` (``req_sandbox_00000001`` and counting).
 
     ``api_keys``: the accepted keys; ``None`` accepts any key starting with ``sandbox-``.
+    ``admin``: also serve ``GET /_sandbox/ledger`` (the ledger as JSON, for tests in another
+    process); it carries no route name, so it is never counted, faulted or key-checked.
     """
     app = web.Application(middlewares=[_request_id, _count, _faults, _auth, _rejects])
     app[REQUEST_IDS_KEY] = [0]
@@ -263,4 +270,6 @@ def make_app(
     for prefix in ("/api/v1", "/_/api/v1"):
         for method, path, handler in routes:
             app.router.add_route(method, prefix + path, handler)
+    if admin:
+        app.router.add_get(LEDGER_PATH, make_ledger_handler(state.ledger))
     return app

@@ -42,6 +42,8 @@ class LocalSandbox:
         port: the port; 0 picks a free one.
         start_time: a fixed sandbox time; by default the real time (plus any ``advance``).
         api_keys: the keys accepted; by default any key starting with ``sandbox-``.
+        admin: also serve ``GET /_sandbox/ledger``, so tests in another process can read
+            the ledger (see :func:`fetch_ledger`); off unless asked.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class LocalSandbox:
         port: int = 0,
         start_time: datetime | None = None,
         api_keys: frozenset[str] | None = None,
+        admin: bool = False,
     ) -> None:
         self.clock = SandboxClock(start_time)
         self.state = SandboxState(seed=seed, clock=self.clock)
@@ -59,6 +62,7 @@ class LocalSandbox:
         self.host = host
         self.port = port
         self._api_keys = api_keys
+        self._admin = admin
         self._runner: web.AppRunner | None = None
 
     @property
@@ -86,7 +90,7 @@ class LocalSandbox:
 
     async def start(self) -> None:
         """Listen on the configured (or a free) port."""
-        app = make_app(self.state, self.faults, api_keys=self._api_keys)
+        app = make_app(self.state, self.faults, api_keys=self._api_keys, admin=self._admin)
         # A test server stops at once: handlers stalled by injected latency are not awaited.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
