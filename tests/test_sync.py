@@ -50,6 +50,8 @@ def test_every_async_method_has_a_blocking_twin() -> None:
 
 def test_generated_facade_is_fresh() -> None:
     """scripts/gen_sync.py --check passes: _sync.py matches the async client."""
+    # The generator formats with ruff, a lint tool of the `dev` extra; .ci/run has it.
+    pytest.importorskip("ruff", reason="gen_sync.py formats with ruff (the dev extra)")
     result = subprocess.run(  # noqa: S603  our own interpreter and script
         [sys.executable, str(ROOT / "scripts" / "gen_sync.py"), "--check"],
         capture_output=True,
