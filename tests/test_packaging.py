@@ -168,3 +168,16 @@ def test_readme_third_party_test_passes_against_the_installed_wheel(
     out = _run(installed, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
                f"asyncio_mode={mode}", cwd=tmp_path)  # fmt: skip
     assert re.search(r"\b2 passed\b", out), out
+
+
+def test_readme_floor_table_matches_the_wheel(wheel: Path) -> None:
+    """The README's table of dependency floors says what the metadata requires."""
+    table = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \|", README.read_text(), re.MULTILINE))
+    runtime = [
+        line.replace(" ", "")
+        for line in _metadata(wheel).get_all("Requires-Dist") or []
+        if "extra ==" not in line
+    ]
+    required = dict(re.findall(r"^([\w-]+)>=([\d.]+)$", "\n".join(runtime), re.MULTILINE))
+    assert len(required) == len(runtime), runtime  # every runtime dependency has a floor
+    assert table == required
