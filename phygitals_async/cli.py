@@ -268,6 +268,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     p.add_argument(
         "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
     )
+    p.add_argument(
+        "--admin",
+        action="store_true",
+        help="also serve the ledger at GET /_sandbox/ledger, for tests in another process "
+        "(default: off)",
+    )
     p = add(
         "demo",
         "the whole flow against an in-process local sandbox (no key needed)",
@@ -611,7 +617,7 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
 async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
     from .testing import LocalSandbox  # noqa: PLC0415  only this command needs the server
 
-    sandbox = LocalSandbox(host=args.host, port=args.port, seed=args.seed)
+    sandbox = LocalSandbox(host=args.host, port=args.port, seed=args.seed, admin=args.admin)
     try:
         await sandbox.start()
     except OSError as exc:
@@ -624,13 +630,15 @@ async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
             msg = f"cannot serve on {args.host} port {args.port}: {exc.strerror or exc}"
         raise CommandError(msg) from exc
     try:
+        ledger_url = f"{sandbox.root_url}/_sandbox/ledger" if args.admin else None
         if args.json:
-            print_json_line(
-                {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": "sandbox-local"}
-            )
+            info = {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": "sandbox-local"}
+            print_json_line(info if ledger_url is None else {**info, "ledger_url": ledger_url})
         else:
             print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
             print(f"  export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL={sandbox.url}")
+            if ledger_url is not None:
+                print(f"  ledger: GET {ledger_url} (fetch_ledger reads it)")
         sys.stdout.flush()
         if serve_for is None:
             await asyncio.Event().wait()
