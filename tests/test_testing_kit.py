@@ -16,6 +16,7 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from conftest import TOPPS
 
@@ -147,6 +148,12 @@ def test_ledger_json_round_trips_exactly() -> None:
     assert data["amount_paid"] == "0.10"
     assert data["sold"] == {"v1|1|0": "0.10"}
     assert ledger_from_json(data) == ledger
+
+
+def test_ledger_json_covers_every_ledger_field() -> None:
+    """A field added to Ledger must be added to its JSON form too (or this fails)."""
+    fields = {field.name for field in attrs.fields(Ledger)}
+    assert set(ledger_to_json(Ledger())) == fields | {"amount_paid"}
 
 
 async def test_admin_route_serves_the_live_ledger() -> None:
