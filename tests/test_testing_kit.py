@@ -7,6 +7,7 @@ project, with the plugin loaded by its entry point.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ import attrs
 import pytest
 from conftest import TOPPS
 
+from phygitals_async import cli
 from phygitals_async.testing import Ledger, LocalSandbox, fetch_ledger
 from phygitals_async.testing._admin import ledger_from_json, ledger_to_json
 
@@ -179,6 +181,13 @@ def test_fetch_ledger_rejects_a_non_http_url() -> None:
     """A file: or bare host URL is refused before anything is opened."""
     with pytest.raises(ValueError, match="http://"):
         fetch_ledger("file:///etc/passwd")
+
+
+def test_sandbox_admin_json_names_the_ledger_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sandbox --admin --json` adds ledger_url beside the URLs it always prints."""
+    assert cli.main(["sandbox", "--admin", "--port", "0", "--json", "--timeout", "0.05"]) == 0
+    served = json.loads(capsys.readouterr().out)
+    assert served["ledger_url"] == served["root_url"] + "/_sandbox/ledger"
 
 
 def test_standalone_sandbox_ledger_is_readable_from_another_process() -> None:
