@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -185,7 +186,11 @@ def test_fetch_ledger_rejects_a_non_http_url() -> None:
 
 def test_sandbox_admin_json_names_the_ledger_url(capsys: pytest.CaptureFixture[str]) -> None:
     """`sandbox --admin --json` adds ledger_url beside the URLs it always prints."""
-    assert cli.main(["sandbox", "--admin", "--port", "0", "--json", "--timeout", "0.05"]) == 0
+    argv = ["sandbox", "--admin", "--port", "0", "--json", "--timeout", "0.05"]
+    # On a thread of its own, the command's asyncio.run leaves this thread's current event
+    # loop alone (older pytest-asyncio releases keep one there between tests).
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(cli.main, argv).result(timeout=30) == 0
     served = json.loads(capsys.readouterr().out)
     assert served["ledger_url"] == served["root_url"] + "/_sandbox/ledger"
 
