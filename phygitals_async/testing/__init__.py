@@ -40,8 +40,8 @@ __all__ = [
     "SandboxClock",
     "SandboxState",
     "TemporaryPostgres",
-    "find_postgres_bin",
     "fetch_ledger",
+    "find_postgres_bin",
     "make_app",
     "sandbox_in_thread",
 ]
