@@ -58,7 +58,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -164,7 +164,12 @@ class ConfigurationError(PhygitalsError, ValueError):
 
 
 class InvalidRequestError(ConfigurationError):
-    """An argument is invalid; raised before any request is sent."""
+    """An argument is invalid; raised before any request is sent.
+
+    It is a :class:`ConfigurationError` because the documented contract groups "bad key /
+    base URL / arguments" under that one class: code that catches ``ConfigurationError`` to
+    mean "this call could never have worked, nothing was sent" keeps catching bad arguments.
+    """
 
 
 class APIConnectionError(PhygitalsError):
@@ -252,7 +257,15 @@ class APIStatusError(PhygitalsError):
         url: the request URL.
         headers: the response headers (read-only, case-insensitive).
         request_id: the ``X-Request-Id`` response header, or ``None``.
+
+    A class chosen by the status alone names it in ``api_status``; a class chosen by the
+    API's exact ``error`` string also names that string in ``api_message``. Those two class
+    attributes are the one place each documented string is written: the lookup below is built
+    from them and the docs are tested against them.
     """
+
+    api_status: ClassVar[int | None] = None
+    api_message: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -291,17 +304,26 @@ class APIStatusError(PhygitalsError):
 class BadRequestError(APIStatusError):
     """400: the API rejected the request."""
 
+    api_status = 400
+
 
 class PackNotFoundError(BadRequestError):
     """400 "VM not found": the pack id is unknown."""
+
+    api_message = "VM not found"
 
 
 class OutOfStockError(BadRequestError):
     """400 "Claw machine is out of stock": the pack is disabled, sold out or has no listings."""
 
+    api_message = "Claw machine is out of stock"
+
 
 class InvalidAmountError(BadRequestError):
     """400 "Amount must be …": ``limit`` is the pack's ``max_per_mint`` when the API said it."""
+
+    api_message = "Amount must be greater than 0"
+    api_limit_message = "Amount must be less than or equal to {limit}"
 
     @property
     def limit(self) -> int | None:
@@ -313,29 +335,43 @@ class InvalidAmountError(BadRequestError):
 class ItemNotFoundError(BadRequestError):
     """400 "Item not found": unknown, already sold, locked in a shipment, or not owned."""
 
+    api_message = "Item not found"
+
 
 class ItemExpiredError(BadRequestError):
     """400 "Item has expired": the sellback window has closed."""
+
+    api_message = "Item has expired"
 
 
 class TransactionFailedError(BadRequestError):
     """400 "Transaction failed": the purchase or sellback failed (or the session is unknown)."""
 
+    api_message = "Transaction failed"
+
 
 class BuybackInProgressError(BadRequestError):
     """400 "Item already has an active buyback session"."""
+
+    api_message = "Item already has an active buyback session"
 
 
 class QuoteExpiredError(BadRequestError):
     """400 "Quote expired": the quote is unknown, expired, or its rate is not in the session."""
 
+    api_message = "Quote expired"
+
 
 class ItemAlreadyShippedError(BadRequestError):
     """400 "Item already shipped": an item of the quote is locked into another order."""
 
+    api_message = "Item already shipped"
+
 
 class InvalidAddressError(BadRequestError):
     """400 "Invalid destination address"; ``details`` explains, ``suggested`` may correct it."""
+
+    api_message = "Invalid destination address"
 
     @property
     def details(self) -> str | None:
@@ -353,33 +389,51 @@ class InvalidAddressError(BadRequestError):
 class NoShippableItemsError(BadRequestError):
     """400 "No shippable items in request"."""
 
+    api_message = "No shippable items in request"
+
 
 class AuthenticationError(APIStatusError):
     """401 "Invalid API key": the key is missing, empty or unknown."""
+
+    api_status = 401
+
+    api_message = "Invalid API key"
 
 
 class NotFoundError(APIStatusError):
     """404: the resource does not exist (or the route did not match)."""
 
+    api_status = 404
+
 
 class UserNotFoundError(NotFoundError):
     """404 "User not found": the user has no inventory with this partner."""
+
+    api_message = "User not found"
 
 
 class CardNotFoundError(NotFoundError):
     """404 "Card not found"."""
 
+    api_message = "Card not found"
+
 
 class OrderNotFoundError(NotFoundError):
     """404 "Order not found": unknown, or belongs to another partner."""
+
+    api_message = "Order not found"
 
 
 class UnprocessableError(APIStatusError):
     """422: the request was understood but cannot be served."""
 
+    api_status = 422
+
 
 class CountryNotSupportedError(UnprocessableError):
     """422 "Country not supported"."""
+
+    api_message = "Country not supported"
 
 
 class RateLimitError(APIStatusError):
@@ -387,6 +441,8 @@ class RateLimitError(APIStatusError):
 
     ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``.
     """
+
+    api_status = 429
 
     def __init__(
         self,
@@ -428,32 +484,33 @@ class ServerError(APIStatusError):
         self.retry_after = retry_after
 
 
-_AMOUNT_LIMIT = re.compile(r"Amount must be less than or equal to (\d+)")
+_AMOUNT_LIMIT = re.compile(
+    re.escape(InvalidAmountError.api_limit_message).replace(re.escape("{limit}"), r"(\d+)")
+)
+
+
+def _documented() -> list[type[APIStatusError]]:
+    """Every class of this module that names an ``api_status`` or ``api_message`` itself."""
+    found: list[type[APIStatusError]] = []
+    pending = [APIStatusError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "api_status" in vars(cls) or "api_message" in vars(cls):
+            found.append(cls)
+    return found
+
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    404: NotFoundError,
-    422: UnprocessableError,
-    429: RateLimitError,
+    cls.api_status: cls
+    for cls in _documented()
+    if "api_status" in vars(cls) and cls.api_status is not None
 }
 
 _BY_MESSAGE: dict[tuple[int, str], type[APIStatusError]] = {
-    (400, "VM not found"): PackNotFoundError,
-    (400, "Claw machine is out of stock"): OutOfStockError,
-    (400, "Amount must be greater than 0"): InvalidAmountError,
-    (400, "Item not found"): ItemNotFoundError,
-    (400, "Item has expired"): ItemExpiredError,
-    (400, "Transaction failed"): TransactionFailedError,
-    (400, "Item already has an active buyback session"): BuybackInProgressError,
-    (400, "Quote expired"): QuoteExpiredError,
-    (400, "Item already shipped"): ItemAlreadyShippedError,
-    (400, "Invalid destination address"): InvalidAddressError,
-    (400, "No shippable items in request"): NoShippableItemsError,
-    (404, "User not found"): UserNotFoundError,
-    (404, "Card not found"): CardNotFoundError,
-    (404, "Order not found"): OrderNotFoundError,
-    (422, "Country not supported"): CountryNotSupportedError,
+    (cls.api_status, cls.api_message): cls
+    for cls in _documented()
+    if cls.api_status is not None and cls.api_message is not None
 }
 
 

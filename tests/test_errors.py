@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ import pytest_asyncio
 from conftest import ADDRESS, Recorder
 
 import phygitals_async as p
+from phygitals_async import _errors
 from phygitals_async._errors import error_class_for
 
 KEY = "sandbox-test-key"
@@ -248,3 +252,109 @@ async def test_unknown_field_in_strict_mode_is_validation_error(
     )
     with pytest.raises(p.ResponseValidationError, match="grade"):
         await api.card("i")
+
+
+# One source for the contract: the classes' api_status / api_message, checked against the
+# lookup, the module's error tree, the README's table and the sandbox.
+
+_DOCUMENTED_MESSAGES = [
+    cls
+    for cls in (getattr(p, name) for name in p.__all__)
+    if isinstance(cls, type)
+    and issubclass(cls, p.APIStatusError)
+    and vars(cls).get("api_message") is not None
+]
+
+
+def test_every_documented_message_is_on_its_class() -> None:
+    assert {cls.api_message for cls in _DOCUMENTED_MESSAGES} == {
+        message for _, message in _errors._BY_MESSAGE
+    }
+    for cls in _DOCUMENTED_MESSAGES:
+        assert cls.api_status is not None
+        assert cls.api_message is not None
+        assert error_class_for(cls.api_status, cls.api_message) is cls
+
+
+def _tree_lines() -> dict[str, str]:
+    """Each class of the error-tree docstring and the rest of its line."""
+    assert _errors.__doc__ is not None
+    lines: dict[str, str] = {}
+    last = ""
+    for line in _errors.__doc__.splitlines():
+        match = re.search(r"[├└]── (\w+)(.*)", line)
+        if match:
+            last = match.group(1)
+            lines[last] = match.group(2)
+        elif lines and not line.strip():
+            break  # the tree ends at its first blank line
+        elif lines:
+            lines[last] += " " + line.lstrip(" │")  # a continuation of the class above
+    return lines
+
+
+def test_error_tree_docstring_matches_the_classes() -> None:
+    tree = _tree_lines()
+    exported = {name for name in p.__all__ if name.endswith("Error") and name != "PhygitalsError"}
+    assert set(tree) == exported
+    for name, rest in tree.items():
+        cls = getattr(p, name)
+        quoted = re.findall(r'"([^"]*)"', rest)
+        if vars(cls).get("api_message") is not None:
+            assert quoted == [cls.api_message, *_limit_messages(cls)], name
+        else:
+            assert quoted == [], name
+        if vars(cls).get("api_status") is not None and "api_message" not in vars(cls):
+            assert re.match(rf"\s+{cls.api_status}\b", rest), name
+
+
+def _limit_messages(cls: type[p.APIStatusError]) -> list[str]:
+    if cls is p.InvalidAmountError:
+        return [p.InvalidAmountError.api_limit_message.format(limit="N")]
+    return []
+
+
+def _readme_table() -> list[tuple[list[str], str, list[str]]]:
+    """The README error table: (classes, status, backticked messages) per row."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("| class | status | documented message |", 1)[1]
+    rows = []
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        names = re.findall(r"`(\w+Error)`", cells[0])
+        rows.append((names, cells[1], re.findall(r"`([^`]+)`", cells[2])))
+    return rows
+
+
+def test_readme_error_table_matches_the_classes() -> None:
+    rows = _readme_table()
+    seen: set[str] = set()
+    for names, status, messages in rows:
+        classes = [getattr(p, name) for name in names]
+        documented = [cls for cls in classes if vars(cls).get("api_message") is not None]
+        if documented:
+            # "A / B / C" rows list one message per class, in order.
+            expected: list[str] = []
+            for cls in documented:
+                expected += [cls.api_message, *_limit_messages(cls)]
+            assert messages == expected, names
+            seen.update(cls.__name__ for cls in documented)
+        for cls in classes:
+            if vars(cls).get("api_status") is not None or vars(cls).get("api_message") is not None:
+                assert status == str(cls.api_status), names
+    assert seen == {cls.__name__ for cls in _DOCUMENTED_MESSAGES}
+
+
+def test_sandbox_answers_with_the_documented_strings() -> None:
+    """The sandbox writes its answers independently; every documented string must be there."""
+    constants: set[str] = set()
+    for source in (Path(p.__file__).parent / "testing").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                constants.add(node.value)
+    for cls in _DOCUMENTED_MESSAGES:
+        assert cls.api_message in constants, cls.__name__
+    prefix = p.InvalidAmountError.api_limit_message.split("{", 1)[0]
+    assert prefix in constants
