@@ -3,7 +3,8 @@
 Retries, the overall deadline, error mapping, decoding and logging live here once.
 All times are seconds as float.
 
-Retry classes (see the README's "Retries and money safety")::
+Retry classes (see the README's "Retries and money safety"), each a :class:`RetryPolicy`
+value on :class:`Retry`, which is the one place they are defined::
 
     SAFE      GETs and buy/status      connection errors, timeouts, 429, 5xx, unreadable 2xx
     BUYBACK   vm/buyback               429, connection errors before the request was sent
@@ -30,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import enum
 import gc
 import json
 import logging
@@ -42,7 +42,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import aiohttp
 import attrs
@@ -56,19 +56,47 @@ from ._secrets import sanitized, scrub_body, scrub_headers
 from ._throttle import on_rate_limited
 from ._validation import require_int, require_seconds
 
-__all__ = ["Call", "Retry", "Transport"]
+__all__ = ["Call", "Retry", "RetryPolicy", "Transport"]
 
 T = TypeVar("T")
 
 log = _tracing.log
 
 
-class Retry(enum.Enum):
-    """Which failures a call may be resent after."""
+@attrs.frozen
+class RetryPolicy:
+    """Which failures a call may be resent after; a ``Retry-After`` sets the wait if allowed.
 
-    SAFE = "safe"
-    BUYBACK = "buyback"
-    UNSAFE = "unsafe"
+    Attributes:
+        statuses: error statuses resent besides 5xx (e.g. 429).
+        server_errors: every 5xx is resent.
+        before_sent: connection errors before the request went out are resent.
+        after_sent: connection errors and timeouts after it went out are resent; otherwise
+            they raise :class:`OutcomeUnknownError`.
+        unreadable_2xx: a 2xx body that does not decode is fetched again.
+        retry_after: a ``Retry-After`` header sets the wait before the next attempt.
+    """
+
+    statuses: frozenset[int] = frozenset()
+    server_errors: bool = False
+    before_sent: bool = True
+    after_sent: bool = False
+    unreadable_2xx: bool = False
+    retry_after: bool = True
+
+    def retries_status(self, status: int) -> bool:
+        """Whether an error answer with this status may be resent."""
+        return status in self.statuses or (self.server_errors and status >= 500)
+
+
+class Retry:
+    """The retry classes of the table above; every :class:`Call` names one."""
+
+    SAFE: Final = RetryPolicy(
+        statuses=frozenset({429}), server_errors=True, after_sent=True, unreadable_2xx=True
+    )
+    BUYBACK: Final = RetryPolicy(statuses=frozenset({429}))
+    UNSAFE: Final = RetryPolicy()
 
 
 @attrs.frozen
@@ -78,7 +106,7 @@ class Call:
     operation: str
     method: str
     path: str
-    retry: Retry
+    retry: RetryPolicy
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
     params: Sequence[tuple[str, str]] | None = None
     json: Mapping[str, Any] | None = None
@@ -420,8 +448,9 @@ class Transport:
         if isinstance(answer, _AttemptError):
             trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
-            if isinstance(failure, _errors.OutcomeUnknownError):
-                log.warning("%s", _tracing.redacted(str(failure), self._api_key))
+            if not (call.retry.after_sent if answer.sent else call.retry.before_sent):
+                if isinstance(failure, _errors.OutcomeUnknownError):
+                    log.warning("%s", _tracing.redacted(str(failure), self._api_key))
                 raise failure from answer.cause
             if self.closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
@@ -460,7 +489,7 @@ class Transport:
             tell()  # a bulk run adapts its concurrency (see _throttle)
         if not self._may_retry_status(call, status):
             raise error
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = getattr(error, "retry_after", None) if call.retry.retry_after else None
         return _Retryable(error, retry_after if isinstance(retry_after, float) else None, None)
 
     async def _attempt(
@@ -516,7 +545,7 @@ class Transport:
         self, call: Call, failed: _AttemptError, budget: float, deadline: float
     ) -> _errors.PhygitalsError:
         reason = str(failed.cause)
-        if failed.sent and call.retry is not Retry.SAFE:
+        if failed.sent and not call.retry.after_sent:
             return _errors.OutcomeUnknownError(
                 f"{call.operation} may have reached the server but no answer arrived "
                 f"({reason}); it was not resent. Check the outcome before trying again.",
@@ -548,9 +577,7 @@ class Transport:
 
     @staticmethod
     def _may_retry_status(call: Call, status: int) -> bool:
-        if status == 429:
-            return call.retry is not Retry.UNSAFE
-        return call.retry is Retry.SAFE and status >= 500
+        return call.retry.retries_status(status)
 
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
@@ -565,7 +592,7 @@ class Transport:
             data = self._parse(call, url, raw, headers)
         except _errors.ResponseValidationError as exc:
             # A garbled body is worth another read only where resending is safe.
-            if call.retry is not Retry.SAFE:
+            if not call.retry.unreadable_2xx:
                 raise
             return _Retryable(exc, None, exc.__cause__)
         return self._structure(call, url, raw, data, into, self._converter)
