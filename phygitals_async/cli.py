@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import json
 import logging
 import re
@@ -49,7 +48,6 @@ from ._output import (
     items_table,
     money,
     print_json,
-    print_json_line,
     table,
     to_jsonable,
     when,
@@ -615,37 +613,16 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
 
 
 async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
-    from .testing import LocalSandbox  # noqa: PLC0415  only this command needs the server
+    from .testing._serve import serve  # noqa: PLC0415  only this command needs the server
 
-    sandbox = LocalSandbox(host=args.host, port=args.port, seed=args.seed, admin=args.admin)
-    try:
-        await sandbox.start()
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            msg = (
-                f"port {args.port} on {args.host} is already in use; "
-                "choose another with --port (0 picks a free one)"
-            )
-        else:
-            msg = f"cannot serve on {args.host} port {args.port}: {exc.strerror or exc}"
-        raise CommandError(msg) from exc
-    try:
-        ledger_url = f"{sandbox.root_url}/_sandbox/ledger" if args.admin else None
-        if args.json:
-            info = {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": "sandbox-local"}
-            print_json_line(info if ledger_url is None else {**info, "ledger_url": ledger_url})
-        else:
-            print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
-            print(f"  export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL={sandbox.url}")
-            if ledger_url is not None:
-                print(f"  ledger: GET {ledger_url} (fetch_ledger reads it)")
-        sys.stdout.flush()
-        if serve_for is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(serve_for)
-    finally:
-        await sandbox.stop()
+    await serve(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        admin=args.admin,
+        json_lines=args.json,
+        serve_for=serve_for,
+    )
     return EXIT_OK
 
 
