@@ -402,7 +402,7 @@ class Phygitals:
 
         Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
         early cancels the sellbacks still in flight (their items stay pending in the
-        journal, and the next run settles them).
+        journal, and the next run settles them). ``timeout`` bounds each request (seconds).
         """
         return self._runtime.iterate(
             lambda: self._client.iter_sell_back(

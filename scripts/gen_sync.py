@@ -8,6 +8,10 @@ Usage::
 Each public method of AsyncPhygitals becomes a method with the same parameters, annotations
 and docstring whose body is one call through the client's portal. Nothing in the output is
 written by hand: change the async client, then run this.
+
+Every rewrite rule below must still apply to the current client: a rule that matches
+nothing, or a docstring override identical to what would be generated anyway, fails the
+run, so dead special cases cannot pile up.
 """
 
 from __future__ import annotations
@@ -68,12 +72,51 @@ SYNC_DOCS = {
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
         :class:`PollTimeoutError` carrying the last order seen.""",
-    "iter_sell_back": """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
-
-        Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
-        early cancels the sellbacks still in flight (their items stay pending in the
-        journal, and the next run settles them).""",
 }
+
+# Text rewrites of every copied docstring (old, new).
+DOC_REWRITES = [
+    ("await ", ""),
+]
+
+# Rewrites of the class docstring only (old, new), before DOC_REWRITES.
+CLASS_DOC_REWRITES = [
+    ("The async client", "The blocking client"),
+    ("async with AsyncPhygitals", "with Phygitals"),
+    (" (and per event loop)", ""),
+    ("concurrent tasks", "threads"),
+]
+
+# Names in async signatures that RETURNS rewrites away, so they are not imported.
+REWRITTEN_NAMES = {"PurchasePoll", "Poll", "AsyncIterator"}
+
+# Every rule that applied in this run (see _rules).
+_applied: set[str] = set()
+
+
+def _rules() -> set[str]:
+    """Every rewrite rule, as the key _applied records it under."""
+    return (
+        {f"RETURNS {pattern}" for pattern, _ in RETURNS}
+        | {f"SYNC_DOCS {name}" for name in SYNC_DOCS}
+        | {f"DOC_REWRITES {old}" for old, _ in DOC_REWRITES}
+        | {f"CLASS_DOC_REWRITES {old}" for old, _ in CLASS_DOC_REWRITES}
+        | {f"REWRITTEN_NAMES {name}" for name in REWRITTEN_NAMES}
+        | {f"ASYNC_ONLY {name}" for name in ASYNC_ONLY}
+        | {f"SYNC_BODIES {name}" for name in SYNC_BODIES}
+    )
+
+
+def _rewrite(text: str, rules: list[tuple[str, str]], table: str) -> str:
+    for old, new in rules:
+        if old in text:
+            _applied.add(f"{table} {old}")
+            text = text.replace(old, new)
+    return text
+
+
+class UnusedRuleError(Exception):
+    """A rewrite rule matched nothing in the current client."""
 
 
 # Properties that only mean something on the async client: the blocking client refuses a
@@ -128,14 +171,16 @@ def _call_args(args: ast.arguments) -> str:
 def _returns(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     text = ast.unparse(_blocking(node.returns)) if node.returns else "None"
     for pattern, new in RETURNS:
-        text = re.sub(pattern, new, text)
+        text, count = re.subn(pattern, new, text)
+        if count:
+            _applied.add(f"RETURNS {pattern}")
     return text
 
 
 def _docstring(doc: str | None, indent: str) -> list[str]:
     if not doc:
         return []
-    doc = doc.replace("await ", "").replace("async with AsyncPhygitals", "with Phygitals")
+    doc = _rewrite(doc, DOC_REWRITES, "DOC_REWRITES")
     lines = doc.splitlines()
     out = [f'{indent}"""{lines[0]}']
     out += [f"{indent}{line}".rstrip() for line in lines[1:]]
@@ -151,7 +196,12 @@ def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     params = ast.unparse(_blocking(node.args))
     head = [f"    def {name}({params}) -> {_returns(node)}:"]
     override = SYNC_DOCS.get(name)
-    doc = inspect.cleandoc(override) if override else ast.get_docstring(node, clean=True)
+    doc = ast.get_docstring(node, clean=True)
+    if override is not None:
+        # An override that says what the copied docstring already says is dead.
+        if inspect.cleandoc(override) != _rewrite(doc or "", DOC_REWRITES, "unused"):
+            _applied.add(f"SYNC_DOCS {name}")
+        doc = inspect.cleandoc(override)
     head += _docstring(doc, "        ")
     args = _call_args(node.args)
     returns = ast.unparse(node.returns) if node.returns else ""
@@ -170,6 +220,7 @@ def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
             "            self._runtime.close()",
         ]
     if name in SYNC_BODIES:
+        _applied.add(f"SYNC_BODIES {name}")
         body = f"        {SYNC_BODIES[name]}"
     elif returns == "Self":
         # A view of the async client (with_options) becomes a view of this client.
@@ -196,7 +247,8 @@ def _names_used(cls: ast.ClassDef) -> set[str]:
         used |= {n.id for n in ast.walk(_blocking(node.args)) if isinstance(n, ast.Name)}
         if node.returns is not None:
             used |= {n.id for n in ast.walk(_blocking(node.returns)) if isinstance(n, ast.Name)}
-    used -= {"self", "PurchasePoll", "Poll", "AsyncIterator"}
+    _applied.update(f"REWRITTEN_NAMES {name}" for name in REWRITTEN_NAMES & used)
+    used -= REWRITTEN_NAMES
     return {n for n in used if not hasattr(builtins, n)} | {"PurchaseResult"}
 
 
@@ -248,17 +300,15 @@ def _imports(cls: ast.ClassDef) -> list[str]:
 
 
 def generate() -> str:
-    """The text of _sync.py for the current _client.py."""
+    """The text of _sync.py for the current _client.py; raises if a rule went unused."""
+    _applied.clear()
     tree = ast.parse(SOURCE.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AsyncPhygitals")
     init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
     out = [HEADER, *_imports(cls), "", '__all__ = ["Phygitals"]', "", ""]
     out.append("class Phygitals:")
     doc = ast.get_docstring(cls, clean=True) or ""
-    doc = doc.replace("The async client", "The blocking client").replace("await ", "")
-    doc = doc.replace("async with AsyncPhygitals", "with Phygitals")
-    doc = doc.replace(" (and per event loop)", "").replace("concurrent tasks", "threads")
-    out += _docstring(doc, "    ")
+    out += _docstring(_rewrite(doc, CLASS_DOC_REWRITES, "CLASS_DOC_REWRITES"), "    ")
     out += [
         "",
         f"    def __init__({ast.unparse(init.args)}) -> None:",
@@ -284,12 +334,17 @@ def generate() -> str:
     ]
     for prop in _properties(cls):
         if prop.name in ASYNC_ONLY:
+            _applied.add(f"ASYNC_ONLY {prop.name}")
             continue
         out += ["", "    @property", f"    def {prop.name}(self) -> {_returns(prop)}:"]
         out += _docstring(ast.get_docstring(prop, clean=True), "        ")
         out.append(f"        return self._client.{prop.name}")
     for node in _public_methods(cls):
         out += ["", *_method(node)]
+    unused = sorted(_rules() - _applied)
+    if unused:
+        msg = "rewrite rules that no longer apply (remove them): " + "; ".join(unused)
+        raise UnusedRuleError(msg)
     return "\n".join(out) + "\n"
 
 
@@ -312,7 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if _sync.py is stale")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    text = formatted(generate())
+    try:
+        text = formatted(generate())
+    except UnusedRuleError as exc:
+        print(f"scripts/gen_sync.py: {exc}")
+        return 1
     if args.check:
         current = TARGET.read_text() if TARGET.exists() else ""
         if current != text:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import importlib.util
 import inspect
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ADDRESS, TOPPS
@@ -59,6 +62,55 @@ def test_generated_facade_is_fresh() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def _gen_sync() -> Any:
+    spec = importlib.util.spec_from_file_location("gen_sync", ROOT / "scripts" / "gen_sync.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("table", "dead"),
+    [
+        ("RETURNS", (r"\bNoSuchType\[", "Nothing[")),
+        ("DOC_REWRITES", ("no such phrase", "")),
+        ("CLASS_DOC_REWRITES", ("no such phrase", "")),
+    ],
+)
+def test_generator_fails_on_a_rule_that_matches_nothing(table: str, dead: tuple[str, str]) -> None:
+    gen_sync = _gen_sync()
+    getattr(gen_sync, table).append(dead)
+    with pytest.raises(gen_sync.UnusedRuleError, match=re.escape(dead[0])):
+        gen_sync.generate()
+
+
+def test_generator_fails_on_a_docstring_override_that_changes_nothing() -> None:
+    gen_sync = _gen_sync()
+    gen_sync.SYNC_DOCS["card"] = inspect.getdoc(p.AsyncPhygitals.card)
+    with pytest.raises(gen_sync.UnusedRuleError, match="SYNC_DOCS card"):
+        gen_sync.generate()
+    gen_sync.SYNC_DOCS["no_such_method"] = "Never copied."
+    with pytest.raises(gen_sync.UnusedRuleError, match="SYNC_DOCS no_such_method"):
+        gen_sync.generate()
+
+
+def test_generator_fails_on_a_special_case_for_a_name_that_is_gone() -> None:
+    gen_sync = _gen_sync()
+    gen_sync.SYNC_BODIES["no_such_method"] = "return None"
+    with pytest.raises(gen_sync.UnusedRuleError, match="SYNC_BODIES no_such_method"):
+        gen_sync.generate()
+    gen_sync = _gen_sync()
+    gen_sync.ASYNC_ONLY = gen_sync.ASYNC_ONLY | {"no_such_property"}
+    with pytest.raises(gen_sync.UnusedRuleError, match="ASYNC_ONLY no_such_property"):
+        gen_sync.generate()
+    gen_sync = _gen_sync()
+    gen_sync.REWRITTEN_NAMES.add("NoSuchName")
+    with pytest.raises(gen_sync.UnusedRuleError, match="REWRITTEN_NAMES NoSuchName"):
+        gen_sync.generate()
 
 
 def test_full_flow_blocking(threaded: LocalSandbox, sync_client: p.Phygitals) -> None:
