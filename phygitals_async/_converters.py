@@ -56,15 +56,20 @@ from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
 __all__ = [
+    "NOT_DECODED",
+    "SPEEDUPS_ENV",
     "STRICT_ENV",
     "converter",
     "explain",
+    "fast_decoder",
     "from_builtins",
     "make_converter",
     "to_builtins",
 ]
 
 STRICT_ENV = "PHYGITALS_STRICT_DECODING"
+# "0" keeps msgspec out even when it is installed: benchmarks compare the two paths with it.
+SPEEDUPS_ENV = "PHYGITALS_SPEEDUPS"
 
 
 # An int of more bits than this has more than MAX_NUMBER_CHARS digits.
@@ -447,6 +452,62 @@ def _describe(exc: BaseException, tp: type | None) -> str:
     if isinstance(exc, ValueError | TypeError) and reason and reason not in words:
         return f"{words} ({reason[:200]})"
     return words
+
+
+class _NotDecoded(enum.Enum):
+    NOT_DECODED = "not decoded"
+
+
+NOT_DECODED = _NotDecoded.NOT_DECODED
+"""What a fast decoder returns for a body it leaves to the converter."""
+
+FastDecoder = Callable[[bytes, Any], Any]
+
+
+def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
+    """The msgspec decode path (the ``speedups`` extra), or ``None`` without msgspec.
+
+    The function returned takes a body and the type to decode it into, and gives the model
+    exactly as the converter would give it, or :data:`NOT_DECODED`: for any body msgspec
+    refuses, and for every body of a type it has no decoder for, the caller decodes with
+    the converter, which stays the definition of the wire format and explains failures.
+    ``strict`` defaults to the ``PHYGITALS_STRICT_DECODING=1`` switch; ``PHYGITALS_SPEEDUPS=0``
+    turns the fast path off.
+    """
+    if os.environ.get(SPEEDUPS_ENV) == "0":
+        return None
+    try:
+        from . import _fastdecode  # noqa: PLC0415  optional: only with the speedups extra
+    except ImportError:
+        return None
+    if strict is None:
+        strict = os.environ.get(STRICT_ENV) == "1"
+    return _fast_decoder(strict, _fastdecode.make_decoder, _fastdecode.Refused)
+
+
+@cache
+def _fast_decoder(
+    strict: bool, make: Callable[..., Callable[[bytes], Any]], refused: type[Exception]
+) -> FastDecoder:
+    decoders: dict[Any, Callable[[bytes], Any] | None] = {}
+
+    def decode(raw: bytes, into: Any) -> Any:
+        try:
+            decoder = decoders[into]
+        except KeyError:
+            try:
+                decoder = make(into, strict=strict)
+            except TypeError:  # a type msgspec cannot decode as the converter does
+                decoder = None
+            decoders[into] = decoder
+        if decoder is None:
+            return NOT_DECODED
+        try:
+            return decoder(raw)
+        except refused:
+            return NOT_DECODED
+
+    return decode
 
 
 def explain(data: object, into: Any) -> list[str]:

@@ -50,7 +50,7 @@ import cattrs
 import yarl
 
 from . import _errors, _fork, _response, _tracing
-from ._converters import converter, explain
+from ._converters import NOT_DECODED, converter, explain, fast_decoder
 from ._limits import BodyError, cap_message, decode_json, short_repr
 from ._secrets import sanitized, scrub_body, scrub_headers
 from ._throttle import on_rate_limited
@@ -268,6 +268,8 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, yarl.URL] = {}
         self._converter = converter()
+        # The msgspec path when the speedups extra is installed; the converter decides the rest.
+        self._fast = fast_decoder()
         self._proxy: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -588,6 +590,10 @@ class Transport:
         self, call: Call, url: yarl.URL, raw: bytes, into: Any, headers: Mapping[str, str]
     ) -> Any:
         """A 2xx body as ``into``, or a :class:`_Retryable` for an unreadable body."""
+        if self._fast is not None:
+            result = self._fast(raw, into)
+            if result is not NOT_DECODED:
+                return result
         try:
             data = self._parse(call, url, raw, headers)
         except _errors.ResponseValidationError as exc:

@@ -1,0 +1,326 @@
+"""The optional msgspec decode path (the ``speedups`` extra), only imported when msgspec is.
+
+msgspec parses a body straight into typed objects, without the intermediate dicts and lists
+that ``json.loads`` builds and the converter then walks. For each model a private wire
+struct is generated from its attrs fields; msgspec fills the struct and generated code
+turns it into the very same public model. Where every field of a model has a type msgspec
+decodes exactly as the converter does (strings, booleans, integers, literals, string
+tuples), production mode lets msgspec build the public class itself.
+
+The contract is one-sided: a decoder returns the model the converter would return, or
+raises :class:`Refused`. The caller then decodes the body again with the converter, which
+stays the definition of the wire format and produces the error. So a refusal costs a second
+decode, never a different result, and the rules below only ever refuse more than needed:
+
+- ``Decimal``: msgspec reads the JSON number's text (no float on the way), or a numeric
+  string, as ``Decimal(text)`` does; non-finite amounts are refused.
+- ``datetime``: decoded as a string and parsed by ``datetime.fromisoformat`` as the
+  converter does (msgspec's own parser accepts ``t``/``z`` and rounds nanoseconds).
+- Open enums: a string, mapped to the member when known.
+- Integers: msgspec refuses ``10.0`` where the converter takes an integral number.
+- The error envelope (``"status": "error"`` at the top) is refused, so the seam raises it.
+- Strict mode: every wire struct forbids unknown fields.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, cast, get_args, get_origin
+
+import attrs
+import msgspec
+
+from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
+
+__all__ = ["Refused", "make_decoder"]
+
+
+class Refused(Exception):  # noqa: N818  a signal to the caller, not an error users see
+    """This body is left to the converter."""
+
+
+Decoder = Callable[[bytes], Any]
+
+# Leaf types: what msgspec decodes each into, and how that value becomes the model's.
+_LEAVES: dict[Any, tuple[Any, list[str] | None]] = {
+    str: (str, None),
+    bool: (bool, None),
+    int: (int, None),
+    Decimal: (Decimal, ["    if not v.is_finite(): raise Refused"]),
+    datetime: (
+        str,
+        ["    v = fromisoformat(v)", "    if v.tzinfo is None: v = v.replace(tzinfo=UTC)"],
+    ),
+    Mapping[str, Any]: (dict[str, Any], None),
+}
+
+
+def _is_optional(tp: Any) -> bool:
+    return get_origin(tp) in (Union, UnionType) and NoneType in get_args(tp)
+
+
+def _is_literal(tp: Any) -> bool:
+    return get_origin(tp) is Literal
+
+
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = get_args(tp)
+    return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _open_enum(tp: Any) -> type[enum.Enum] | None:
+    args = set(get_args(tp)) - {NoneType}
+    members = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    if get_origin(tp) in (Union, UnionType) and len(members) == 1 and args == {members[0], str}:
+        return members[0]
+    return None
+
+
+class _Builder:
+    """Generates the wire structs and conversion functions for one mode."""
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.wires: dict[type, Any] = {}
+        self.converters: dict[type, Callable[[Any], Any] | None] = {}
+        # What the generated functions see: helpers, then constants c0, c1, ...
+        self.namespace: dict[str, Any] = {
+            "Refused": Refused,
+            "fromisoformat": datetime.fromisoformat,
+            "UTC": UTC,
+        }
+
+    def wire(self, tp: Any) -> tuple[Any, list[str] | None]:
+        """The type msgspec decodes ``tp``'s JSON into, and the lines that convert ``v``.
+
+        ``None`` instead of lines: the decoded value is already right.
+        """
+        if tp in _LEAVES:
+            return _LEAVES[tp]
+        for matches, handler in (
+            (_is_literal, lambda tp: (tp, None)),
+            (lambda tp: _open_enum(tp) is not None, self.open_enum),
+            (_is_optional, self.optional),
+            (_is_homogeneous_tuple, self.array),
+            (attrs.has, self.nested),
+        ):
+            if matches(tp):
+                return handler(tp)
+        msg = f"no msgspec wire type for {tp!r}"
+        raise TypeError(msg)
+
+    def open_enum(self, tp: Any) -> tuple[Any, list[str]]:
+        """``SomeEnum | str``: a string, the member when the value is known."""
+        enum_type = _open_enum(tp)
+        assert enum_type is not None  # noqa: S101  only called where it matched
+        members = self.constant({member.value: member for member in enum_type})
+        wire: Any = str | None if NoneType in get_args(tp) else str
+        return wire, [f"    if v is not None: v = {members}.get(v, v)"]
+
+    def optional(self, tp: Any) -> tuple[Any, list[str] | None]:
+        (inner,) = (a for a in get_args(tp) if a is not NoneType)
+        wire, lines = self.wire(inner)
+        if lines is None:
+            return wire | None, None
+        return wire | None, ["    if v is not None:", *(f"    {line}" for line in lines)]
+
+    def array(self, tp: Any) -> tuple[Any, list[str] | None]:
+        wire, convert = self.element(get_args(tp)[0])
+        if convert is None:
+            return tuple[wire, ...], None  # type: ignore[valid-type]
+        return tuple[wire, ...], [f"    v = tuple([{self.constant(convert)}(x) for x in v])"]  # type: ignore[valid-type]
+
+    def nested(self, cls: type) -> tuple[Any, list[str] | None]:
+        wire, convert = self.model(cls)
+        if convert is None:
+            return wire, None
+        return wire, [f"    v = {self.constant(convert)}(v)"]
+
+    def element(self, tp: Any) -> tuple[Any, Callable[[Any], Any] | None]:
+        """A wire type and a one-argument converter, for array elements."""
+        if attrs.has(tp):
+            return self.model(tp)
+        wire, lines = self.wire(tp)
+        if lines is None:
+            return wire, None
+        return wire, self.function("element", lines)
+
+    def model(self, cls: type) -> tuple[Any, Callable[[Any], Any] | None]:
+        """The wire struct (or the class itself) for an attrs class, and its converter."""
+        if cls in self.wires:
+            return self.wires[cls], self.converters[cls]
+        wire, convert = self.attribute() if cls is Attribute else self.generate(cls)
+        self.wires[cls], self.converters[cls] = wire, convert
+        return wire, convert
+
+    def generate(self, cls: type, *, top: bool = False) -> tuple[Any, Callable[[Any], Any] | None]:
+        """A wire struct and converter for ``cls``, or ``cls`` itself when msgspec can build it.
+
+        ``top``: the struct of a whole body, which also reads ``status`` (the error envelope).
+        """
+        # Resolved where the models are defined (they report the public module as theirs).
+        hints = {field.name: field.type for field in attrs.fields(attrs.resolve_types(cls))}
+        fields: list[tuple[Any, ...]] = []
+        body: list[str] = []
+        direct = not (self.strict or top)
+        for index, field in enumerate(attrs.fields(cls)):
+            wire, lines = self.wire(hints[field.name])
+            fields.append(
+                (field.name, wire)
+                if field.default is attrs.NOTHING
+                else (field.name, wire, field.default)
+            )
+            body.append(f"    v{index} = w.{field.name}")
+            if lines is not None:
+                direct = False
+                body += _rename(lines, f"v{index}")
+        if direct:
+            return cls, None
+        arguments = ", ".join(f"v{i}" for i in range(len(fields)))
+        if top and "status" not in attrs.fields_dict(cls):
+            fields.append(("status", Any, msgspec.UNSET))
+        wire_struct = msgspec.defstruct(
+            f"{cls.__name__}{'Body' if top else 'Wire'}",
+            fields,
+            kw_only=True,
+            forbid_unknown_fields=self.strict,
+        )
+        body.append(f"    return {self.constant(cls)}({arguments})")
+        return wire_struct, self.function(cls.__name__, body, argument="w", result=None)
+
+    def attribute(self) -> tuple[Any, Callable[[Any], Any]]:
+        """Card traits: any scalar value, one shared (frozen) instance per distinct trait."""
+        wire = msgspec.defstruct(
+            "AttributeWire",
+            [("trait_type", str), ("value", Any)],
+            kw_only=True,
+            forbid_unknown_fields=self.strict,
+        )
+        cache: dict[tuple[str, type, object], Attribute] = {}
+
+        def convert(w: Any) -> Attribute:
+            value = w.value
+            # The type is part of the key: 1, True and Decimal(1) are equal but not the same.
+            key = (w.trait_type, value.__class__, value)
+            try:
+                return cache[key]
+            except (KeyError, TypeError):  # not seen yet, or unhashable (and so refused below)
+                pass
+            if value.__class__ not in _ATTRIBUTE_TYPES or (
+                value.__class__ is Decimal and not value.is_finite()
+            ):
+                raise Refused
+            attribute = Attribute(w.trait_type, cast("AttributeValue", value))
+            if len(cache) < _ATTRIBUTES_KEPT:
+                cache[key] = attribute
+            return attribute
+
+        return wire, convert
+
+    def constant(self, value: object) -> str:
+        """A name under which generated code sees ``value``."""
+        name = f"c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def function(
+        self, name: str, body: list[str], argument: str = "v", result: str | None = "v"
+    ) -> Callable[[Any], Any]:
+        ending = [] if result is None else [f"    return {result}"]
+        source = "\n".join([f"def convert({argument}):", *body, *ending])
+        namespace = self.namespace
+        exec(compile(source, f"<phygitals wire {name}>", "exec"), namespace)  # noqa: S102  generated from our own models
+        function: Callable[[Any], Any] = namespace.pop("convert")
+        return function
+
+
+def _rename(lines: list[str], name: str) -> list[str]:
+    """The conversion lines written for ``v``, rewritten for the local ``name``."""
+    return [re.sub(r"\bv\b", name, line) for line in lines]
+
+
+_ATTRIBUTE_TYPES = frozenset({str, int, bool, Decimal, NoneType})
+_ATTRIBUTES_KEPT = 4096
+
+
+def make_decoder(into: Any, *, strict: bool) -> Decoder:
+    """A function decoding a body into ``into``, or raising :class:`Refused`.
+
+    Raises ``TypeError`` when ``into`` has a type msgspec cannot decode like the converter.
+    """
+    builder = _Builder(strict=strict)
+    if into == PurchaseResult | PurchasePending:
+        return _guarded(_status_decoder(builder))
+    if get_origin(into) is list:
+        element, convert = builder.element(get_args(into)[0])
+        elements = msgspec.json.Decoder(list[element], float_hook=Decimal)  # type: ignore[valid-type]
+        if convert is None:
+            return _guarded(elements.decode)
+        convert_element = convert
+        return _guarded(lambda raw: [convert_element(x) for x in elements.decode(raw)])
+    if not attrs.has(into):
+        msg = f"no msgspec decoder for {into!r}"
+        raise TypeError(msg)
+    wire, convert = builder.generate(into, top=True)
+    assert convert is not None  # noqa: S101  a body is never decoded directly (see generate)
+    decoder = msgspec.json.Decoder(wire, float_hook=Decimal)
+    # A field the model lacks is only read to see the envelope; strict mode refuses it.
+    refuse_status = strict and "status" not in attrs.fields_dict(into)
+
+    def decode(raw: bytes) -> Any:
+        body = decoder.decode(raw)
+        status = body.status
+        if status == "error" or (refuse_status and status is not msgspec.UNSET):
+            raise Refused
+        return convert(body)
+
+    return _guarded(decode)
+
+
+def _status_decoder(builder: _Builder) -> Decoder:
+    """``{"result": {...}}`` is the result; anything else must be ``{"status": "pending"}``."""
+    result_wire, convert = builder.model(PurchaseResult)
+    wire = msgspec.defstruct(
+        "StatusWire",
+        [
+            ("result", result_wire | msgspec.UnsetType, msgspec.UNSET),
+            ("status", Any, msgspec.UNSET),
+        ],
+        kw_only=True,
+        forbid_unknown_fields=builder.strict,
+    )
+    decoder = msgspec.json.Decoder(wire, float_hook=Decimal)
+    pending = PurchasePending()
+
+    def decode(raw: bytes) -> Any:
+        status: Any = decoder.decode(raw)
+        if status.status == "error":
+            raise Refused
+        if status.result is not msgspec.UNSET:
+            if builder.strict and status.status is not msgspec.UNSET:
+                raise Refused
+            return status.result if convert is None else convert(status.result)
+        if status.status is msgspec.UNSET or (
+            status.status.__class__ is str and status.status == "pending"
+        ):
+            return pending
+        raise Refused
+
+    return decode
+
+
+def _guarded(decode: Decoder) -> Decoder:
+    def guarded(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except Exception as exc:
+            # Whatever msgspec or a conversion refuses is the converter's to decide and
+            # to explain: a refusal never becomes an error of its own.
+            raise Refused from exc
+
+    return guarded
