@@ -1,0 +1,351 @@
+"""The msgspec path (the speedups extra) and the converter agree on every body.
+
+Hypothesis writes valid bodies for every endpoint's response type, then breaks them (a field
+dropped, added or holding another JSON value, a number the converter refuses, the error
+envelope); the seam decodes each body both ways, in strict and production mode, and the
+outcomes must be the same model (same repr) or the same error class with the same message.
+This module runs in the CI pass that installs the extra.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+import attrs
+import pytest
+import yarl
+
+pytest.importorskip("msgspec", reason="the speedups extra is tested in its own CI pass")
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phygitals_async import (
+    Card,
+    Inventory,
+    Pack,
+    Pull,
+    Purchase,
+    PurchasePending,
+    PurchaseResult,
+    ShipmentCreated,
+    ShippingOrder,
+    ShippingQuote,
+)
+from phygitals_async._converters import NOT_DECODED, fast_decoder, make_converter
+from phygitals_async._http import Call, Retry, Transport, _Retryable
+from phygitals_async._models import AttributeValue, BuybackAnswer
+
+# Every type a response body is decoded into, with the retry class of its call.
+ENDPOINTS: list[tuple[Any, Retry]] = [
+    (list[Pack], Retry.SAFE),
+    (list[Pull], Retry.SAFE),
+    (Purchase, Retry.UNSAFE),
+    (PurchaseResult | PurchasePending, Retry.SAFE),
+    (Inventory, Retry.SAFE),
+    (Card, Retry.SAFE),
+    (BuybackAnswer, Retry.BUYBACK),
+    (ShippingQuote, Retry.UNSAFE),
+    (ShipmentCreated, Retry.UNSAFE),
+    (ShippingOrder, Retry.SAFE),
+]
+
+
+@attrs.frozen
+class Raw:
+    """JSON text written into a body as it is (``NaN``, ``1e1000000``, ``-0``...)."""
+
+    text: str
+
+
+def dump(value: object) -> str:
+    """JSON text with ``Decimal`` written as the number it is (no float on the way)."""
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{dump(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dump(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+money = st.one_of(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9
+    ),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.integers(),
+)
+odd_money = st.sampled_from(
+    [
+        *("2.25", " 3 ", "1_000", "-0", "\u0661", "1e5", "0x10", "", "NaN", "sNaN", "Infinity"),
+        *(Raw("-0"), Raw("1E2"), Raw("1.0"), Raw("0.1e-3"), Raw("-0.0"), Raw("10.0")),
+        *(Raw("NaN"), Raw("Infinity"), Raw("1e1000000"), Raw("123456789012345678901234567890")),
+    ]
+)
+zones = st.sampled_from([None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))])
+times = st.one_of(
+    st.builds(lambda d, z: d.replace(tzinfo=z).isoformat(), st.datetimes(), zones),
+    st.builds(lambda d: d.isoformat(timespec="milliseconds") + "Z", st.datetimes()),
+)
+odd_times = st.sampled_from(
+    [
+        "2026-04-18t19:05:14z",
+        "2026-04-18 19:05:14Z",
+        "2026-04-18T19:05:14.1234567Z",
+        "2026-04-18T19:05:14.9999999Z",
+        "2026-04-18",
+        "2026-04-18T19:05Z",
+        "2026-04-18T19:05:14+0200",
+        "20260418T190514",
+        "2026-04-18T23:59:60Z",
+        "yesterday",
+    ]
+)
+texts = st.one_of(st.text(max_size=6), st.sampled_from(["", "error", "pending", "é\u2028"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    texts,
+    st.decimals(allow_nan=False, allow_infinity=False),
+)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3)
+)
+WRONG = st.one_of(
+    json_values,
+    odd_money,
+    odd_times,
+    st.sampled_from([Raw('"\\ud800"'), "alt", "graded-slab", "label_created", "error"]),
+)
+
+
+def valid(tp: Any) -> st.SearchStrategy[Any]:  # noqa: C901, PLR0911, PLR0912  one case per field type
+    """Bodies the converter accepts for ``tp``."""
+    if tp is str:
+        return texts
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return st.integers()
+    if tp is Decimal:
+        return money
+    if tp is datetime:
+        return times
+    if tp == Mapping[str, Any]:
+        return st.dictionaries(texts, json_values, max_size=4)
+    if tp == AttributeValue:
+        return scalars
+    args = get_args(tp)
+    if get_origin(tp) is Literal:
+        return st.sampled_from(args)
+    if get_origin(tp) in (Union, UnionType):
+        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+        options = [valid(a) for a in args if a is not NoneType and not enums]
+        if enums:
+            options += [st.sampled_from([m.value for m in enums[0]]), texts]
+        if NoneType in args:
+            options.append(st.none())
+        return st.one_of(options)
+    if get_origin(tp) in (tuple, list):
+        return st.lists(valid(args[0]), max_size=3)
+    if attrs.has(tp):
+        fields = attrs.fields(attrs.resolve_types(tp))
+        return st.fixed_dictionaries(
+            {f.name: valid(f.type) for f in fields if f.default is attrs.NOTHING},
+            optional={f.name: valid(f.type) for f in fields if f.default is not attrs.NOTHING},
+        )
+    msg = f"no strategy for {tp!r}"
+    raise TypeError(msg)
+
+
+def status_bodies() -> st.SearchStrategy[Any]:
+    """``buy/status``: ``{"result": {...}}``, ``{"status": "pending"}``, and near misses."""
+    return st.one_of(
+        st.fixed_dictionaries(
+            {"result": valid(PurchaseResult)},
+            optional={"status": st.sampled_from(["pending", "error", "done"])},
+        ),
+        st.fixed_dictionaries({}, optional={"status": st.sampled_from(["pending", "x", None])}),
+        st.fixed_dictionaries({"result": st.none() | st.just({})}),
+    )
+
+
+def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside ``value``: object keys and array indexes."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _places(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _places(inner, (*path, index))
+    return found
+
+
+def _replace(value: Any, path: tuple[Any, ...], change: Callable[[Any], Any]) -> Any:
+    if not path:
+        return change(value)
+    head, rest = path[0], path[1:]
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[head] = _replace(value[head], rest, change)
+    return copy
+
+
+@st.composite
+def broken(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` changed in one place: a value replaced, a key dropped or one added.
+
+    The place is drawn among all of them, so a card trait's value is as likely as the top.
+    """
+    path = draw(st.sampled_from(_places(value)))
+    action = draw(st.sampled_from(["replace", "drop", "add"]))
+    if action == "replace" or not path:
+        return _replace(value, path, lambda _: draw(WRONG))
+    parent, key = path[:-1], path[-1]
+    if action == "drop":
+        return _replace(
+            value,
+            parent,
+            lambda p: {k: v for k, v in p.items() if k != key} if isinstance(p, dict) else p[1:],
+        )
+    extra = draw(st.sampled_from(["status", "rarity", "result", f"{key}_"]))
+    added = draw(st.sampled_from(["error", "pending", 1, None]))
+    return _replace(value, parent, lambda p: p | {extra: added} if isinstance(p, dict) else p)
+
+
+def body_for(into: Any) -> st.SearchStrategy[str]:
+    """Valid bodies for ``into``, broken ones, and a few that are not JSON at all."""
+    shapes = status_bodies() if into == PurchaseResult | PurchasePending else valid(into)
+    bodies = st.one_of(shapes, shapes.flatmap(broken)).map(dump)
+    return bodies | bodies.map(lambda text: text[: len(text) // 2]) | st.just("")
+
+
+def transport(strict: bool, fast: bool) -> Transport:
+    """A seam that is never connected: only its decoding runs."""
+    seam = Transport(
+        api_key="sandbox-k",
+        base_url="http://127.0.0.1:9",
+        timeout=1.0,
+        max_retries=0,
+        max_connections=1,
+        connect_timeout=None,
+        read_timeout=None,
+        ssl=False,
+        trust_env=False,
+        retry_backoff=0.0,
+        retry_backoff_max=0.0,
+    )
+    seam._converter = make_converter(strict=strict)
+    seam._fast = fast_decoder(strict=strict) if fast else None
+    return seam
+
+
+URL = yarl.URL("http://127.0.0.1:9/api/v1/x")
+
+
+def outcome(seam: Transport, raw: bytes, into: Any, retry: Retry) -> tuple[object, ...]:
+    """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
+    call = Call("op", "GET", "/api/v1/x", retry)
+    try:
+        result = seam._decode(call, URL, raw, into)
+    except Exception as exc:  # noqa: BLE001  compared below, class and message
+        return ("raised", type(exc), str(exc))
+    if isinstance(result, _Retryable):
+        return ("retry", type(result.error), str(result.error))
+    return ("model", repr(result))
+
+
+PATHS: dict[bool, tuple[Transport, Transport]] = {
+    strict: (transport(strict, fast=True), transport(strict, fast=False))
+    for strict in (False, True)
+}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["production", "strict"])
+@pytest.mark.parametrize(("into", "retry"), ENDPOINTS, ids=lambda v: getattr(v, "__name__", None))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_both_paths_decode_every_body_alike(
+    into: Any, retry: Retry, strict: bool, data: st.DataObject
+) -> None:
+    """Msgspec and the converter give the same model, or the same error, for any body."""
+    raw = data.draw(body_for(into), label="body").encode("utf-8", "surrogatepass")
+    fast, pure = PATHS[strict]
+    assert outcome(fast, raw, into, retry) == outcome(pure, raw, into, retry)
+
+
+def _decoders() -> list[tuple[bool, Callable[[bytes, Any], Any]]]:
+    found = []
+    for strict in (False, True):
+        decoder = fast_decoder(strict=strict)
+        assert decoder is not None
+        found.append((strict, decoder))
+    return found
+
+
+def test_fast_path_decodes_every_sandbox_body_itself() -> None:
+    """Each documented response shape, as the sandbox writes it, never falls back."""
+    from test_decoding import _sandbox_bodies  # noqa: PLC0415  the shared sample bodies
+
+    for strict, decode in _decoders():
+        reference = make_converter(strict=strict)
+        for data, into in _sandbox_bodies():
+            raw = dump(data).encode()
+            result = decode(raw, into)
+            assert result is not NOT_DECODED, (strict, into)
+            assert repr(result) == repr(reference.structure(data, into))
+
+
+def test_money_stays_exact_and_unknown_enum_values_stay_strings() -> None:
+    """Amounts keep their digits, known enum values become members, new ones stay strings."""
+    body = {
+        "id": "i",
+        "buyback_price": Raw("0.10000000000000000000001"),
+        "type": "graded-slab",
+        "content": {
+            "metadata": {"name": "n", "attributes": [{"trait_type": "t", "value": Raw("1.50")}]}
+        },
+        "purchased_at": "2026-04-18T19:05:14",
+    }
+    for _, decode in _decoders():
+        inventory = decode(dump({"user_id": "u", "items": [body]}).encode(), Inventory)
+        assert inventory is not NOT_DECODED
+        (item,) = inventory.items
+        assert item.buyback_price == Decimal("0.10000000000000000000001")
+        assert item.type == "graded-slab"
+        assert type(item.type) is str
+        assert item.content.metadata.attributes[0].value == Decimal("1.50")
+        assert item.purchased_at == datetime(2026, 4, 18, 19, 5, 14, tzinfo=UTC)
+        known = decode(
+            dump({"user_id": "u", "items": [body | {"type": "alt"}]}).encode(), Inventory
+        )
+        assert repr(known.items[0].type) == "<ItemType.ALT: 'alt'>"
+
+
+ITEM_TEXT = '{"id": "i", "buyback_price": %s, "content": {"metadata": {"name": "n"}}}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"user_id": "u", "items": [], "status": "error", "error_message": "no"}',
+        '{"user_id": "u", "items": [%s]}' % (ITEM_TEXT % "NaN"),
+        '{"user_id": "u", "items": [%s]}' % (ITEM_TEXT % '"NaN"'),
+        '{"user_id": "u", "items": [%s]}' % (ITEM_TEXT % '"Infinity"'),
+        '{"user_id": "u", "items": [], "extra": 1}',
+    ],
+)
+def test_fast_path_leaves_envelopes_and_odd_bodies_to_the_converter(text: str) -> None:
+    """The error envelope, non-finite money and (in strict mode) unknown fields are refused."""
+    strict = dict(_decoders())[True]
+    assert strict(text.encode(), Inventory) is NOT_DECODED
