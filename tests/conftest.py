@@ -1,7 +1,8 @@
 """Shared fixtures: a local sandbox over real loopback HTTP, and a client with fake time.
 
-Decoding runs strict here, so a field the sandbox or a fixture sends that the models do
-not know fails the test instead of being ignored.
+Decoding runs strict here by default, so a field the sandbox or a fixture sends that the
+models do not know fails the test instead of being ignored. ``PHYGITALS_STRICT_DECODING=0``
+runs the suite in production mode instead (the second pass of ``.ci/run`` does).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-os.environ["PHYGITALS_STRICT_DECODING"] = "1"
+os.environ.setdefault("PHYGITALS_STRICT_DECODING", "1")
 
 from phygitals_async import AsyncPhygitals, Phygitals
 from phygitals_async.testing import LocalSandbox, TemporaryPostgres, sandbox_in_thread

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import cattrs
 import pytest
 
+import phygitals_async
 from phygitals_async import (
     Attribute,
     Card,
@@ -292,3 +294,20 @@ def test_generated_hooks_agree_on_every_field(strict: bool) -> None:
             assert _outcome(fast, mutated, into) == _outcome(reference, mutated, into), mutated
             checked += 1
     assert checked > 1000
+
+
+def test_without_msgspec_the_converter_decodes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With msgspec missing, or switched off, there is no fast path and nothing else changes."""
+    from phygitals_async._converters import SPEEDUPS_ENV, fast_decoder  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "msgspec", None)
+    monkeypatch.delitem(sys.modules, "phygitals_async._fastdecode", raising=False)
+    monkeypatch.delattr(phygitals_async, "_fastdecode", raising=False)
+    assert fast_decoder() is None
+    monkeypatch.undo()
+    monkeypatch.setenv(SPEEDUPS_ENV, "0")
+    assert fast_decoder() is None
+    async_client = phygitals_async.AsyncPhygitals(
+        api_key="sandbox-k", base_url="http://127.0.0.1:9"
+    )
+    assert async_client._transport._fast is None

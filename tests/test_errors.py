@@ -14,6 +14,7 @@ from conftest import ADDRESS, Recorder
 
 import phygitals_async as p
 from phygitals_async import _errors
+from phygitals_async._converters import STRICT_ENV
 from phygitals_async._errors import error_class_for
 
 KEY = "sandbox-test-key"
@@ -241,17 +242,22 @@ def test_mapping_needs_both_status_and_message(
     assert error_class_for(status, message) is expected
 
 
-async def test_unknown_field_in_strict_mode_is_validation_error(
-    recorder: Recorder, api: p.AsyncPhygitals
+CARD_WITH_GRADE = {"id": "i", "name": "n", "fmv": 1, "metadata": {"name": "n"}, "grade": "10"}
+
+
+@pytest.mark.parametrize("strict", ["1", "0"])
+async def test_unknown_field_is_rejected_only_in_strict_mode(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, strict: str
 ) -> None:
-    """The SDK's own strict mode turns an unknown field into ResponseValidationError."""
-    recorder.add(
-        "GET",
-        f"{B}/card/i",
-        json_body={"id": "i", "name": "n", "fmv": 1, "metadata": {"name": "n"}, "grade": "10"},
-    )
-    with pytest.raises(p.ResponseValidationError, match="grade"):
-        await api.card("i")
+    """An unknown field is a ResponseValidationError in strict mode, ignored in production."""
+    monkeypatch.setenv(STRICT_ENV, strict)
+    recorder.add("GET", f"{B}/card/i", json_body=CARD_WITH_GRADE)
+    async with p.AsyncPhygitals(api_key=KEY, base_url=recorder.url + "/_") as client:
+        if strict == "1":
+            with pytest.raises(p.ResponseValidationError, match="grade"):
+                await client.card("i")
+        else:
+            assert (await client.card("i")).fmv == 1
 
 
 # One source for the contract: the classes' api_status / api_message, checked against the
