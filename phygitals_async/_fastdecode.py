@@ -20,6 +20,9 @@ decode, never a different result, and the rules below only ever refuse more than
 - Integers: msgspec refuses ``10.0`` where the converter takes an integral number.
 - The error envelope (``"status": "error"`` at the top) is refused, so the seam raises it.
 - Strict mode: every wire struct forbids unknown fields.
+
+Wire structs are short-lived and hold no reference cycles, so the cyclic GC does not track
+them (``gc=False``).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class _Builder:
             "Refused": Refused,
             "fromisoformat": datetime.fromisoformat,
             "UTC": UTC,
+            "new": object.__new__,
         }
 
     def wire(self, tp: Any) -> tuple[Any, list[str] | None]:
@@ -133,7 +137,7 @@ class _Builder:
         wire, convert = self.element(get_args(tp)[0])
         if convert is None:
             return tuple[wire, ...], None  # type: ignore[valid-type]
-        return tuple[wire, ...], [f"    v = tuple([{self.constant(convert)}(x) for x in v])"]  # type: ignore[valid-type]
+        return tuple[wire, ...], [f"    v = tuple(map({self.constant(convert)}, v))"]  # type: ignore[valid-type]
 
     def nested(self, cls: type) -> tuple[Any, list[str] | None]:
         wire, convert = self.model(cls)
@@ -181,7 +185,7 @@ class _Builder:
                 body += _rename(lines, f"v{index}")
         if direct:
             return cls, None
-        arguments = ", ".join(f"v{i}" for i in range(len(fields)))
+        values = [f"v{i}" for i in range(len(fields))]
         if top and "status" not in attrs.fields_dict(cls):
             fields.append(("status", Any, msgspec.UNSET))
         wire_struct = msgspec.defstruct(
@@ -189,9 +193,31 @@ class _Builder:
             fields,
             kw_only=True,
             forbid_unknown_fields=self.strict,
+            gc=False,
         )
-        body.append(f"    return {self.constant(cls)}({arguments})")
+        body += self.construct(cls, values)
         return wire_struct, self.function(cls.__name__, body, argument="w", result=None)
+
+    def construct(self, cls: type, values: list[str]) -> list[str]:
+        """Lines building ``cls`` from its field values, in field order.
+
+        A frozen attrs ``__init__`` sets each field through ``object.__setattr__``; where it
+        would do nothing else (no validator, converter or hook), the slots are set directly,
+        as msgspec itself builds attrs instances: a third of the cost of building an item.
+        """
+        fields = attrs.fields(cls)
+        plain = (
+            "__slots__" in cls.__dict__
+            and not any(f.validator or f.converter or not f.init for f in fields)
+            and not hasattr(cls, "__attrs_pre_init__")
+            and not hasattr(cls, "__attrs_post_init__")
+        )
+        if not plain:
+            return [f"    return {self.constant(cls)}({', '.join(values)})"]
+        lines = [f"    o = new({self.constant(cls)})"]
+        for field, value in zip(fields, values, strict=True):
+            lines.append(f"    {self.constant(cls.__dict__[field.name].__set__)}(o, {value})")
+        return [*lines, "    return o"]
 
     def attribute(self) -> tuple[Any, Callable[[Any], Any]]:
         """Card traits: any scalar value, one shared (frozen) instance per distinct trait."""
@@ -200,6 +226,7 @@ class _Builder:
             [("trait_type", str), ("value", Any)],
             kw_only=True,
             forbid_unknown_fields=self.strict,
+            gc=False,
         )
         cache: dict[tuple[str, type, object], Attribute] = {}
 
@@ -293,6 +320,7 @@ def _status_decoder(builder: _Builder) -> Decoder:
         ],
         kw_only=True,
         forbid_unknown_fields=builder.strict,
+        gc=False,
     )
     decoder = msgspec.json.Decoder(wire, float_hook=Decimal)
     pending = PurchasePending()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import pickle
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -303,7 +304,14 @@ def test_fast_path_decodes_every_sandbox_body_itself() -> None:
             raw = dump(data).encode()
             result = decode(raw, into)
             assert result is not NOT_DECODED, (strict, into)
-            assert repr(result) == repr(reference.structure(data, into))
+            expected = reference.structure(data, into)
+            assert repr(result) == repr(expected)
+            assert result == expected
+            # Built without __init__ (see _fastdecode.construct): still hashable alike, and
+            # still round-trips through pickle.
+            assert pickle.loads(pickle.dumps(result)) == expected  # noqa: S301  our own bytes
+            if not isinstance(result, list):
+                assert hash(result) == hash(expected)
 
 
 def test_money_stays_exact_and_unknown_enum_values_stay_strings() -> None:
