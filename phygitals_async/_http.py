@@ -42,6 +42,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any, Final, TypeVar, cast
 
 import aiohttp
@@ -99,6 +100,10 @@ class Retry:
     UNSAFE: Final = RetryPolicy()
 
 
+# Shared by every call that records no arguments, instead of a new dict per call.
+_NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})
+
+
 @attrs.frozen
 class Call:
     """One API operation as the seam sees it. ``path`` is already percent-encoded."""
@@ -107,7 +112,7 @@ class Call:
     method: str
     path: str
     retry: RetryPolicy
-    arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    arguments: Mapping[str, Any] = _NO_ARGUMENTS
     params: Sequence[tuple[str, str]] | None = None
     json: Mapping[str, Any] | None = None
 
@@ -266,7 +271,7 @@ class Transport:
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[str, yarl.URL] = {}
+        self._urls: dict[str | tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
         self._converter = converter()
         # The msgspec path when the speedups extra is installed; the converter decides the rest.
         self._fast = fast_decoder()
@@ -274,13 +279,17 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
-    def _url(self, path: str) -> yarl.URL:
-        # Most calls hit a handful of fixed paths; parsing each URL once saves per request.
-        url = self._urls.get(path)
+    def _url(self, path: str, params: Sequence[tuple[str, str]] | None) -> yarl.URL:
+        # Most calls hit a handful of fixed paths and queries; building a URL (and encoding
+        # its query) once per distinct call saves several microseconds per request.
+        key = (path, tuple(params)) if params else path
+        url = self._urls.get(key)
         if url is None:
             url = yarl.URL(self.base_url + path, encoded=True)
+            if params:
+                url = url.extend_query(params)
             if len(self._urls) < 1024:
-                self._urls[path] = url
+                self._urls[key] = url
         return url
 
     @property
