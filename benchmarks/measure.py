@@ -1,0 +1,186 @@
+"""How the benchmarks measure and report: alternating rounds, medians, one table with goals."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Stack = Callable[[], Awaitable[object]]
+PATHS = ("pure", "speedups")
+ROUNDS = 7  # stacks alternate in this many rounds so drift on a shared machine cancels out
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A ratio (SDK over baseline, lower is better) to stay at or under, for some paths."""
+
+    limit: float
+    paths: tuple[str, ...] = PATHS
+    text: str = ""
+
+    def describe(self) -> str:
+        """The goal as printed in the table."""
+        return self.text or f"<= {self.limit:.2f}x"
+
+
+@dataclass
+class Row:
+    """One line of the table: each decode path's figure against its baseline."""
+
+    case: str
+    baseline_name: str
+    values: dict[str, float]
+    baselines: dict[str, float]
+    goal: Goal | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def ratio(self, path: str) -> float | None:
+        """SDK over baseline for ``path``, when measured."""
+        if path not in self.values or not self.baselines.get(path):
+            return None
+        return self.values[path] / self.baselines[path]
+
+    def met(self, path: str) -> str:
+        """``ok``, ``miss``, or empty where this row sets no goal for ``path``."""
+        ratio = self.ratio(path)
+        if self.goal is None or path not in self.goal.paths or ratio is None:
+            return ""
+        return "ok" if ratio <= self.goal.limit else "miss"
+
+
+def row(
+    case: str,
+    baseline_name: str,
+    values: dict[str, float],
+    baseline: float | dict[str, float],
+    goal: Goal | None = None,
+) -> Row:
+    """A row whose baseline is shared by both paths, or given per path."""
+    baselines = baseline if isinstance(baseline, dict) else dict.fromkeys(values, baseline)
+    return Row(case, baseline_name, values, baselines, goal)
+
+
+@contextmanager
+def payload_server() -> Iterator[str]:
+    """The payload server in its own process; yields its base URL."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.server"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(Path.cwd())},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline())
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+
+
+async def per_call(stacks: list[Stack], n: int) -> list[float]:
+    """Median seconds of one call for each stack, the stacks taking turns in short rounds."""
+    for fn in stacks:
+        for _ in range(min(50, n)):
+            await fn()
+    times: list[list[float]] = [[] for _ in stacks]
+    for _ in range(ROUNDS):
+        for fn, record in zip(stacks, times, strict=True):
+            for _ in range(max(1, n // ROUNDS)):
+                start = time.perf_counter()
+                await fn()
+                record.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+async def throughput(stacks: list[Stack], total: int, callers: int) -> list[float]:
+    """Seconds per call for each stack with ``callers`` concurrent callers (median round)."""
+    rates: list[list[float]] = [[] for _ in stacks]
+    for _ in range(ROUNDS):
+        for fn, record in zip(stacks, rates, strict=True):
+            remaining = max(callers, total // ROUNDS)
+            calls = remaining
+
+            async def caller(fn: Stack = fn) -> None:
+                nonlocal remaining
+                while remaining > 0:
+                    remaining -= 1
+                    await fn()
+
+            start = time.perf_counter()
+            await asyncio.gather(*(caller() for _ in range(callers)))
+            record.append((time.perf_counter() - start) / calls)
+    return [statistics.median(r) for r in rates]
+
+
+def timed(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds of each function, the functions taking turns ``repeat`` times."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, record in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def timed_each(fn: Callable[[], object], n: int) -> list[float]:
+    """Seconds of each of ``n`` calls of ``fn``, after a short warm-up."""
+    for _ in range(min(20, n)):
+        fn()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def peak(fn: Callable[[], object]) -> float:
+    """Peak MiB traced while ``fn`` runs (what it allocates on top of what exists)."""
+    gc.collect()
+    tracemalloc.start()
+    result = fn()
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    return top / 2**20
+
+
+def _cell(value: float | None, fmt: str = "{:,.1f}") -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def print_table(rows: list[Row], paths: tuple[str, ...]) -> None:
+    """One table: baseline, then each path's figure, ratio and whether it meets the goal."""
+    headers = ["case", "baseline is", "baseline"]
+    for path in paths:
+        headers += [path, "ratio", "met"]
+    headers.append("goal")
+    cells = []
+    for r in rows:
+        shared = {round(v, 6) for k, v in r.baselines.items() if k in paths}
+        baseline = " / ".join(_cell(r.baselines.get(p)) for p in paths if p in r.baselines)
+        line = [r.case, r.baseline_name, baseline if len(shared) > 1 else _cell(shared.pop())]
+        for path in paths:
+            line += [
+                _cell(r.values.get(path)),
+                _cell(r.ratio(path), "{:.2f}x"),
+                r.met(path),
+            ]
+        line.append(r.goal.describe() if r.goal else "")
+        cells.append(line)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for line in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
