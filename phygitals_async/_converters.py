@@ -477,18 +477,21 @@ def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
     if os.environ.get(SPEEDUPS_ENV) == "0":
         return None
     try:
-        from . import _fastdecode  # noqa: PLC0415  optional: only with the speedups extra
+        from . import _fastdecode  # noqa: F401, PLC0415  optional: only with the speedups extra
     except ImportError:
         return None
     if strict is None:
         strict = os.environ.get(STRICT_ENV) == "1"
-    return _fast_decoder(strict, _fastdecode.make_decoder, _fastdecode.Refused)
+    return _fast_decoder(strict)
 
 
 @cache
-def _fast_decoder(
-    strict: bool, make: Callable[..., Callable[[bytes], Any]], refused: type[Exception]
-) -> FastDecoder:
+def _fast_decoder(strict: bool) -> FastDecoder:
+    from . import _fastdecode  # noqa: PLC0415  imported by fast_decoder() already
+
+    # The converter's own value rules, so that both paths accept exactly the same values.
+    rules = _fastdecode.Rules(strict=strict, money=lambda value: _structure_decimal(value, Decimal))
+    make, refused = _fastdecode.make_decoder, _fastdecode.Refused
     decoders: dict[Any, Callable[[bytes], Any] | None] = {}
 
     def decode(raw: bytes, into: Any) -> Any:
@@ -496,7 +499,7 @@ def _fast_decoder(
             decoder = decoders[into]
         except KeyError:
             try:
-                decoder = make(into, strict=strict)
+                decoder = make(into, rules)
             except TypeError:  # a type msgspec cannot decode as the converter does
                 decoder = None
             decoders[into] = decoder

@@ -3,26 +3,31 @@
 msgspec parses a body straight into typed objects, without the intermediate dicts and lists
 that ``json.loads`` builds and the converter then walks. For each model a private wire
 struct is generated from its attrs fields; msgspec fills the struct and generated code
-turns it into the very same public model. Where every field of a model has a type msgspec
-decodes exactly as the converter does (strings, booleans, integers, literals, string
-tuples), production mode lets msgspec build the public class itself.
+turns it into the very same public model.
 
 The contract is one-sided: a decoder returns the model the converter would return, or
 raises :class:`Refused`. The caller then decodes the body again with the converter, which
 stays the definition of the wire format and produces the error. So a refusal costs a second
-decode, never a different result, and the rules below only ever refuse more than needed:
+decode, never a different result, and the rules below may refuse more than needed:
 
-- ``Decimal``: msgspec reads the JSON number's text (no float on the way), or a numeric
-  string, as ``Decimal(text)`` does; non-finite amounts are refused.
-- ``datetime``: decoded as a string and parsed by ``datetime.fromisoformat`` as the
-  converter does (msgspec's own parser accepts ``t``/``z`` and rounds nanoseconds).
+- Fields: every wire struct forbids fields the models do not know, in production mode too.
+  msgspec would skip them unread, so the converter's bounds on what a body may hold
+  (numbers, nesting) could not see them; such bodies are the converter's, which ignores
+  the field after checking it. The models' own fields bound the nesting.
+- ``Decimal``: the JSON value as it is (a number's text goes through ``Rules.number``, no
+  float on the way), then the converter's own money rule (``Rules.money``).
+- Integers: msgspec's ``int``, checked by ``Rules.integer``; ``10.0`` is refused where the
+  converter takes an integral number.
+- ``datetime``: a string parsed by ``datetime.fromisoformat`` as the converter does
+  (msgspec's own parser accepts ``t``/``z`` and rounds nanoseconds).
 - Open enums: a string, mapped to the member when known.
-- Integers: msgspec refuses ``10.0`` where the converter takes an integral number.
+- Card trait values and the order's ``destination``: JSON values msgspec builds with the
+  same number rules; a destination holding arrays or objects is refused.
 - The error envelope (``"status": "error"`` at the top) is refused, so the seam raises it.
-- Strict mode: every wire struct forbids unknown fields.
 
 Wire structs are short-lived and hold no reference cycles, so the cyclic GC does not track
-them (``gc=False``).
+them (``gc=False``). Plain frozen models are built by setting their slots, as msgspec
+builds attrs instances (see :meth:`_Builder.construct`).
 """
 
 from __future__ import annotations
@@ -40,27 +45,31 @@ import msgspec
 
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
-__all__ = ["Refused", "make_decoder"]
+__all__ = ["Refused", "Rules", "make_decoder"]
 
 
 class Refused(Exception):  # noqa: N818  a signal to the caller, not an error users see
     """This body is left to the converter."""
 
 
+@attrs.frozen
+class Rules:
+    """The converter's value rules, applied to what msgspec decoded.
+
+    ``money`` turns a JSON value into an amount or raises; ``integer`` checks an integer
+    (``None``: any); ``number`` turns a JSON number's text into a ``Decimal`` where the
+    model does not say the type (a trait's value, the destination), or raises.
+    """
+
+    strict: bool
+    money: Callable[[object], Decimal]
+    integer: Callable[[int], object] | None = None
+    number: Callable[[str], Decimal] = Decimal
+
+
 Decoder = Callable[[bytes], Any]
 
-# Leaf types: what msgspec decodes each into, and how that value becomes the model's.
-_LEAVES: dict[Any, tuple[Any, list[str] | None]] = {
-    str: (str, None),
-    bool: (bool, None),
-    int: (int, None),
-    Decimal: (Decimal, ["    if not v.is_finite(): raise Refused"]),
-    datetime: (
-        str,
-        ["    v = fromisoformat(v)", "    if v.tzinfo is None: v = v.replace(tzinfo=UTC)"],
-    ),
-    Mapping[str, Any]: (dict[str, Any], None),
-}
+_TIME = ["    v = fromisoformat(v)", "    if v.tzinfo is None: v = v.replace(tzinfo=UTC)"]
 
 
 def _is_optional(tp: Any) -> bool:
@@ -85,29 +94,41 @@ def _open_enum(tp: Any) -> type[enum.Enum] | None:
 
 
 class _Builder:
-    """Generates the wire structs and conversion functions for one mode."""
+    """Generates the wire structs and conversion functions for one set of rules."""
 
-    def __init__(self, *, strict: bool) -> None:
-        self.strict = strict
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
         self.wires: dict[type, Any] = {}
-        self.converters: dict[type, Callable[[Any], Any] | None] = {}
+        self.converters: dict[type, Callable[[Any], Any]] = {}
         # What the generated functions see: helpers, then constants c0, c1, ...
         self.namespace: dict[str, Any] = {
             "Refused": Refused,
             "fromisoformat": datetime.fromisoformat,
             "UTC": UTC,
             "new": object.__new__,
+            "money": rules.money,
+            "integer": rules.integer,
         }
+
+    def struct(self, name: str, fields: list[tuple[Any, ...]]) -> Any:
+        """A wire struct that refuses unknown fields (see the module docstring)."""
+        return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True, gc=False)
 
     def wire(self, tp: Any) -> tuple[Any, list[str] | None]:
         """The type msgspec decodes ``tp``'s JSON into, and the lines that convert ``v``.
 
         ``None`` instead of lines: the decoded value is already right.
         """
-        if tp in _LEAVES:
-            return _LEAVES[tp]
+        if tp in (str, bool) or _is_literal(tp):
+            return tp, None
+        if tp is int:
+            return int, None if self.rules.integer is None else ["    integer(v)"]
+        if tp is Decimal:
+            return Any, ["    v = money(v)"]
+        if tp is datetime:
+            return str, _TIME
         for matches, handler in (
-            (_is_literal, lambda tp: (tp, None)),
+            (lambda tp: tp == Mapping[str, Any], self.mapping),
             (lambda tp: _open_enum(tp) is not None, self.open_enum),
             (_is_optional, self.optional),
             (_is_homogeneous_tuple, self.array),
@@ -117,6 +138,19 @@ class _Builder:
                 return handler(tp)
         msg = f"no msgspec wire type for {tp!r}"
         raise TypeError(msg)
+
+    def mapping(self, _: Any) -> tuple[Any, list[str]]:
+        """The destination: an object of scalars; arrays or objects inside are refused."""
+        integer = self.rules.integer
+
+        def flat(value: dict[str, Any]) -> None:
+            for item in value.values():
+                if item.__class__ not in _SCALARS:
+                    raise Refused
+                if item.__class__ is int and integer is not None:
+                    integer(item)
+
+        return dict[str, Any], [f"    {self.constant(flat)}(v)"]
 
     def open_enum(self, tp: Any) -> tuple[Any, list[str]]:
         """``SomeEnum | str``: a string, the member when the value is known."""
@@ -139,10 +173,8 @@ class _Builder:
             return tuple[wire, ...], None  # type: ignore[valid-type]
         return tuple[wire, ...], [f"    v = tuple(map({self.constant(convert)}, v))"]  # type: ignore[valid-type]
 
-    def nested(self, cls: type) -> tuple[Any, list[str] | None]:
+    def nested(self, cls: type) -> tuple[Any, list[str]]:
         wire, convert = self.model(cls)
-        if convert is None:
-            return wire, None
         return wire, [f"    v = {self.constant(convert)}(v)"]
 
     def element(self, tp: Any) -> tuple[Any, Callable[[Any], Any] | None]:
@@ -154,16 +186,15 @@ class _Builder:
             return wire, None
         return wire, self.function("element", lines)
 
-    def model(self, cls: type) -> tuple[Any, Callable[[Any], Any] | None]:
-        """The wire struct (or the class itself) for an attrs class, and its converter."""
-        if cls in self.wires:
-            return self.wires[cls], self.converters[cls]
-        wire, convert = self.attribute() if cls is Attribute else self.generate(cls)
-        self.wires[cls], self.converters[cls] = wire, convert
-        return wire, convert
+    def model(self, cls: type) -> tuple[Any, Callable[[Any], Any]]:
+        """The wire struct for an attrs class, and its converter."""
+        if cls not in self.wires:
+            wire, convert = self.attribute() if cls is Attribute else self.generate(cls)
+            self.wires[cls], self.converters[cls] = wire, convert
+        return self.wires[cls], self.converters[cls]
 
-    def generate(self, cls: type, *, top: bool = False) -> tuple[Any, Callable[[Any], Any] | None]:
-        """A wire struct and converter for ``cls``, or ``cls`` itself when msgspec can build it.
+    def generate(self, cls: type, *, top: bool = False) -> tuple[Any, Callable[[Any], Any]]:
+        """A wire struct and converter for ``cls``.
 
         ``top``: the struct of a whole body, which also reads ``status`` (the error envelope).
         """
@@ -171,7 +202,6 @@ class _Builder:
         hints = {field.name: field.type for field in attrs.fields(attrs.resolve_types(cls))}
         fields: list[tuple[Any, ...]] = []
         body: list[str] = []
-        direct = not (self.strict or top)
         for index, field in enumerate(attrs.fields(cls)):
             wire, lines = self.wire(hints[field.name])
             fields.append(
@@ -181,20 +211,11 @@ class _Builder:
             )
             body.append(f"    v{index} = w.{field.name}")
             if lines is not None:
-                direct = False
                 body += _rename(lines, f"v{index}")
-        if direct:
-            return cls, None
         values = [f"v{i}" for i in range(len(fields))]
         if top and "status" not in attrs.fields_dict(cls):
             fields.append(("status", Any, msgspec.UNSET))
-        wire_struct = msgspec.defstruct(
-            f"{cls.__name__}{'Body' if top else 'Wire'}",
-            fields,
-            kw_only=True,
-            forbid_unknown_fields=self.strict,
-            gc=False,
-        )
+        wire_struct = self.struct(f"{cls.__name__}{'Body' if top else 'Wire'}", fields)
         body += self.construct(cls, values)
         return wire_struct, self.function(cls.__name__, body, argument="w", result=None)
 
@@ -221,14 +242,9 @@ class _Builder:
 
     def attribute(self) -> tuple[Any, Callable[[Any], Any]]:
         """Card traits: any scalar value, one shared (frozen) instance per distinct trait."""
-        wire = msgspec.defstruct(
-            "AttributeWire",
-            [("trait_type", str), ("value", Any)],
-            kw_only=True,
-            forbid_unknown_fields=self.strict,
-            gc=False,
-        )
+        wire = self.struct("AttributeWire", [("trait_type", str), ("value", Any)])
         cache: dict[tuple[str, type, object], Attribute] = {}
+        integer = self.rules.integer
 
         def convert(w: Any) -> Attribute:
             value = w.value
@@ -238,10 +254,10 @@ class _Builder:
                 return cache[key]
             except (KeyError, TypeError):  # not seen yet, or unhashable (and so refused below)
                 pass
-            if value.__class__ not in _ATTRIBUTE_TYPES or (
-                value.__class__ is Decimal and not value.is_finite()
-            ):
+            if value.__class__ not in _ATTRIBUTE_TYPES:
                 raise Refused
+            if value.__class__ is int and integer is not None:
+                integer(value)
             attribute = Attribute(w.trait_type, cast("AttributeValue", value))
             if len(cache) < _ATTRIBUTES_KEPT:
                 cache[key] = attribute
@@ -271,21 +287,22 @@ def _rename(lines: list[str], name: str) -> list[str]:
     return [re.sub(r"\bv\b", name, line) for line in lines]
 
 
-_ATTRIBUTE_TYPES = frozenset({str, int, bool, Decimal, NoneType})
+# What JSON scalars become here: a fraction or exponent is a Decimal (``Rules.number``).
+_SCALARS = _ATTRIBUTE_TYPES = frozenset({str, int, bool, Decimal, NoneType})
 _ATTRIBUTES_KEPT = 4096
 
 
-def make_decoder(into: Any, *, strict: bool) -> Decoder:
+def make_decoder(into: Any, rules: Rules) -> Decoder:
     """A function decoding a body into ``into``, or raising :class:`Refused`.
 
     Raises ``TypeError`` when ``into`` has a type msgspec cannot decode like the converter.
     """
-    builder = _Builder(strict=strict)
+    builder = _Builder(rules)
     if into == PurchaseResult | PurchasePending:
         return _guarded(_status_decoder(builder))
     if get_origin(into) is list:
         element, convert = builder.element(get_args(into)[0])
-        elements = msgspec.json.Decoder(list[element], float_hook=Decimal)  # type: ignore[valid-type]
+        elements = msgspec.json.Decoder(list[element], float_hook=rules.number)  # type: ignore[valid-type]
         if convert is None:
             return _guarded(elements.decode)
         convert_element = convert
@@ -294,10 +311,9 @@ def make_decoder(into: Any, *, strict: bool) -> Decoder:
         msg = f"no msgspec decoder for {into!r}"
         raise TypeError(msg)
     wire, convert = builder.generate(into, top=True)
-    assert convert is not None  # noqa: S101  a body is never decoded directly (see generate)
-    decoder = msgspec.json.Decoder(wire, float_hook=Decimal)
+    decoder = msgspec.json.Decoder(wire, float_hook=rules.number)
     # A field the model lacks is only read to see the envelope; strict mode refuses it.
-    refuse_status = strict and "status" not in attrs.fields_dict(into)
+    refuse_status = rules.strict and "status" not in attrs.fields_dict(into)
 
     def decode(raw: bytes) -> Any:
         body = decoder.decode(raw)
@@ -312,27 +328,25 @@ def make_decoder(into: Any, *, strict: bool) -> Decoder:
 def _status_decoder(builder: _Builder) -> Decoder:
     """``{"result": {...}}`` is the result; anything else must be ``{"status": "pending"}``."""
     result_wire, convert = builder.model(PurchaseResult)
-    wire = msgspec.defstruct(
+    wire = builder.struct(
         "StatusWire",
         [
             ("result", result_wire | msgspec.UnsetType, msgspec.UNSET),
             ("status", Any, msgspec.UNSET),
         ],
-        kw_only=True,
-        forbid_unknown_fields=builder.strict,
-        gc=False,
     )
-    decoder = msgspec.json.Decoder(wire, float_hook=Decimal)
+    decoder = msgspec.json.Decoder(wire, float_hook=builder.rules.number)
     pending = PurchasePending()
+    strict = builder.rules.strict
 
     def decode(raw: bytes) -> Any:
         status: Any = decoder.decode(raw)
         if status.status == "error":
             raise Refused
         if status.result is not msgspec.UNSET:
-            if builder.strict and status.status is not msgspec.UNSET:
+            if strict and status.status is not msgspec.UNSET:
                 raise Refused
-            return status.result if convert is None else convert(status.result)
+            return convert(status.result)
         if status.status is msgspec.UNSET or (
             status.status.__class__ is str and status.status == "pending"
         ):
