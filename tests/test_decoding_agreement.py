@@ -364,3 +364,37 @@ def test_fast_path_leaves_envelopes_and_odd_bodies_to_the_converter(text: str) -
     """
     for _, decode in _decoders():
         assert decode(text.encode(), Inventory) is NOT_DECODED
+
+
+DEEP = "[" * 200 + "]" * 200
+HOSTILE = [
+    ("buyback_price", "1e1000000"),
+    ("buyback_price", "-1e-1000000"),
+    ("buyback_price", '"1e1000000"'),
+    ("buyback_price", '"' + "0" * 150 + '1"'),
+    ("buyback_price", "NaN"),
+    ("buyback_price", '"NaN"'),
+    ("buyback_price", '"-Infinity"'),
+    ("buyback_price", "1" * 5000),
+    ("buyback_price", "0." + "0" * 120 + "1"),
+    ("mint_address", DEEP),
+    ("unknown", DEEP),
+    ("unknown", "1e1000000"),
+    ("unknown", "1" * 5000),
+    ("content", '{"metadata": {"name": "n", "attributes": [{"trait_type": "t", "value": %s}]}}'),
+]
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["production", "strict"])
+@pytest.mark.parametrize(("field", "value"), HOSTILE, ids=lambda v: str(v)[:20])
+def test_hostile_numbers_and_nesting_decode_alike(field: str, value: str, strict: bool) -> None:
+    """Huge or non-finite numbers and deep nesting, anywhere, end the same on both paths."""
+    fillings = ("1e1000000", "1" * 5000, DEEP, "NaN")
+    texts = [value % filling for filling in fillings] if "%s" in value else [value]
+    fast, pure = PATHS[strict]
+    for text in texts:
+        item = {"id": "i", "buyback_price": 1, "content": {"metadata": {"name": "n"}}}
+        item.pop(field, None)
+        raw = dump({"user_id": "u", "items": [item | {field: Raw(text)}]}).encode()
+        expected = outcome(pure, raw, Inventory, Retry.SAFE)
+        assert outcome(fast, raw, Inventory, Retry.SAFE) == expected
