@@ -31,6 +31,10 @@ Hook choices, all in one place:
   tuples and optionals have direct hooks; equal ``Attribute`` traits share one instance
   (they are frozen). A body that fails to decode is decoded again by a
   detailed cattrs converter (:func:`explain`) only to say where it failed.
+- msgspec (the ``speedups`` extra): :func:`fast_decoder` is the one way in. It decodes a body
+  into the same models with these hooks' rules (money goes through :func:`_structure_decimal`
+  itself), or leaves the body to this converter, which stays the definition of the wire
+  format and the source of every error (see :mod:`._fastdecode`).
 """
 
 from __future__ import annotations
