@@ -27,9 +27,9 @@ Hook choices, all in one place:
   SDK's error tree. Free-form values (trait values, an order's echoed ``destination``) keep
   their JSON types, except a ``Decimal`` there, which comes back as its string.
 - Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks and converts
-  each field's usual JSON type inline and builds the instance positionally; homogeneous
-  tuples and optionals have direct hooks; equal ``Attribute`` traits share one instance
-  (they are frozen). A body that fails to decode is decoded again by a
+  each field's usual JSON type inline and builds the instance by setting its slots (see
+  :mod:`._construct`); homogeneous tuples and optionals have direct hooks; equal
+  ``Attribute`` traits share one instance (they are frozen). A body that fails to decode is decoded again by a
   detailed cattrs converter (:func:`explain`) only to say where it failed.
 - msgspec (the ``speedups`` extra): :func:`fast_decoder` is the one way in. It decodes a body
   into the same models with these hooks' rules (money goes through :func:`_structure_decimal`
@@ -44,7 +44,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -56,6 +56,7 @@ from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
 
 from . import _errors
+from ._construct import construction
 from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
@@ -189,7 +190,7 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
 
     Each field's common case is checked and converted inline (see :func:`_convert_lines`);
     anything unusual falls through to the converter's hook for the field's type, which
-    converts it or raises. The instance is built with positional arguments.
+    converts it or raises. The instance is built by :func:`._construct.construction`.
     """
     # Resolved once, where the annotations were written (the package's __init__ resolves
     # the exported models before it renames their module).
@@ -230,11 +231,17 @@ def _attrs_hook(conv: cattrs.Converter, cls: type, *, strict: bool) -> Callable[
     if strict:
         namespace["known"] = frozenset(f.name for f in attrs.fields(cls))
         body.insert(2, "    if o.keys() - known: extra_keys(cls, o.keys() - known)")
-    body.append(f"    return cls({', '.join(names)})")
+    body += construction(cls, names, partial(_constant, namespace))
     source = "\n".join(["def structure(o, _):", *body])
     exec(compile(source, f"<phygitals structure {cls.__name__}>", "exec"), namespace)  # noqa: S102  generated from our own models
     hook: Callable[[Any, Any], Any] = namespace["structure"]
     return hook
+
+
+def _constant(namespace: dict[str, Any], value: object) -> str:
+    name = f"k{len(namespace)}"
+    namespace[name] = value
+    return name
 
 
 def _convert_lines(

@@ -26,8 +26,8 @@ decode, never a different result, and the rules below may refuse more than neede
 - The error envelope (``"status": "error"`` at the top) is refused, so the seam raises it.
 
 Wire structs are short-lived and hold no reference cycles, so the cyclic GC does not track
-them (``gc=False``). Plain frozen models are built by setting their slots, as msgspec
-builds attrs instances (see :meth:`_Builder.construct`).
+them (``gc=False``). Plain frozen models are built by setting their slots (see
+:mod:`._construct`).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from typing import Any, Literal, Union, cast, get_args, get_origin
 import attrs
 import msgspec
 
+from ._construct import construction
 from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
 __all__ = ["Refused", "Rules", "make_decoder"]
@@ -105,7 +106,6 @@ class _Builder:
             "Refused": Refused,
             "fromisoformat": datetime.fromisoformat,
             "UTC": UTC,
-            "new": object.__new__,
             "money": rules.money,
             "integer": rules.integer,
         }
@@ -216,29 +216,8 @@ class _Builder:
         if top and "status" not in attrs.fields_dict(cls):
             fields.append(("status", Any, msgspec.UNSET))
         wire_struct = self.struct(f"{cls.__name__}{'Body' if top else 'Wire'}", fields)
-        body += self.construct(cls, values)
+        body += construction(cls, values, self.constant)
         return wire_struct, self.function(cls.__name__, body, argument="w", result=None)
-
-    def construct(self, cls: type, values: list[str]) -> list[str]:
-        """Lines building ``cls`` from its field values, in field order.
-
-        A frozen attrs ``__init__`` sets each field through ``object.__setattr__``; where it
-        would do nothing else (no validator, converter or hook), the slots are set directly,
-        as msgspec itself builds attrs instances: a third of the cost of building an item.
-        """
-        fields = attrs.fields(cls)
-        plain = (
-            "__slots__" in cls.__dict__
-            and not any(f.validator or f.converter or not f.init for f in fields)
-            and not hasattr(cls, "__attrs_pre_init__")
-            and not hasattr(cls, "__attrs_post_init__")
-        )
-        if not plain:
-            return [f"    return {self.constant(cls)}({', '.join(values)})"]
-        lines = [f"    o = new({self.constant(cls)})"]
-        for field, value in zip(fields, values, strict=True):
-            lines.append(f"    {self.constant(cls.__dict__[field.name].__set__)}(o, {value})")
-        return [*lines, "    return o"]
 
     def attribute(self) -> tuple[Any, Callable[[Any], Any]]:
         """Card traits: any scalar value, one shared (frozen) instance per distinct trait."""

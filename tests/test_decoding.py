@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import cattrs
 import pytest
 
@@ -311,3 +312,20 @@ def test_without_msgspec_the_converter_decodes_everything(monkeypatch: pytest.Mo
         api_key="sandbox-k", base_url="http://127.0.0.1:9"
     )
     assert async_client._transport._fast is None
+
+
+@attrs.frozen
+class _Checked:
+    """A model whose __init__ does more than set fields: its validator must still run."""
+
+    amount: int = attrs.field(validator=attrs.validators.gt(0))
+
+
+def test_models_with_validators_are_built_through_init() -> None:
+    """Slots are set directly only where __init__ would do nothing else."""
+    assert LENIENT.structure({"amount": 2}, _Checked) == _Checked(2)
+    with pytest.raises(ValueError, match="amount"):
+        LENIENT.structure({"amount": 0}, _Checked)
+    item = LENIENT.structure(ITEM, Item)
+    assert item == Item("i", Decimal("8.50"), item.content)
+    assert hash(item) == hash(Item("i", Decimal("8.50"), item.content))
