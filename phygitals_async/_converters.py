@@ -29,8 +29,8 @@ Hook choices, all in one place:
 - Speed: attrs classes get a generated hook (:func:`_attrs_hook`) that checks and converts
   each field's usual JSON type inline and builds the instance by setting its slots (see
   :mod:`._construct`); homogeneous tuples and optionals have direct hooks; equal
-  ``Attribute`` traits share one instance (they are frozen). A body that fails to decode is decoded again by a
-  detailed cattrs converter (:func:`explain`) only to say where it failed.
+  ``Attribute`` traits share one instance (they are frozen). A body that fails to decode is
+  decoded again by a detailed cattrs converter (:func:`explain`) only to say where it failed.
 - msgspec (the ``speedups`` extra): :func:`fast_decoder` is the one way in. It decodes a body
   into the same models with these hooks' rules (money goes through :func:`_structure_decimal`
   itself), or leaves the body to this converter, which stays the definition of the wire

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phygitals_async import (
+    AsyncPhygitals,
     Card,
     Inventory,
     Pack,
@@ -233,19 +234,7 @@ def body_for(into: Any) -> st.SearchStrategy[str]:
 
 def transport(strict: bool, fast: bool) -> Transport:
     """A seam that is never connected: only its decoding runs."""
-    seam = Transport(
-        api_key="sandbox-k",
-        base_url="http://127.0.0.1:9",
-        timeout=1.0,
-        max_retries=0,
-        max_connections=1,
-        connect_timeout=None,
-        read_timeout=None,
-        ssl=False,
-        trust_env=False,
-        retry_backoff=0.0,
-        retry_backoff_max=0.0,
-    )
+    seam = AsyncPhygitals(api_key="sandbox-k", base_url="http://127.0.0.1:9")._transport
     seam._converter = make_converter(strict=strict)
     seam._fast = fast_decoder(strict=strict) if fast else None
     return seam
