@@ -279,7 +279,7 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
-    def _url(self, path: str, params: Sequence[tuple[str, str]] | None) -> yarl.URL:
+    def _url(self, path: str, params: Sequence[tuple[str, str]] | None = None) -> yarl.URL:
         # Most calls hit a handful of fixed paths and queries; building a URL (and encoding
         # its query) once per distinct call saves several microseconds per request.
         key = (path, tuple(params)) if params else path
