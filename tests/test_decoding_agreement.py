@@ -387,3 +387,33 @@ def test_hostile_numbers_and_nesting_decode_alike(field: str, value: str, strict
         raw = dump({"user_id": "u", "items": [item | {field: Raw(text)}]}).encode()
         expected = outcome(pure, raw, Inventory, Retry.SAFE)
         assert outcome(fast, raw, Inventory, Retry.SAFE) == expected
+
+
+async def test_a_client_over_loopback_decodes_through_msgspec(client: AsyncPhygitals) -> None:
+    """Every documented response of the local sandbox takes the fast path, end to end."""
+    from conftest import ADDRESS, TOPPS  # noqa: PLC0415  the shared sandbox fixtures
+
+    seam = client._transport
+    decode = seam._fast
+    assert decode is not None
+    taken: list[tuple[Any, bool]] = []
+
+    def spy(raw: bytes, into: Any) -> Any:
+        result = decode(raw, into)
+        taken.append((into, result is not NOT_DECODED))
+        return result
+
+    seam._fast = spy
+    await client.list_packs()
+    purchase = await client.buy(TOPPS, amount=2, user_id="u1")
+    result = await client.wait_for_purchase(purchase.session_id, interval=0)
+    await client.card(result.nfts[0])
+    await client.recent_pulls([TOPPS])
+    inventory = await client.inventory("u1")
+    sale = await client.sell_back(inventory.items[0])
+    quote = await client.ship_quote([inventory.items[1]], destination=ADDRESS)
+    created = await client.ship_request(quote.quotes[0])
+    await client.ship_order(created.order_id)
+    assert sale.amount == inventory.items[0].buyback_price
+    assert len(taken) >= 10
+    assert all(fast for _, fast in taken), [into for into, fast in taken if not fast]
