@@ -485,11 +485,7 @@ def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
     ``strict`` defaults to the ``PHYGITALS_STRICT_DECODING=1`` switch; ``PHYGITALS_SPEEDUPS=0``
     turns the fast path off.
     """
-    if os.environ.get(SPEEDUPS_ENV) == "0":
-        return None
-    try:
-        from . import _fastdecode  # noqa: F401, PLC0415  optional: only with the speedups extra
-    except ImportError:
+    if os.environ.get(SPEEDUPS_ENV) == "0" or not _msgspec_installed():
         return None
     if strict is None:
         strict = os.environ.get(STRICT_ENV) == "1"
@@ -497,8 +493,18 @@ def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
 
 
 @cache
+def _msgspec_installed() -> bool:
+    # Asked once: every client asks, and a failed import searches the path again each time.
+    try:
+        from . import _fastdecode  # noqa: F401, PLC0415  optional: only with the speedups extra
+    except ImportError:
+        return False
+    return True
+
+
+@cache
 def _fast_decoder(strict: bool) -> FastDecoder:
-    from . import _fastdecode  # noqa: PLC0415  imported by fast_decoder() already
+    from . import _fastdecode  # noqa: PLC0415  importable: _msgspec_installed() said so
 
     # The converter's own value rules, so that both paths accept exactly the same values.
     rules = _fastdecode.Rules(strict=strict, money=lambda value: _structure_decimal(value, Decimal))

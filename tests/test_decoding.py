@@ -299,13 +299,21 @@ def test_generated_hooks_agree_on_every_field(strict: bool) -> None:
 
 def test_without_msgspec_the_converter_decodes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """With msgspec missing, or switched off, there is no fast path and nothing else changes."""
-    from phygitals_async._converters import SPEEDUPS_ENV, fast_decoder  # noqa: PLC0415
+    from phygitals_async._converters import (  # noqa: PLC0415
+        SPEEDUPS_ENV,
+        _msgspec_installed,
+        fast_decoder,
+    )
 
     monkeypatch.setitem(sys.modules, "msgspec", None)
     monkeypatch.delitem(sys.modules, "phygitals_async._fastdecode", raising=False)
     monkeypatch.delattr(phygitals_async, "_fastdecode", raising=False)
-    assert fast_decoder() is None
-    monkeypatch.undo()
+    _msgspec_installed.cache_clear()
+    try:
+        assert fast_decoder() is None
+    finally:
+        monkeypatch.undo()
+        _msgspec_installed.cache_clear()
     monkeypatch.setenv(SPEEDUPS_ENV, "0")
     assert fast_decoder() is None
     async_client = phygitals_async.AsyncPhygitals(
