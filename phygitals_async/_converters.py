@@ -502,12 +502,28 @@ def _msgspec_installed() -> bool:
     return True
 
 
+# The integers bounded_int lets through: at most MAX_NUMBER_CHARS characters of JSON text.
+_JSON_INTEGERS = range(1 - 10 ** (MAX_NUMBER_CHARS - 1), 10**MAX_NUMBER_CHARS)
+
+
+def _json_integer(value: int) -> None:
+    """:func:`._limits.bounded_int` for an integer msgspec has already read."""
+    if value not in _JSON_INTEGERS:
+        msg = f"integer of {value.bit_length()} bits is out of range"
+        raise ValueError(msg)
+
+
 @cache
 def _fast_decoder(strict: bool) -> FastDecoder:
     from . import _fastdecode  # noqa: PLC0415  importable: _msgspec_installed() said so
 
     # The converter's own value rules, so that both paths accept exactly the same values.
-    rules = _fastdecode.Rules(strict=strict, money=lambda value: _structure_decimal(value, Decimal))
+    rules = _fastdecode.Rules(
+        strict=strict,
+        money=lambda value: _structure_decimal(value, Decimal),
+        integer=_json_integer,
+        number=bounded_decimal,
+    )
     make, refused = _fastdecode.make_decoder, _fastdecode.Refused
     decoders: dict[Any, Callable[[bytes], Any] | None] = {}
 
