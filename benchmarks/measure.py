@@ -22,15 +22,20 @@ ROUNDS = 7  # stacks alternate in this many rounds so drift on a shared machine 
 
 @dataclass(frozen=True)
 class Goal:
-    """A ratio (SDK over baseline, lower is better) to stay at or under, for some paths."""
+    """A ratio (SDK over baseline) to stay at or under, or to reach, for some paths."""
 
     limit: float
     paths: tuple[str, ...] = PATHS
     text: str = ""
+    at_least: bool = False  # for rates, where higher is better: the ratio must reach the limit
 
     def describe(self) -> str:
         """The goal as printed in the table."""
-        return self.text or f"<= {self.limit:.2f}x"
+        return self.text or f"{'>=' if self.at_least else '<='} {self.limit:.2f}x"
+
+    def met(self, ratio: float) -> bool:
+        """Whether ``ratio`` (SDK over baseline) meets the goal."""
+        return ratio >= self.limit if self.at_least else ratio <= self.limit
 
 
 @dataclass
@@ -55,7 +60,7 @@ class Row:
         ratio = self.ratio(path)
         if self.goal is None or path not in self.goal.paths or ratio is None:
             return ""
-        return "ok" if ratio <= self.goal.limit else "miss"
+        return "ok" if self.goal.met(ratio) else "miss"
 
 
 def row(
