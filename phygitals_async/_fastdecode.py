@@ -14,8 +14,9 @@ decode, never a different result, and the rules below may refuse more than neede
   msgspec would skip them unread, so the converter's bounds on what a body may hold
   (numbers, nesting) could not see them; such bodies are the converter's, which ignores
   the field after checking it. The models' own fields bound the nesting.
-- ``Decimal``: the JSON value as it is (a number's text goes through ``Rules.number``, no
-  float on the way), then the converter's own money rule (``Rules.money``).
+- ``Decimal``: a number's text goes through ``Rules.number`` (no float on the way, bounded as
+  the pure path's parser bounds it); any other JSON value meets the converter's own money
+  rule (``Rules.money``).
 - Integers: msgspec's ``int``, checked by ``Rules.integer``; ``10.0`` is refused where the
   converter takes an integral number.
 - ``datetime``: a string parsed by ``datetime.fromisoformat`` as the converter does
@@ -106,6 +107,7 @@ class _Builder:
             "Refused": Refused,
             "fromisoformat": datetime.fromisoformat,
             "UTC": UTC,
+            "Decimal": Decimal,
             "money": rules.money,
             "integer": rules.integer,
         }
@@ -124,7 +126,9 @@ class _Builder:
         if tp is int:
             return int, None if self.rules.integer is None else ["    integer(v)"]
         if tp is Decimal:
-            return Any, ["    v = money(v)"]
+            # A number's text became a Decimal through Rules.number, within its bounds, as
+            # the pure path's parser does; anything else meets the converter's money rule.
+            return Any, ["    if v.__class__ is not Decimal: v = money(v)"]
         if tp is datetime:
             return str, _TIME
         for matches, handler in (
