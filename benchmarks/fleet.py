@@ -34,7 +34,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
-from benchmarks.run import KEY, payload_server
+from benchmarks.measure import payload_server
+from benchmarks.run import KEY
 from phygitals_async import AsyncPhygitals, JournalItem, JournalState, PostgresJournal
 from phygitals_async.testing import TemporaryPostgres
 
