@@ -86,7 +86,7 @@ def decoder(*, fast: bool) -> Callable[[bytes], Inventory]:
 
     def decode(body: bytes) -> Inventory:
         with _gc_paused():
-            result: Inventory = seam._decode(call, url, body, Inventory)
+            result: Inventory = seam._decode(call, url, body, Inventory, {})
         return result
 
     return decode

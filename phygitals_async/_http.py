@@ -397,9 +397,7 @@ class Transport:
         body = _encode_body(call)
         session = self._get_session()
         deadline = self.clock() + budget
-        url = self._url(call.path)
-        if call.params:
-            url = url.extend_query(call.params)
+        url = self._url(call.path, call.params)
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
             if _tracing.enabled()

@@ -248,7 +248,7 @@ def outcome(seam: Transport, raw: bytes, into: Any, retry: Retry) -> tuple[objec
     """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
     call = Call("op", "GET", "/api/v1/x", retry)
     try:
-        result = seam._decode(call, URL, raw, into)
+        result = seam._decode(call, URL, raw, into, {})
     except Exception as exc:  # noqa: BLE001  compared below, class and message
         return ("raised", type(exc), str(exc))
     if isinstance(result, _Retryable):
