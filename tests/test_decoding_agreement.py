@@ -41,11 +41,11 @@ from phygitals_async import (
     ShippingQuote,
 )
 from phygitals_async._converters import NOT_DECODED, fast_decoder, make_converter
-from phygitals_async._http import Call, Retry, Transport, _Retryable
+from phygitals_async._http import Call, Retry, RetryPolicy, Transport, _Retryable
 from phygitals_async._models import AttributeValue, BuybackAnswer
 
 # Every type a response body is decoded into, with the retry class of its call.
-ENDPOINTS: list[tuple[Any, Retry]] = [
+ENDPOINTS: list[tuple[Any, RetryPolicy]] = [
     (list[Pack], Retry.SAFE),
     (list[Pull], Retry.SAFE),
     (Purchase, Retry.UNSAFE),
@@ -244,7 +244,7 @@ def transport(strict: bool, fast: bool) -> Transport:
 URL = yarl.URL("http://127.0.0.1:9/api/v1/x")
 
 
-def outcome(seam: Transport, raw: bytes, into: Any, retry: Retry) -> tuple[object, ...]:
+def outcome(seam: Transport, raw: bytes, into: Any, retry: RetryPolicy) -> tuple[object, ...]:
     """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
     call = Call("op", "GET", "/api/v1/x", retry)
     try:
@@ -273,7 +273,7 @@ PATHS: dict[bool, tuple[Transport, Transport]] = {
 )
 @given(data=st.data())
 def test_both_paths_decode_every_body_alike(
-    into: Any, retry: Retry, strict: bool, data: st.DataObject
+    into: Any, retry: RetryPolicy, strict: bool, data: st.DataObject
 ) -> None:
     """Msgspec and the converter give the same model, or the same error, for any body."""
     raw = data.draw(body_for(into), label="body").encode("utf-8", "surrogatepass")
