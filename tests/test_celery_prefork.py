@@ -39,6 +39,21 @@ def worker_env(threaded: LocalSandbox, tmp_path: Path) -> dict[str, str]:
 def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``celery -A tasks worker --pool=prefork --concurrency=2``, stopped warm afterwards."""
     log = tmp_path / "worker.log"
+    # kombu's SQLite transport creates a queue's row on first use without a lock: the
+    # worker and the submitter doing it at once can collide (UNIQUE constraint failed).
+    # Declaring the queue before either starts leaves nothing to race on.
+    declare = (
+        "import tasks\n"
+        "with tasks.app.connection_for_write() as c:\n"
+        "    c.default_channel.queue_declare(queue=tasks.app.conf.task_default_queue)"
+    )
+    subprocess.run(  # noqa: S603  our interpreter declaring the recipe's queue
+        [sys.executable, "-c", declare],
+        cwd=RECIPE,
+        env=worker_env,
+        check=True,
+        timeout=60,
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  our interpreter running Celery on the recipe
             [
