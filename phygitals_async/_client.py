@@ -22,7 +22,7 @@ import aiohttp
 from . import _bulk
 from ._config import PRODUCTION_URL, SANDBOX_URL, resolve_base_url, resolve_key
 from ._errors import ConfigurationError
-from ._http import Call, Retry, Transport
+from ._http import Call, OneOf, Retry, Transport
 from ._journal import Journal
 from ._models import (
     Address,
@@ -68,6 +68,8 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 _TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
+# buy/status answers the result, or that it is still pending.
+_PURCHASE_STATE = OneOf.either(PurchaseResult, PurchasePending)
 
 
 def _check_options(**seconds: float | None) -> None:
@@ -294,17 +296,11 @@ class AsyncPhygitals:
         max_retries: int | None = None,
     ) -> list[Pack]:
         """Every pack that can be bought now (``GET /vm/available``)."""
+        params = [("platform", require_id("platform", platform))]
         call = Call(
-            "list_packs",
-            "GET",
-            "/api/v1/vm/available",
-            Retry.SAFE,
-            params=[("platform", require_id("platform", platform))],
+            "list_packs", "GET", "/api/v1/vm/available", Retry.SAFE, list[Pack], params=params
         )
-        result: list[Pack] = await self._transport.request(
-            call, list[Pack], timeout=timeout, max_retries=max_retries
-        )
-        return result
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def recent_pulls(
         self,
@@ -319,11 +315,10 @@ class AsyncPhygitals:
             claw_ids = [claw_ids]
         params = [("claw_ids", require_id("claw_id", c)) for c in claw_ids or ()]
         params.append(("limit", str(require_int("limit", limit, minimum=1, maximum=100))))
-        call = Call("recent_pulls", "GET", "/api/v1/vm/recent-pulls", Retry.SAFE, params=params)
-        result: list[Pull] = await self._transport.request(
-            call, list[Pull], timeout=timeout, max_retries=max_retries
+        call = Call(
+            "recent_pulls", "GET", "/api/v1/vm/recent-pulls", Retry.SAFE, list[Pull], params=params
         )
-        return result
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     # -- purchase ------------------------------------------------------------------------
 
@@ -346,9 +341,16 @@ class AsyncPhygitals:
             "user_id": require_id("user_id", user_id),
         }
         arguments = {"pack_id": pack_id, "amount": amount, "user_id": user_id}
-        call = Call("buy", "POST", "/api/v1/vm/buy/init", Retry.UNSAFE, arguments, json=body)
-        result: Purchase = await self._transport.request(call, Purchase, timeout=timeout)
-        return result
+        call = Call(
+            "buy",
+            "POST",
+            "/api/v1/vm/buy/init",
+            Retry.UNSAFE,
+            Purchase,
+            arguments=arguments,
+            json=body,
+        )
+        return await self._transport.request(call, timeout=timeout)
 
     async def purchase_status(
         self,
@@ -359,11 +361,15 @@ class AsyncPhygitals:
     ) -> PurchaseResult | PurchasePending:
         """One look at a purchase (``POST /vm/buy/status``): the result, or pending."""
         body = {"session_id": require_id("session_id", session_id)}
-        call = Call("purchase_status", "POST", "/api/v1/vm/buy/status", Retry.SAFE, json=body)
-        result: PurchaseResult | PurchasePending = await self._transport.request(
-            call, PurchaseResult | PurchasePending, timeout=timeout, max_retries=max_retries
+        call = Call(
+            "purchase_status",
+            "POST",
+            "/api/v1/vm/buy/status",
+            Retry.SAFE,
+            _PURCHASE_STATE,
+            json=body,
         )
-        return result
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     def poll_purchase(
         self,
@@ -422,11 +428,8 @@ class AsyncPhygitals:
     ) -> Inventory:
         """The user's items not yet sold back or shipped (``GET /inventory/:user_id``)."""
         path = "/api/v1/inventory/" + path_segment(require_id("user_id", user_id))
-        call = Call("inventory", "GET", path, Retry.SAFE)
-        result: Inventory = await self._transport.request(
-            call, Inventory, timeout=timeout, max_retries=max_retries
-        )
-        return result
+        call = Call("inventory", "GET", path, Retry.SAFE, Inventory)
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def card(
         self,
@@ -437,11 +440,8 @@ class AsyncPhygitals:
     ) -> Card:
         """Card details with fair-market value (``GET /card/:item_id``)."""
         path = "/api/v1/card/" + path_segment(item_id_of(item_id))
-        call = Call("card", "GET", path, Retry.SAFE)
-        result: Card = await self._transport.request(
-            call, Card, timeout=timeout, max_retries=max_retries
-        )
-        return result
+        call = Call("card", "GET", path, Retry.SAFE, Card)
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def sell_back(
         self,
@@ -455,19 +455,18 @@ class AsyncPhygitals:
         Resent only on 429 ("already being processed") or when it never left this machine;
         otherwise an ambiguous failure raises :class:`OutcomeUnknownError`.
         """
-        item = item_id_of(item_id)
+        body = {"item_id": item_id_of(item_id)}
         call = Call(
             "sell_back",
             "POST",
             "/api/v1/vm/buyback",
             Retry.BUYBACK,
-            {"item_id": item},
-            json={"item_id": item},
+            BuybackAnswer,
+            arguments=body,
+            json=body,
         )
-        answer: BuybackAnswer = await self._transport.request(
-            call, BuybackAnswer, timeout=timeout, max_retries=max_retries
-        )
-        return Sellback(item_id=item, amount=answer.amount)
+        answer = await self._transport.request(call, timeout=timeout, max_retries=max_retries)
+        return Sellback(item_id=body["item_id"], amount=answer.amount)
 
     async def sell_back_many(
         self,
@@ -567,9 +566,16 @@ class AsyncPhygitals:
     ) -> ShippingQuote:
         """Shipping rates for items to an address (``POST /ship/quote``)."""
         body = {"item_ids": item_ids_of(item_ids), "destination": destination_json(destination)}
-        call = Call("ship_quote", "POST", "/api/v1/ship/quote", Retry.UNSAFE, body, json=body)
-        result: ShippingQuote = await self._transport.request(call, ShippingQuote, timeout=timeout)
-        return result
+        call = Call(
+            "ship_quote",
+            "POST",
+            "/api/v1/ship/quote",
+            Retry.UNSAFE,
+            ShippingQuote,
+            arguments=body,
+            json=body,
+        )
+        return await self._transport.request(call, timeout=timeout)
 
     async def ship_request(
         self,
@@ -583,11 +589,16 @@ class AsyncPhygitals:
         check the user's inventory (shipped items leave it) before asking again.
         """
         body = {"quote_id": quote_id_of(quote_id)}
-        call = Call("ship_request", "POST", "/api/v1/ship/request", Retry.UNSAFE, body, json=body)
-        result: ShipmentCreated = await self._transport.request(
-            call, ShipmentCreated, timeout=timeout
+        call = Call(
+            "ship_request",
+            "POST",
+            "/api/v1/ship/request",
+            Retry.UNSAFE,
+            ShipmentCreated,
+            arguments=body,
+            json=body,
         )
-        return result
+        return await self._transport.request(call, timeout=timeout)
 
     async def ship_order(
         self,
@@ -598,11 +609,8 @@ class AsyncPhygitals:
     ) -> ShippingOrder:
         """A shipping order's status and tracking (``GET /ship/order/:order_id``)."""
         path = "/api/v1/ship/order/" + path_segment(require_id("order_id", order_id))
-        call = Call("ship_order", "GET", path, Retry.SAFE)
-        result: ShippingOrder = await self._transport.request(
-            call, ShippingOrder, timeout=timeout, max_retries=max_retries
-        )
-        return result
+        call = Call("ship_order", "GET", path, Retry.SAFE, ShippingOrder)
+        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     def poll_shipment(
         self,

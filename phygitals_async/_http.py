@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import aiohttp
 import attrs
@@ -57,9 +57,11 @@ from ._secrets import sanitized, scrub_body, scrub_headers
 from ._throttle import on_rate_limited
 from ._validation import require_int, require_seconds
 
-__all__ = ["Call", "Retry", "RetryPolicy", "Transport"]
+__all__ = ["Call", "OneOf", "Retry", "RetryPolicy", "Transport"]
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 
 log = _tracing.log
 
@@ -105,16 +107,42 @@ _NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.frozen
-class Call:
-    """One API operation as the seam sees it. ``path`` is already percent-encoded."""
+class OneOf(Generic[T]):
+    """A decode target that is one of two models: the union ``type[T]`` cannot spell.
+
+    ``OneOf.either(PurchaseResult, PurchasePending)`` is a ``OneOf[PurchaseResult |
+    PurchasePending]``, so the call that decodes into it returns exactly that union.
+    """
+
+    form: Any
+
+    @staticmethod
+    def either(first: type[A], second: type[B]) -> OneOf[A | B]:
+        """The target that decodes into ``first`` or ``second`` (the converter tells which)."""
+        return OneOf(first | second)
+
+
+@attrs.frozen
+class Call(Generic[T]):
+    """One API operation as the seam sees it: a 2xx body decodes into ``into``.
+
+    ``path`` is already percent-encoded. ``arguments`` is what an
+    :class:`OutcomeUnknownError` reports the call was made with.
+    """
 
     operation: str
     method: str
     path: str
     retry: RetryPolicy
-    arguments: Mapping[str, Any] = _NO_ARGUMENTS
-    params: Sequence[tuple[str, str]] | None = None
-    json: Mapping[str, Any] | None = None
+    into: type[T] | OneOf[T]
+    arguments: Mapping[str, Any] = attrs.field(default=_NO_ARGUMENTS, kw_only=True)
+    params: Sequence[tuple[str, str]] | None = attrs.field(default=None, kw_only=True)
+    json: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def form(self) -> Any:
+        """The runtime type the converter decodes into."""
+        return self.into.form if isinstance(self.into, OneOf) else self.into
 
 
 @attrs.frozen
@@ -380,13 +408,12 @@ class Transport:
 
     async def request(
         self,
-        call: Call,
-        into: type[T] | Any,
+        call: Call[T],
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> T:
-        """Send ``call``, retrying as its class allows, and decode a 2xx body into ``into``.
+        """Send ``call``, retrying as its class allows; a 2xx body decoded into ``call.into``.
 
         ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
         """
@@ -412,10 +439,10 @@ class Transport:
                         f"{call.operation} did not complete within {budget:g} s"
                     )
                 outcome = await self._once(
-                    session, call, url, body, into, remaining, budget, deadline, trace
+                    session, call, url, body, remaining, budget, deadline, trace
                 )
                 if not isinstance(outcome, _Retryable):
-                    return cast("T", outcome)
+                    return outcome
                 if attempt >= retries:
                     raise outcome.error from outcome.cause
                 delay = self._wait_before_retry(outcome, attempt, deadline)
@@ -438,18 +465,17 @@ class Transport:
                 if delay > 0:
                     await self.sleep(delay)
 
-    async def _once(  # noqa: PLR0913, PLR0917  one attempt needs the whole call's context
+    async def _once(
         self,
         session: aiohttp.ClientSession,
-        call: Call,
+        call: Call[T],
         url: yarl.URL,
         body: bytes | None,
-        into: Any,
         remaining: float,
         budget: float,
         deadline: float,
         trace: _tracing.CallTrace,
-    ) -> Any:
+    ) -> T | _Retryable:
         """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
         if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
@@ -473,26 +499,25 @@ class Transport:
                     status, _response.frozen_headers(headers), call.method, str(url)
                 )
             )
-        return self.answer(call, url, *answer, into)
+        return self.answer(call, url, *answer)
 
     def answer(
         self,
-        call: Call,
+        call: Call[T],
         url: yarl.URL,
         status: int,
         headers: Mapping[str, str],
         raw: bytes,
-        into: Any,
-    ) -> Any:
+    ) -> T | _Retryable:
         """A response as the decoded result, a :class:`_Retryable`, or a raised error.
 
         Everything a server can send ends here as a model or a :class:`PhygitalsError`.
         """
         if 200 <= status < 300:
             if len(raw) < GC_PAUSE_BYTES:
-                return self._decode(call, url, raw, into, headers)
+                return self._decode(call, url, raw, headers)
             with _gc_paused():
-                return self._decode(call, url, raw, into, headers)
+                return self._decode(call, url, raw, headers)
         error = self._status_error(call, url, status, headers, raw)
         if status == 429 and (tell := on_rate_limited.get()) is not None:
             tell()  # a bulk run adapts its concurrency (see _throttle)
@@ -504,7 +529,7 @@ class Transport:
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
-        call: Call,
+        call: Call[Any],
         url: yarl.URL,
         body: bytes | None,
         remaining: float,
@@ -551,7 +576,7 @@ class Transport:
         return status, headers, raw
 
     def _connection_failure(
-        self, call: Call, failed: _AttemptError, budget: float, deadline: float
+        self, call: Call[Any], failed: _AttemptError, budget: float, deadline: float
     ) -> _errors.PhygitalsError:
         reason = str(failed.cause)
         if failed.sent and not call.retry.after_sent:
@@ -585,7 +610,7 @@ class Transport:
         return delay
 
     @staticmethod
-    def _may_retry_status(call: Call, status: int) -> bool:
+    def _may_retry_status(call: Call[Any], status: int) -> bool:
         return call.retry.retries_status(status)
 
     def _backoff(self, attempt: int) -> float:
@@ -594,13 +619,14 @@ class Transport:
         return step / 2 + step / 2 * self.random()
 
     def _decode(
-        self, call: Call, url: yarl.URL, raw: bytes, into: Any, headers: Mapping[str, str]
-    ) -> Any:
-        """A 2xx body as ``into``, or a :class:`_Retryable` for an unreadable body."""
+        self, call: Call[T], url: yarl.URL, raw: bytes, headers: Mapping[str, str]
+    ) -> T | _Retryable:
+        """A 2xx body as ``call.into``, or a :class:`_Retryable` for an unreadable body."""
         if self._fast is not None:
-            result = self._fast(raw, into)
+            result = self._fast(raw, call.form)
             if result is not NOT_DECODED:
-                return result
+                # Built from call.form, the runtime spelling of T.
+                return cast("T", result)
         try:
             data = self._parse(call, url, raw, headers)
         except _errors.ResponseValidationError as exc:
@@ -608,11 +634,11 @@ class Transport:
             if not call.retry.unreadable_2xx:
                 raise
             return _Retryable(exc, None, exc.__cause__)
-        return self._structure(call, url, raw, data, into, self._converter)
+        return self._structure(call, url, raw, data, self._converter)
 
     @staticmethod
     def _parse(
-        call: Call,
+        call: Call[Any],
         url: yarl.URL,
         raw: bytes,
         headers: Mapping[str, str] | None = None,
@@ -644,12 +670,13 @@ class Transport:
 
     @staticmethod
     def _structure(
-        call: Call, url: yarl.URL, raw: bytes, data: Any, into: Any, conv: cattrs.Converter
-    ) -> Any:
+        call: Call[T], url: yarl.URL, raw: bytes, data: Any, conv: cattrs.Converter
+    ) -> T:
         try:
-            return conv.structure(data, into)
+            # Built from call.form, the runtime spelling of T.
+            return cast("T", conv.structure(data, call.form))
         except Exception as exc:  # whatever the shape breaks, it is one error to the caller
-            details = "; ".join(explain(data, into)) or f"{type(exc).__name__}: {exc}"
+            details = "; ".join(explain(data, call.form)) or f"{type(exc).__name__}: {exc}"
             raise _errors.ResponseValidationError(
                 cap_message(
                     f"{call.operation}: the response does not match the documented shape: {details}"
@@ -661,7 +688,7 @@ class Transport:
 
     def _status_error(
         self,
-        call: Call,
+        call: Call[Any],
         url: yarl.URL,
         status: int,
         headers: Mapping[str, str],
@@ -699,7 +726,7 @@ def _library_error(cause: BaseException) -> str:
     return str(cause).split(":", 1)[0].rsplit(".", 1)[-1] or type(cause).__name__
 
 
-def _encode_body(call: Call) -> bytes | None:
+def _encode_body(call: Call[Any]) -> bytes | None:
     """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
 
     NaN and Infinity, values JSON cannot hold, and strings that are not valid Unicode (a

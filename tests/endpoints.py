@@ -92,13 +92,13 @@ class _Captured(Exception):  # noqa: N818  a control-flow marker, not an error
     pass
 
 
-def call_of(endpoint: Endpoint) -> tuple[p.AsyncPhygitals, Call, Any]:
-    """The client, the seam's ``Call`` and the type the endpoint decodes into."""
+def call_of(endpoint: Endpoint) -> tuple[p.AsyncPhygitals, Call[Any]]:
+    """The client and the seam's ``Call`` (which names the type the endpoint decodes into)."""
     client = p.AsyncPhygitals(api_key="sandbox-fuzz", base_url="http://127.0.0.1:9/_")
-    seen: list[tuple[Call, Any]] = []
+    seen: list[Call[Any]] = []
 
-    async def capture(call: Call, into: Any, **_: Any) -> Any:
-        seen.append((call, into))
+    async def capture(call: Call[Any], **_: Any) -> Any:
+        seen.append(call)
         raise _Captured
 
     client._transport.request = capture  # type: ignore[method-assign]
@@ -108,4 +108,4 @@ def call_of(endpoint: Endpoint) -> tuple[p.AsyncPhygitals, Call, Any]:
             await endpoint.invoke(client)
 
     asyncio.run(run())
-    return client, *seen[0]
+    return client, seen[0]

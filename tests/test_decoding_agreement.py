@@ -246,9 +246,9 @@ URL = yarl.URL("http://127.0.0.1:9/api/v1/x")
 
 def outcome(seam: Transport, raw: bytes, into: Any, retry: RetryPolicy) -> tuple[object, ...]:
     """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
-    call = Call("op", "GET", "/api/v1/x", retry)
+    call: Call[Any] = Call("op", "GET", "/api/v1/x", retry, into)
     try:
-        result = seam._decode(call, URL, raw, into, {})
+        result = seam._decode(call, URL, raw, {})
     except Exception as exc:  # noqa: BLE001  compared below, class and message
         return ("raised", type(exc), str(exc))
     if isinstance(result, _Retryable):

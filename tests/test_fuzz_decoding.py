@@ -63,17 +63,17 @@ HOSTILE = [
     '"' + "9" * 10_000 + '-01-01"',
 ]
 
-_TARGETS = {e.name: (e, *call_of(e)[1:], call_of(e)[0]) for e in ENDPOINTS}
+_TARGETS = {e.name: (e, *call_of(e)) for e in ENDPOINTS}
 
 
 def decode(name: str, status: int, raw: bytes, retry_after: str = "1") -> object:
     """What the seam makes of one answer: the model, or the PhygitalsError it raises."""
-    endpoint, call, into, client = _TARGETS[name]
+    endpoint, client, call = _TARGETS[name]
     transport = client._transport
     started = time.perf_counter()
     try:
         result: Any = transport.answer(
-            call, transport._url(call.path), status, {"Retry-After": retry_after}, raw, into
+            call, transport._url(call.path), status, {"Retry-After": retry_after}, raw
         )
     except p.PhygitalsError as exc:
         result = exc

@@ -73,7 +73,7 @@ def test_readme_row_is_the_policy_of_its_calls(calls: str, resent: str) -> None:
     assert expected in {Retry.SAFE, Retry.BUYBACK, Retry.UNSAFE}
     by_name = {endpoint.name: endpoint for endpoint in ENDPOINTS}
     for method in _methods(calls):
-        _, call, _ = call_of(by_name[method])
+        _, call = call_of(by_name[method])
         assert call.retry == expected, method
 
 
