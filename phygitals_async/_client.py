@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 import aiohttp
 
 from . import _bulk
-from ._config import PRODUCTION_URL, SANDBOX_URL, resolve_base_url, resolve_key
+from ._config import PRODUCTION_URL, SANDBOX_URL, Settings, resolve_base_url, resolve_key
 from ._errors import ConfigurationError
 from ._http import Call, OneOf, Retry, Transport
 from ._journal import Journal
@@ -49,7 +49,6 @@ from ._polling import Poll, PurchasePoll, poll_until
 from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
-    check_session,
     destination_json,
     item_id_of,
     item_ids_of,
@@ -70,13 +69,6 @@ P = ParamSpec("P")
 _TERMINAL_ORDER = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 # buy/status answers the result, or that it is still pending.
 _PURCHASE_STATE = OneOf.either(PurchaseResult, PurchasePending)
-
-
-def _check_options(**seconds: float | None) -> None:
-    """Every time option a finite number of seconds: ``timeout`` > 0, the others >= 0."""
-    for name, value in seconds.items():
-        if value is not None or name not in {"connect_timeout", "read_timeout"}:
-            require_seconds(name, value, allow_zero=name != "timeout")
 
 
 class AsyncPhygitals:
@@ -149,20 +141,10 @@ class AsyncPhygitals:
         app_version: str | None = None,
     ) -> None:
         key = resolve_key(api_key)
-        _check_options(
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retry_backoff=retry_backoff,
-            retry_backoff_max=retry_backoff_max,
-            max_retry_wait=max_retry_wait,
-        )
-        require_int("max_retries", max_retries, minimum=0)
-        require_int("max_connections", max_connections, minimum=1)
-        check_session(http_session, trace_configs)
-        self._transport = Transport(
+        settings = Settings(
             api_key=key,
             base_url=resolve_base_url(base_url, key),
+            headers=request_headers(key, default_headers, app_name, app_version),
             timeout=timeout,
             max_retries=max_retries,
             max_connections=max_connections,
@@ -173,10 +155,10 @@ class AsyncPhygitals:
             retry_backoff=retry_backoff,
             retry_backoff_max=retry_backoff_max,
             max_retry_wait=max_retry_wait,
-            headers=request_headers(key, default_headers, app_name, app_version),
             http_session=http_session,
             trace_configs=trace_configs,
         )
+        self._transport = Transport(settings)
 
     def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
         """A view of this client with other defaults, sharing its session and pool.
@@ -189,10 +171,6 @@ class AsyncPhygitals:
             fast = client.with_options(timeout=5, max_retries=0)
             inventory = await fast.inventory("u1")
         """
-        if timeout is not None:
-            _check_options(timeout=timeout)
-        if max_retries is not None:
-            require_int("max_retries", max_retries, minimum=0)
         view = copy.copy(self)
         # A copy of this same class: its private state is ours to set.
         view._transport = self._transport.with_options(  # noqa: SLF001
@@ -247,7 +225,7 @@ class AsyncPhygitals:
         timeout: float,
     ) -> Callable[[Callable[[object], None]], Awaitable[S]]:
         """The loop a poll handle runs: ``fetch(budget)`` until ``is_done``, on this clock."""
-        transport = self._transport
+        settings = self._transport.settings
         for name, value in (("interval", interval), ("max_interval", max_interval)):
             require_seconds(name, value, allow_zero=True)
         require_seconds("timeout", timeout, allow_zero=True)
@@ -255,13 +233,13 @@ class AsyncPhygitals:
         async def run(record: Callable[[object], None]) -> S:
             with operation_span(operation):
                 return await poll_until(
-                    lambda budget: fetch(min(budget, transport.timeout)),
+                    lambda budget: fetch(min(budget, settings.timeout)),
                     is_done,
                     interval=interval,
                     max_interval=max_interval,
                     timeout=timeout,
-                    clock=transport.clock,
-                    sleep=transport.sleep,
+                    clock=settings.clock,
+                    sleep=settings.sleep,
                     what=what,
                     on_status=record,
                 )

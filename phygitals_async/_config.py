@@ -1,4 +1,11 @@
-"""The key and the base URL: resolved, normalised and checked once, before any request.
+"""A client's configuration: the key, the base URL and every option, resolved and checked once.
+
+:class:`Settings` is the one frozen value the transport reads (the async client builds it,
+the blocking client builds an async client, ``with_options`` evolves it), and it carries
+the clock and sleep every deadline, backoff and poll uses, so tests swap time in one place
+(:class:`phygitals_async.testing.FakeTime`).
+
+The key and the base URL are resolved, normalised and checked before any request.
 
 One host check: the host is compared after normalisation (percent-decoding, IDNA, case, a
 trailing dot), so ``https://API.Phygitals.com.:443`` is production like
@@ -11,22 +18,33 @@ in every error's ``.url``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import posixpath
+import random
 import socket
+import ssl as ssl_module
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 from urllib.parse import unquote
 
+import aiohttp
+import attrs
 import yarl
 
 from ._errors import ConfigurationError
 from ._limits import short_repr
+from ._validation import check_session, require_int, require_seconds
 
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "PRODUCTION_URL",
     "SANDBOX_URL",
+    "Settings",
     "is_loopback",
     "normalised_host",
     "resolve_base_url",
@@ -130,3 +148,80 @@ def resolve_base_url(base_url: str | None, key: str) -> str:
             msg = f"the sandbox ({SANDBOX_URL}) needs a key starting with 'sandbox-'"
             raise ConfigurationError(msg)
     return str(url)
+
+
+def _seconds(
+    *, allow_zero: bool = True, optional: bool = False
+) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: a finite number of seconds (``None`` too when ``optional``)."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        require_seconds(attribute.name, value, allow_zero=allow_zero)
+
+    return check
+
+
+def _count(*, minimum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: an int of at least ``minimum``."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        require_int(attribute.name, value, minimum=minimum)
+
+    return check
+
+
+def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(headers))
+
+
+def _trace_configs(
+    configs: Sequence[aiohttp.TraceConfig] | None,
+) -> tuple[aiohttp.TraceConfig, ...]:
+    return tuple(configs) if configs else ()
+
+
+def _without_final_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything a client is configured with, checked once (see ``AsyncPhygitals``' Args).
+
+    Frozen: ``attrs.evolve`` makes a changed copy and runs the checks again, which is how
+    ``with_options`` works. ``clock`` (seconds, monotonic), ``sleep`` and ``jitter`` (a
+    number in [0, 1) that spreads backoff) are the time every deadline, backoff and poll
+    uses.
+
+    Raises:
+        InvalidRequestError: an option out of range (a :class:`ConfigurationError`).
+        ConfigurationError: ``http_session`` is not an aiohttp session, or comes with
+            ``trace_configs``.
+    """
+
+    api_key: str = attrs.field(repr=False)
+    base_url: str = attrs.field(converter=_without_final_slash)
+    # Every request's headers, the key among them.
+    headers: Mapping[str, str] = attrs.field(repr=False, converter=_frozen_headers)
+    timeout: float = attrs.field(validator=_seconds(allow_zero=False))
+    max_retries: int = attrs.field(validator=_count(minimum=0))
+    max_connections: int = attrs.field(validator=_count(minimum=1))
+    connect_timeout: float | None = attrs.field(validator=_seconds(optional=True))
+    read_timeout: float | None = attrs.field(validator=_seconds(optional=True))
+    ssl: ssl_module.SSLContext | bool
+    trust_env: bool
+    retry_backoff: float = attrs.field(validator=_seconds())
+    retry_backoff_max: float = attrs.field(validator=_seconds())
+    max_retry_wait: float = attrs.field(validator=_seconds())
+    http_session: aiohttp.ClientSession | None = None
+    trace_configs: tuple[aiohttp.TraceConfig, ...] = attrs.field(
+        default=(), converter=_trace_configs
+    )
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[], float] = random.random
+
+    def __attrs_post_init__(self) -> None:
+        check_session(self.http_session, self.trace_configs)

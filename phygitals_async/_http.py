@@ -35,11 +35,9 @@ import gc
 import json
 import logging
 import math
-import random
-import ssl as ssl_module
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
@@ -51,6 +49,7 @@ import cattrs
 import yarl
 
 from . import _errors, _fork, _response, _tracing
+from ._config import Settings
 from ._converters import NOT_DECODED, converter, explain, fast_decoder
 from ._limits import BodyError, cap_message, decode_json, short_repr
 from ._secrets import sanitized, scrub_body, scrub_headers
@@ -252,52 +251,17 @@ class _Connector(aiohttp.TCPConnector):
 class Transport:
     """Owns the aiohttp session; sends calls with retries under one deadline."""
 
-    def __init__(  # noqa: PLR0913  every option is a documented client setting
-        self,
-        *,
-        api_key: str,
-        base_url: str,
-        timeout: float,
-        max_retries: int,
-        max_connections: int,
-        connect_timeout: float | None,
-        read_timeout: float | None,
-        ssl: ssl_module.SSLContext | bool,
-        trust_env: bool,
-        retry_backoff: float,
-        retry_backoff_max: float,
-        max_retry_wait: float,
-        headers: Mapping[str, str],
-        http_session: aiohttp.ClientSession | None = None,
-        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
-    ) -> None:
-        self._api_key = api_key
-        self._secret = api_key.encode()
-        # Every request's headers: the key, User-Agent, Accept and the caller's defaults.
-        self._headers = dict(headers)
-        self._external = http_session
-        self._trace_configs = list(trace_configs) if trace_configs else None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._api_key = settings.api_key
+        self._secret = settings.api_key.encode()
+        self._external = settings.http_session
         # A caller-owned session has its own default headers: ours go with each request.
-        self._get_headers = self._headers if http_session is not None else None
+        self._get_headers = dict(settings.headers) if self._external is not None else None
         self._post_headers = {**(self._get_headers or {}), "Content-Type": "application/json"}
         # Set on views made by with_options: the transport that owns the session.
         self._root: Transport | None = None
         self._forked_away = False
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._max_connections = max_connections
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._ssl = ssl
-        self._trust_env = trust_env
-        self.retry_backoff = retry_backoff
-        self.retry_backoff_max = retry_backoff_max
-        self.max_retry_wait = max_retry_wait
-        # Injectable for tests: nothing in the test suite waits on real time for backoff.
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self.clock: Callable[[], float] = time.monotonic
-        self.random: Callable[[], float] = random.random
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str | tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
         self._converter = converter()
@@ -313,12 +277,17 @@ class Transport:
         key = (path, tuple(params)) if params else path
         url = self._urls.get(key)
         if url is None:
-            url = yarl.URL(self.base_url + path, encoded=True)
+            url = yarl.URL(self.settings.base_url + path, encoded=True)
             if params:
                 url = url.extend_query(params)
             if len(self._urls) < 1024:
                 self._urls[key] = url
         return url
+
+    @property
+    def base_url(self) -> str:
+        """The URL every path is appended to."""
+        return self.settings.base_url
 
     @property
     def external_session(self) -> aiohttp.ClientSession | None:
@@ -333,13 +302,19 @@ class Transport:
     def with_options(
         self, *, timeout: float | None = None, max_retries: int | None = None
     ) -> Transport:
-        """A view with other defaults that shares this transport's session and pool."""
-        view = copy.copy(self)
-        view._root = self._root or self  # noqa: SLF001  a copy of this same class
+        """A view with other defaults that shares this transport's session and pool.
+
+        Options left ``None`` keep this transport's value; the others are checked again.
+        """
+        changes: dict[str, Any] = {}
         if timeout is not None:
-            view.timeout = timeout
+            changes["timeout"] = timeout
         if max_retries is not None:
-            view.max_retries = max_retries
+            changes["max_retries"] = max_retries
+        settings = attrs.evolve(self.settings, **changes)
+        view = copy.copy(self)
+        view.settings = settings
+        view._root = self._root or self  # noqa: SLF001  a copy of this same class
         return view
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -363,14 +338,15 @@ class Transport:
                 raise _errors.ConfigurationError(msg)
             self._loop = loop
             _fork.register(self)
-            self._proxy = _env_proxy(self.base_url) if self._trust_env else None
+            settings = self.settings
+            self._proxy = _env_proxy(settings.base_url) if settings.trust_env else None
             self._session = self._external or aiohttp.ClientSession(
-                connector=_Connector(limit=self._max_connections, ssl=self._ssl),
-                headers=self._headers,
+                connector=_Connector(limit=settings.max_connections, ssl=settings.ssl),
+                headers=dict(settings.headers),
                 # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
                 # them (and .netrc) up in a thread on every request, tripling the latency.
                 trust_env=False,
-                trace_configs=self._trace_configs,
+                trace_configs=list(settings.trace_configs) or None,
             )
         elif self._loop is not loop:
             msg = (
@@ -417,13 +393,15 @@ class Transport:
 
         ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
         """
-        budget = self.timeout if timeout is None else require_seconds("timeout", timeout)
-        retries = self.max_retries if max_retries is None else max_retries
+        settings = self.settings
+        budget = settings.timeout if timeout is None else require_seconds("timeout", timeout)
+        retries = settings.max_retries if max_retries is None else max_retries
         if max_retries is not None:
             require_int("max_retries", max_retries, minimum=0)
         body = _encode_body(call)
         session = self._get_session()
-        deadline = self.clock() + budget
+        clock = settings.clock
+        deadline = clock() + budget
         url = self._url(call.path, call.params)
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
@@ -433,7 +411,7 @@ class Transport:
         with span as trace:
             attempt = 0
             while True:
-                remaining = deadline - self.clock()
+                remaining = deadline - clock()
                 if remaining <= 0:
                     raise _errors.APITimeoutError(
                         f"{call.operation} did not complete within {budget:g} s"
@@ -463,7 +441,7 @@ class Transport:
                     ),
                 )
                 if delay > 0:
-                    await self.sleep(delay)
+                    await settings.sleep(delay)
 
     async def _once(
         self,
@@ -548,8 +526,8 @@ class Transport:
                 headers=self._post_headers if body is not None else self._get_headers,
                 timeout=aiohttp.ClientTimeout(
                     total=remaining,
-                    sock_connect=self._connect_timeout,
-                    sock_read=self._read_timeout,
+                    sock_connect=self.settings.connect_timeout,
+                    sock_read=self.settings.read_timeout,
                 ),
                 allow_redirects=False,
                 proxy=self._proxy,
@@ -586,7 +564,7 @@ class Transport:
                 operation=call.operation,
                 arguments=call.arguments,
             )
-        if failed.timed_out and self.clock() >= deadline:
+        if failed.timed_out and self.settings.clock() >= deadline:
             return _errors.APITimeoutError(f"{call.operation} did not complete within {budget:g} s")
         if failed.timed_out:
             return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
@@ -596,15 +574,16 @@ class Transport:
         self, outcome: _Retryable, attempt: int, deadline: float
     ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to raise the error now."""
+        longest = self.settings.max_retry_wait
         if outcome.retry_after is None:
-            delay = min(self._backoff(attempt), self.max_retry_wait)
-        elif outcome.retry_after > self.max_retry_wait:
+            delay = min(self._backoff(attempt), longest)
+        elif outcome.retry_after > longest:
             # Longer than this client may wait at once: the caller decides, with the
             # error's .retry_after in hand.
             return None
         else:
             delay = outcome.retry_after
-        if delay >= deadline - self.clock():
+        if delay >= deadline - self.settings.clock():
             # Not enough time left to wait and try again: the real reason beats a timeout.
             return None
         return delay
@@ -615,8 +594,9 @@ class Transport:
 
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
-        step = min(self.retry_backoff_max, self.retry_backoff * 2.0**attempt)
-        return step / 2 + step / 2 * self.random()
+        settings = self.settings
+        step = min(settings.retry_backoff_max, settings.retry_backoff * 2.0**attempt)
+        return step / 2 + step / 2 * settings.jitter()
 
     def _decode(
         self, call: Call[T], url: yarl.URL, raw: bytes, headers: Mapping[str, str]

@@ -20,7 +20,7 @@ from aiohttp import web
 
 os.environ.setdefault("PHYGITALS_STRICT_DECODING", "1")
 
-from phygitals_async import AsyncPhygitals, Phygitals
+from phygitals_async import AsyncPhygitals, Phygitals, testing
 from phygitals_async.testing import LocalSandbox, TemporaryPostgres, sandbox_in_thread
 
 pytest_plugins = ["phygitals_async.testing.pytest_plugin"]
@@ -40,20 +40,15 @@ ADDRESS = {
 }
 
 
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
+class FakeTime(testing.FakeTime):
+    """The public fake time, plus hooks run after each wait with the number of waits so far."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
+    def __init__(self, *, jitter: float | None = None) -> None:
+        super().__init__(jitter=jitter)
         self.on_sleep: list[Callable[[int], None]] = []
 
-    def clock(self) -> float:
-        return self.now
-
     async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+        await super().sleep(seconds)
         for hook in self.on_sleep:
             hook(len(self.sleeps))
 
@@ -87,8 +82,7 @@ def fake_time() -> FakeTime:
 async def client(sandbox: LocalSandbox, fake_time: FakeTime) -> AsyncIterator[AsyncPhygitals]:
     """A sandbox client whose backoff and polling sleeps advance ``fake_time`` instantly."""
     async with sandbox.client() as c:
-        c._transport.clock = fake_time.clock
-        c._transport.sleep = fake_time.sleep
+        fake_time.attach(c)
         yield c
 
 

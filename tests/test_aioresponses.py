@@ -7,7 +7,6 @@ which serves them over loopback, must give the same classes.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from aioresponses import aioresponses
 from test_errors import DOCUMENTED, ENDPOINTS
 
 import phygitals_async as p
+from phygitals_async.testing import FakeTime
 
 API = "https://api.phygitals.com/_/api/v1"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -77,7 +77,7 @@ async def test_retries_consume_one_mock_each(mocked: aioresponses) -> None:
         mocked.get(any_query("/vm/available"), status=503, payload={"error": "busy"})
     mocked.get(any_query("/vm/available"), payload=[])
     async with p.AsyncPhygitals(api_key="sandbox-test", max_retries=2) as client:
-        client._transport.sleep = lambda _seconds: asyncio.sleep(0)
+        FakeTime().attach(client)
         assert await client.list_packs() == []
 
 

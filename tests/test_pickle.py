@@ -183,8 +183,7 @@ def test_every_error_crosses_a_process_pool(errors: list[p.PhygitalsError]) -> N
 @pytest_asyncio.fixture
 async def keyed(sandbox: LocalSandbox, fake_time: FakeTime) -> AsyncIterator[p.AsyncPhygitals]:
     async with sandbox.client(KEY, max_retries=0) as c:
-        c._transport.clock = fake_time.clock
-        c._transport.sleep = fake_time.sleep
+        fake_time.attach(c)
         yield c
 
 

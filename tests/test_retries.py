@@ -142,13 +142,15 @@ async def test_concurrent_sellback_429_is_retried_to_one_sale(sandbox: LocalSand
     sandbox.production.concurrent_sellback_429 = True
     sandbox.production.sellback_processing_time = 0.05
 
-    async def wait_for_the_first_sale(_: float) -> None:
-        # Stands in for the backoff sleep: resume once the sale in flight has completed.
-        while not sandbox.ledger.sold:  # noqa: ASYNC110  waits on sandbox state, not time
-            await asyncio.sleep(0)
+    class UntilTheFirstSale(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            # The backoff wait: resume once the sale in flight has completed.
+            await super().sleep(seconds)
+            while not sandbox.ledger.sold:  # noqa: ASYNC110  waits on sandbox state, not time
+                await asyncio.sleep(0)
 
     async with sandbox.client() as client:
-        client._transport.sleep = wait_for_the_first_sale
+        UntilTheFirstSale().attach(client)
         purchase = await client.buy(TOPPS, amount=1, user_id="u1")
         item = purchase.nfts[0]
         results = await asyncio.gather(
@@ -164,8 +166,7 @@ async def test_concurrent_sellback_429_is_retried_to_one_sale(sandbox: LocalSand
 async def test_connection_refused_is_retried_even_for_buy(fake_time: FakeTime) -> None:
     """Nothing listening: the request never left, so even buy/init is retried, then fails."""
     async with p.AsyncPhygitals(api_key="sandbox-a", base_url="http://127.0.0.1:9/_") as client:
-        client._transport.sleep = fake_time.sleep
-        client._transport.clock = fake_time.clock
+        fake_time.attach(client)
         with pytest.raises(p.APIConnectionError) as caught:
             await client.buy(TOPPS, amount=1, user_id="u1")
     assert type(caught.value) is p.APIConnectionError
@@ -183,14 +184,20 @@ async def test_max_retries_per_call(sandbox: LocalSandbox, client: p.AsyncPhygit
     assert sandbox.ledger.requests["vm/available"] == 6
 
 
-async def test_backoff_doubles_with_jitter_up_to_the_cap(client: p.AsyncPhygitals) -> None:
+@pytest.mark.parametrize(
+    ("jitter", "waits"),
+    [(1.0, [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]), (0.0, [0.25, 0.5, 1.0, 2.0, 2.0, 2.0])],
+)
+async def test_backoff_doubles_with_jitter_up_to_the_cap(
+    sandbox: LocalSandbox, jitter: float, waits: list[float]
+) -> None:
     """Backoff steps double from retry_backoff, capped, each in [step/2, step]."""
-    transport = client._transport
-    transport.retry_backoff, transport.retry_backoff_max = 0.5, 4.0
-    transport.random = lambda: 1.0
-    assert [transport._backoff(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    transport.random = lambda: 0.0
-    assert [transport._backoff(n) for n in range(3)] == [0.25, 0.5, 1.0]
+    sandbox.faults.add(Fault.status(503, route="vm/available"))
+    async with sandbox.client(retry_backoff=0.5, retry_backoff_max=4.0, max_retries=6) as client:
+        time = FakeTime(jitter=jitter).attach(client)
+        with pytest.raises(p.ServerError):
+            await client.list_packs()
+    assert time.sleeps == waits
 
 
 async def test_retry_after_beyond_the_deadline_fails_at_once(
@@ -318,8 +325,7 @@ async def test_max_retry_wait_is_a_client_option(
     """Raising max_retry_wait lets a long Retry-After be waited, within the deadline."""
     sandbox.faults.add(Fault.status(503, route="vm/available", retry_after=30, count=1))
     async with sandbox.client(max_retry_wait=45) as client:
-        client._transport.clock = fake_time.clock
-        client._transport.sleep = fake_time.sleep
+        fake_time.attach(client)
         assert await client.list_packs()
     assert fake_time.sleeps == [30.0]
 
@@ -332,8 +338,7 @@ async def test_max_retry_wait_also_caps_the_backoff(
     async with sandbox.client(
         max_retries=3, retry_backoff=20, retry_backoff_max=40, max_retry_wait=1.5
     ) as client:
-        client._transport.clock = fake_time.clock
-        client._transport.sleep = fake_time.sleep
+        fake_time.attach(client)
         assert await client.list_packs()
     assert fake_time.sleeps == [1.5, 1.5, 1.5]
 
@@ -364,8 +369,7 @@ async def test_a_retry_after_within_the_cap_but_past_the_deadline_fails_at_once(
     """The one deadline still rules: a 503's 30 s Retry-After is not waited with 10 s left."""
     sandbox.faults.add(Fault.status(503, route="vm/available", retry_after=30, count=1))
     async with sandbox.client(max_retry_wait=60) as client:
-        client._transport.clock = fake_time.clock
-        client._transport.sleep = fake_time.sleep
+        fake_time.attach(client)
         with pytest.raises(p.ServerError) as caught:
             await client.list_packs(timeout=10)
     assert caught.value.retry_after == 30

@@ -210,9 +210,7 @@ CALLS: dict[str, Callable[[p.AsyncPhygitals], Awaitable[object]]] = {
 
 
 def fake_sleep(client: p.AsyncPhygitals) -> None:
-    time = FakeTime()
-    client._transport.sleep = time.sleep
-    client._transport.clock = time.clock
+    FakeTime().attach(client)
 
 
 @pytest.mark.parametrize("answer", ANSWERS)

@@ -247,7 +247,7 @@ async def test_the_key_is_redacted_from_log_lines(
     recorder.add("GET", "/_/api/v1/vm/available", status=503, json_body={"error": f"bad key {KEY}"})
     recorder.add("GET", "/_/api/v1/vm/available", json_body=[])
     async with p.AsyncPhygitals(KEY, base_url=recorder.url + "/_") as client:
-        client._transport.sleep = fake_time.sleep
+        fake_time.attach(client)
         with caplog.at_level(logging.DEBUG, logger="phygitals_async"):
             await client.list_packs()
     lines = [r.getMessage() for r in caplog.records]

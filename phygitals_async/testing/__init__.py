@@ -3,7 +3,7 @@
 It implements every partner endpoint with the hosted sandbox's rules and exact error
 strings, keeps state in memory, and adds what the hosted sandbox cannot: a controllable
 clock, production-only behaviours on request, fault injection, and a ledger of what was
-actually executed.
+actually executed. :class:`FakeTime` makes a client's own waits (backoff, polling) instant.
 
 Example::
 
@@ -27,9 +27,11 @@ from ._faults import Fault, FaultKind, FaultPlan
 from ._postgres import TemporaryPostgres, find_postgres_bin
 from ._server import DEFAULT_KEY, LocalSandbox, sandbox_in_thread
 from ._state import Ledger, ProductionBehaviours, Reject, SandboxClock, SandboxState
+from ._time import FakeTime
 
 __all__ = [
     "DEFAULT_KEY",
+    "FakeTime",
     "Fault",
     "FaultKind",
     "FaultPlan",
