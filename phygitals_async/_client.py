@@ -45,7 +45,7 @@ from ._models import (
     ShippingRate,
     UnconfirmedSellback,
 )
-from ._polling import Poll, PurchasePoll, poll_until
+from ._polling import Poll, PurchasePoll, Schedule
 from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
@@ -57,7 +57,6 @@ from ._validation import (
     request_headers,
     require_id,
     require_int,
-    require_seconds,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
@@ -213,39 +212,6 @@ class AsyncPhygitals:
         """Whether this client talks to a sandbox (the hosted one or a local one)."""
         return self._transport.base_url.endswith("/_")
 
-    def _poll_loop(
-        self,
-        fetch: Callable[[float], Awaitable[S]],
-        is_done: Callable[[S], bool],
-        *,
-        operation: str,
-        what: str,
-        interval: float,
-        max_interval: float,
-        timeout: float,
-    ) -> Callable[[Callable[[object], None]], Awaitable[S]]:
-        """The loop a poll handle runs: ``fetch(budget)`` until ``is_done``, on this clock."""
-        settings = self._transport.settings
-        for name, value in (("interval", interval), ("max_interval", max_interval)):
-            require_seconds(name, value, allow_zero=True)
-        require_seconds("timeout", timeout, allow_zero=True)
-
-        async def run(record: Callable[[object], None]) -> S:
-            with operation_span(operation):
-                return await poll_until(
-                    lambda budget: fetch(min(budget, settings.timeout)),
-                    is_done,
-                    interval=interval,
-                    max_interval=max_interval,
-                    timeout=timeout,
-                    clock=settings.clock,
-                    sleep=settings.sleep,
-                    what=what,
-                    on_status=record,
-                )
-
-        return run
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -365,22 +331,12 @@ class AsyncPhygitals:
         purchase raises :class:`TransactionFailedError`. Must be called inside a running loop.
         """
         require_id("session_id", session_id)
-        poll = self._poll_loop(
+        return PurchasePoll(
             lambda budget: self.purchase_status(session_id, timeout=budget),
-            lambda status: isinstance(status, PurchaseResult),
-            operation="poll_purchase",
-            what=f"purchase {session_id}",
-            interval=interval,
-            max_interval=max_interval,
-            timeout=timeout,
+            schedule=Schedule(interval=interval, max_interval=max_interval, timeout=timeout),
+            settings=self._transport.settings,
+            session_id=session_id,
         )
-
-        async def fulfilled(record: Callable[[object], None]) -> PurchaseResult:
-            status = await poll(record)
-            assert isinstance(status, PurchaseResult)  # noqa: S101  the loop's is_done checked it
-            return status
-
-        return PurchasePoll(fulfilled, session_id=session_id)
 
     async def wait_for_purchase(
         self,
@@ -609,16 +565,21 @@ class AsyncPhygitals:
         if not wanted:
             msg = "until must name at least one order status"
             raise ConfigurationError(msg)
-        poll = self._poll_loop(
+        schedule = Schedule(interval=interval, max_interval=max_interval, timeout=timeout)
+
+        def arrived(order: ShippingOrder) -> ShippingOrder | None:
+            ended = str(order.status) in wanted or order.status in _TERMINAL_ORDER
+            return order if ended else None
+
+        return Poll(
             lambda budget: self.ship_order(order_id, timeout=budget),
-            lambda order: str(order.status) in wanted or order.status in _TERMINAL_ORDER,
+            arrived,
+            schedule=schedule,
+            settings=self._transport.settings,
             operation="poll_shipment",
             what=f"order {order_id}",
-            interval=interval,
-            max_interval=max_interval,
-            timeout=timeout,
+            name=f"phygitals-poll-order-{order_id}",
         )
-        return Poll(poll, name=f"phygitals-poll-order-{order_id}")
 
     async def wait_for_shipment(
         self,

@@ -1,7 +1,8 @@
-"""Polling as a cancellable task: :class:`PurchasePoll` and the loop behind it.
+"""Polling as a cancellable task: :class:`Poll`, :class:`PurchasePoll` and the loop behind them.
 
-Intervals and deadlines are seconds as float. The loop sleeps through the transport's
-injectable ``sleep`` and reads its ``clock``, so tests never wait on real time.
+Intervals and deadlines are seconds as float. The loop waits with the client's
+:class:`~._config.Settings` ``sleep`` and reads its ``clock``, so tests never wait on real
+time (:class:`phygitals_async.testing.FakeTime`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from typing import Generic, TypeVar
 
-from ._errors import APITimeoutError, PollTimeoutError
-from ._models import PurchaseResult
+import attrs
 
-__all__ = ["LAST_CHECK_SECONDS", "Poll", "PurchasePoll", "poll_until"]
+from ._config import Settings
+from ._errors import APITimeoutError, PollTimeoutError
+from ._models import PurchasePending, PurchaseResult
+from ._tracing import operation_span
+from ._validation import require_seconds
+
+__all__ = ["LAST_CHECK_SECONDS", "Poll", "PurchasePoll", "Schedule"]
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -24,64 +30,99 @@ S = TypeVar("S")
 LAST_CHECK_SECONDS = 5.0
 
 
-async def poll_until(  # noqa: PLR0913  the knobs of one loop, all keyword-only at the call site
-    fetch: Callable[[float], Awaitable[S]],
-    is_done: Callable[[S], bool],
-    *,
-    interval: float,
-    max_interval: float,
-    timeout: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], Awaitable[None]],
-    what: str,
-    on_status: Callable[[S], None] | None = None,
-) -> S:
-    """Call ``fetch(budget)`` until ``is_done``; the wait grows 1.5x up to ``max_interval``.
+def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    require_seconds(attribute.name, value, allow_zero=True)
 
-    The last wait is cut short so that the last check is made at the deadline itself, not
-    one interval before it; that check may take up to :data:`LAST_CHECK_SECONDS`.
+
+@attrs.frozen(kw_only=True)
+class Schedule:
+    """When to look: the first wait, the longest wait, and the deadline, in seconds.
+
+    The wait grows 1.5x after each look, up to ``max_interval``.
 
     Raises:
-        PollTimeoutError: ``timeout`` passed first; it carries the last status seen.
+        InvalidRequestError: a value that is not a finite number of seconds >= 0.
     """
-    deadline = clock() + timeout
+
+    interval: float = attrs.field(validator=_seconds)
+    max_interval: float = attrs.field(validator=_seconds)
+    timeout: float = attrs.field(validator=_seconds)
+
+
+async def _poll_until(
+    fetch: Callable[[float], Awaitable[S]],
+    finished: Callable[[S], T | None],
+    schedule: Schedule,
+    settings: Settings,
+    what: str,
+    on_status: Callable[[object], None],
+) -> T:
+    """Call ``fetch(budget)`` until ``finished`` turns a status into the result.
+
+    The last wait is cut short so that the last check is made at the deadline itself, not
+    one interval before it; that check may take up to :data:`LAST_CHECK_SECONDS`. Each
+    request's budget is also capped by the client's ``timeout``.
+
+    Raises:
+        PollTimeoutError: the deadline passed first; it carries the last status seen.
+    """
+    clock = settings.clock
+    deadline = clock() + schedule.timeout
     last: S | None = None
-    delay = interval
+    delay = schedule.interval
     while True:
         remaining = deadline - clock()
+        budget = remaining if remaining > 0 else LAST_CHECK_SECONDS
         try:
-            status = await fetch(remaining if remaining > 0 else LAST_CHECK_SECONDS)
+            status = await fetch(min(budget, settings.timeout))
         except APITimeoutError as exc:
             if clock() < deadline:
                 raise
             raise PollTimeoutError(
-                f"{what} did not finish within {timeout:g} s", last_status=last
+                f"{what} did not finish within {schedule.timeout:g} s", last_status=last
             ) from exc
-        if on_status is not None:
-            on_status(status)
-        if is_done(status):
-            return status
+        on_status(status)
+        result = finished(status)
+        if result is not None:
+            return result
         last = status
         remaining = deadline - clock()
         if remaining <= 0:
             break
-        await sleep(min(delay, remaining))
-        delay = min(max_interval, delay * 1.5)
-    raise PollTimeoutError(f"{what} did not finish within {timeout:g} s", last_status=last)
+        await settings.sleep(min(delay, remaining))
+        delay = min(schedule.max_interval, delay * 1.5)
+    raise PollTimeoutError(f"{what} did not finish within {schedule.timeout:g} s", last_status=last)
 
 
 class Poll(Generic[T]):
     """A running poll: await it for the result, or ``cancel()`` it.
 
     Cancelling stops the task and any request in flight; nothing is left running.
+    ``last_status`` is the last status seen (``None`` before the first answer).
     """
 
     def __init__(
-        self, run: Callable[[Callable[[object], None]], Awaitable[T]], *, name: str
+        self,
+        fetch: Callable[[float], Awaitable[S]],
+        finished: Callable[[S], T | None],
+        *,
+        schedule: Schedule,
+        settings: Settings,
+        operation: str,
+        what: str,
+        name: str,
     ) -> None:
-        """Start ``run(record)`` as a task; ``record`` keeps each status in ``last_status``."""
+        """Start polling in a task: ``fetch(budget)`` until ``finished(status)`` is not None.
+
+        Must be called inside a running event loop.
+        """
         self.last_status: object = None
-        self._task: asyncio.Task[T] = asyncio.ensure_future(run(self._record))
+
+        async def run() -> T:
+            with operation_span(operation):
+                return await _poll_until(fetch, finished, schedule, settings, what, self._record)
+
+        self._task: asyncio.Task[T] = asyncio.ensure_future(run())
         self._task.set_name(name)
 
     def _record(self, status: object) -> None:
@@ -119,14 +160,29 @@ class Poll(Generic[T]):
             pass
 
 
+def _fulfilled(status: PurchaseResult | PurchasePending) -> PurchaseResult | None:
+    return status if isinstance(status, PurchaseResult) else None
+
+
 class PurchasePoll(Poll[PurchaseResult]):
     """The handle ``poll_purchase`` returns; ``session_id`` names the purchase polled."""
 
     def __init__(
         self,
-        run: Callable[[Callable[[object], None]], Awaitable[PurchaseResult]],
+        fetch: Callable[[float], Awaitable[PurchaseResult | PurchasePending]],
         *,
+        schedule: Schedule,
+        settings: Settings,
         session_id: str,
     ) -> None:
-        super().__init__(run, name=f"phygitals-poll-purchase-{session_id}")
+        """Poll ``fetch`` (the purchase's status) until the purchase is fulfilled."""
+        super().__init__(
+            fetch,
+            _fulfilled,
+            schedule=schedule,
+            settings=settings,
+            operation="poll_purchase",
+            what=f"purchase {session_id}",
+            name=f"phygitals-poll-purchase-{session_id}",
+        )
         self.session_id = session_id
