@@ -58,7 +58,7 @@ from cattrs.v import format_exception
 from . import _errors
 from ._construct import construction
 from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
-from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
+from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult, install_codec
 
 __all__ = [
     "NOT_DECODED",
@@ -638,3 +638,7 @@ def from_builtins(data: object, cls: type[_M]) -> _M:
         details = "; ".join(explain(data, cls)) or f"{type(exc).__name__}: {exc}"
         msg = f"not a valid {cls.__name__}: {details}"
         raise _errors.InvalidRequestError(msg) from exc
+
+
+# The models' to_dict/from_dict run through this converter (they cannot import it).
+install_codec(to_builtins, from_builtins)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
@@ -49,6 +49,25 @@ __all__ = [
 AttributeValue = str | int | float | bool | Decimal | None
 
 
+@attrs.frozen
+class _Codec:
+    to_builtins: Callable[[object], Any]
+    from_builtins: Callable[[object, type[Any]], Any]
+
+
+# The converter behind to_dict/from_dict. The converter builds its hooks from these models,
+# so the models cannot import it: it hands itself over here when it is imported, which the
+# package does before any model can be used.
+_codec: list[_Codec] = []
+
+
+def install_codec(
+    to_builtins: Callable[[object], Any], from_builtins: Callable[[object, type[Any]], Any]
+) -> None:
+    """Give :meth:`_Model.to_dict` and :meth:`_Model.from_dict` the converter's two sides."""
+    _codec[:] = [_Codec(to_builtins, from_builtins)]
+
+
 class _Model:
     """JSON in and out for every model, through the SDK's one cattrs converter."""
 
@@ -61,9 +80,7 @@ class _Model:
         enums their values (an unknown value stays the string it was), tuples lists.
         ``type(model).from_dict(model.to_dict()) == model``.
         """
-        from ._converters import to_builtins  # noqa: PLC0415  the converter imports the models
-
-        data: dict[str, Any] = to_builtins(self)
+        data: dict[str, Any] = _codec[0].to_builtins(self)
         return data
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -82,9 +99,8 @@ class _Model:
         Raises:
             InvalidRequestError: ``data`` does not have this model's shape.
         """
-        from ._converters import from_builtins  # noqa: PLC0415  see to_dict
-
-        return from_builtins(data, cls)
+        model: Self = _codec[0].from_builtins(data, cls)
+        return model
 
 
 class ItemType(enum.StrEnum):
