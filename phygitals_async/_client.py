@@ -241,9 +241,7 @@ class AsyncPhygitals:
     ) -> list[Pack]:
         """Every pack that can be bought now (``GET /vm/available``)."""
         params = [("platform", require_id("platform", platform))]
-        call = Call(
-            "list_packs", "GET", "/api/v1/vm/available", Retry.SAFE, list[Pack], params=params
-        )
+        call = Call.get("list_packs", "/api/v1/vm/available", Retry.SAFE, list[Pack], params=params)
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def recent_pulls(
@@ -259,8 +257,8 @@ class AsyncPhygitals:
             claw_ids = [claw_ids]
         params = [("claw_ids", require_id("claw_id", c)) for c in claw_ids or ()]
         params.append(("limit", str(require_int("limit", limit, minimum=1, maximum=100))))
-        call = Call(
-            "recent_pulls", "GET", "/api/v1/vm/recent-pulls", Retry.SAFE, list[Pull], params=params
+        call = Call.get(
+            "recent_pulls", "/api/v1/vm/recent-pulls", Retry.SAFE, list[Pull], params=params
         )
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
@@ -285,14 +283,8 @@ class AsyncPhygitals:
             "user_id": require_id("user_id", user_id),
         }
         arguments = {"pack_id": pack_id, "amount": amount, "user_id": user_id}
-        call = Call(
-            "buy",
-            "POST",
-            "/api/v1/vm/buy/init",
-            Retry.UNSAFE,
-            Purchase,
-            arguments=arguments,
-            json=body,
+        call = Call.post(
+            "buy", "/api/v1/vm/buy/init", Retry.UNSAFE, Purchase, json=body, arguments=arguments
         )
         return await self._transport.request(call, timeout=timeout)
 
@@ -305,13 +297,8 @@ class AsyncPhygitals:
     ) -> PurchaseResult | PurchasePending:
         """One look at a purchase (``POST /vm/buy/status``): the result, or pending."""
         body = {"session_id": require_id("session_id", session_id)}
-        call = Call(
-            "purchase_status",
-            "POST",
-            "/api/v1/vm/buy/status",
-            Retry.SAFE,
-            _PURCHASE_STATE,
-            json=body,
+        call = Call.post(
+            "purchase_status", "/api/v1/vm/buy/status", Retry.SAFE, _PURCHASE_STATE, json=body
         )
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
@@ -362,7 +349,7 @@ class AsyncPhygitals:
     ) -> Inventory:
         """The user's items not yet sold back or shipped (``GET /inventory/:user_id``)."""
         path = "/api/v1/inventory/" + path_segment(require_id("user_id", user_id))
-        call = Call("inventory", "GET", path, Retry.SAFE, Inventory)
+        call = Call.get("inventory", path, Retry.SAFE, Inventory)
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def card(
@@ -374,7 +361,7 @@ class AsyncPhygitals:
     ) -> Card:
         """Card details with fair-market value (``GET /card/:item_id``)."""
         path = "/api/v1/card/" + path_segment(item_id_of(item_id))
-        call = Call("card", "GET", path, Retry.SAFE, Card)
+        call = Call.get("card", path, Retry.SAFE, Card)
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     async def sell_back(
@@ -390,15 +377,7 @@ class AsyncPhygitals:
         otherwise an ambiguous failure raises :class:`OutcomeUnknownError`.
         """
         body = {"item_id": item_id_of(item_id)}
-        call = Call(
-            "sell_back",
-            "POST",
-            "/api/v1/vm/buyback",
-            Retry.BUYBACK,
-            BuybackAnswer,
-            arguments=body,
-            json=body,
-        )
+        call = Call.post("sell_back", "/api/v1/vm/buyback", Retry.BUYBACK, BuybackAnswer, json=body)
         answer = await self._transport.request(call, timeout=timeout, max_retries=max_retries)
         return Sellback(item_id=body["item_id"], amount=answer.amount)
 
@@ -500,15 +479,7 @@ class AsyncPhygitals:
     ) -> ShippingQuote:
         """Shipping rates for items to an address (``POST /ship/quote``)."""
         body = {"item_ids": item_ids_of(item_ids), "destination": destination_json(destination)}
-        call = Call(
-            "ship_quote",
-            "POST",
-            "/api/v1/ship/quote",
-            Retry.UNSAFE,
-            ShippingQuote,
-            arguments=body,
-            json=body,
-        )
+        call = Call.post("ship_quote", "/api/v1/ship/quote", Retry.UNSAFE, ShippingQuote, json=body)
         return await self._transport.request(call, timeout=timeout)
 
     async def ship_request(
@@ -523,14 +494,8 @@ class AsyncPhygitals:
         check the user's inventory (shipped items leave it) before asking again.
         """
         body = {"quote_id": quote_id_of(quote_id)}
-        call = Call(
-            "ship_request",
-            "POST",
-            "/api/v1/ship/request",
-            Retry.UNSAFE,
-            ShipmentCreated,
-            arguments=body,
-            json=body,
+        call = Call.post(
+            "ship_request", "/api/v1/ship/request", Retry.UNSAFE, ShipmentCreated, json=body
         )
         return await self._transport.request(call, timeout=timeout)
 
@@ -543,7 +508,7 @@ class AsyncPhygitals:
     ) -> ShippingOrder:
         """A shipping order's status and tracking (``GET /ship/order/:order_id``)."""
         path = "/api/v1/ship/order/" + path_segment(require_id("order_id", order_id))
-        call = Call("ship_order", "GET", path, Retry.SAFE, ShippingOrder)
+        call = Call.get("ship_order", path, Retry.SAFE, ShippingOrder)
         return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
 
     def poll_shipment(

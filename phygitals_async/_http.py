@@ -143,6 +143,38 @@ class Call(Generic[T]):
         """The runtime type the converter decodes into."""
         return self.into.form if isinstance(self.into, OneOf) else self.into
 
+    @classmethod
+    def get(
+        cls,
+        operation: str,
+        path: str,
+        retry: RetryPolicy,
+        into: type[T] | OneOf[T],
+        *,
+        params: Sequence[tuple[str, str]] | None = None,
+    ) -> Call[T]:
+        """A GET of ``path`` (with the query ``params``)."""
+        return cls(operation, "GET", path, retry, into, params=params)
+
+    @classmethod
+    def post(
+        cls,
+        operation: str,
+        path: str,
+        retry: RetryPolicy,
+        into: type[T] | OneOf[T],
+        *,
+        json: Mapping[str, Any],
+        arguments: Mapping[str, Any] | None = None,
+    ) -> Call[T]:
+        """A POST of the JSON body ``json``.
+
+        ``arguments`` (default: the body) is what an :class:`OutcomeUnknownError` reports
+        the call was made with.
+        """
+        reported = json if arguments is None else arguments
+        return cls(operation, "POST", path, retry, into, arguments=reported, json=json)
+
 
 @attrs.frozen
 class _AttemptError:
