@@ -43,8 +43,10 @@ from benchmarks.measure import (
     timed_each,
 )
 from benchmarks.peers import PACKS, PInventory
-from phygitals_async import AsyncPhygitals, Inventory, Phygitals
-from phygitals_async._http import Call, Retry, Transport, _gc_paused
+from phygitals_async import AsyncPhygitals, Inventory, Phygitals, _answers
+from phygitals_async._answers import gc_paused
+from phygitals_async._calls import Call, Retry
+from phygitals_async._http import Transport
 
 KEY = "sandbox-bench"
 
@@ -85,8 +87,8 @@ def decoder(*, fast: bool) -> Callable[[bytes], Inventory]:
     url = yarl.URL("http://bench/")
 
     def decode(body: bytes) -> Inventory:
-        with _gc_paused():
-            result = seam._decode(call, url, body, {})
+        with gc_paused():
+            result = _answers.decode(call, url, body, {}, seam._converter, seam._fast)
         assert isinstance(result, Inventory)  # a benchmark body always decodes
         return result
 
@@ -185,7 +187,7 @@ async def _calls(
 
 def paused(fn: Callable[[bytes], object], body: bytes) -> object:
     """``fn(body)`` with the cyclic GC paused, as the SDK decodes a large body."""
-    with _gc_paused():
+    with gc_paused():
         return fn(body)
 
 

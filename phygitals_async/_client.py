@@ -20,9 +20,10 @@ from typing import Any, ParamSpec, Self, TypeVar
 import aiohttp
 
 from . import _bulk
+from ._calls import Call, OneOf, Retry
 from ._config import PRODUCTION_URL, SANDBOX_URL, Settings, resolve_base_url, resolve_key
 from ._errors import ConfigurationError
-from ._http import Call, OneOf, Retry, Transport
+from ._http import Transport
 from ._journal import Journal
 from ._models import (
     Address,

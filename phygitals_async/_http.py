@@ -1,14 +1,9 @@
 """The one HTTP seam: every request of the SDK leaves through :meth:`Transport.request`.
 
-Retries, the overall deadline, error mapping, decoding and logging live here once.
-All times are seconds as float.
-
-Retry classes (see the README's "Retries and money safety"), each a :class:`RetryPolicy`
-value on :class:`Retry`, which is the one place they are defined::
-
-    SAFE      GETs and buy/status      connection errors, timeouts, 429, 5xx, unreadable 2xx
-    BUYBACK   vm/buyback               429, connection errors before the request was sent
-    UNSAFE    buy/init, ship/*         connection errors before the request was sent
+Retries, the overall deadline, the session and logging live here once; what a call is
+(its :class:`~._calls.RetryPolicy` and decode target) is in :mod:`._calls`, and how one
+answer is read (decoding, error mapping) in :mod:`._answers`. All times are seconds as
+float.
 
 A request counts as sent once its connection is established: aiohttp reports every failure
 before that (refused, DNS, TLS, proxy, or a timeout while connecting) as
@@ -31,149 +26,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import gc
-import json
 import logging
-import math
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from types import MappingProxyType
-from typing import Any, Final, Generic, TypeVar, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import attrs
-import cattrs
 import yarl
 
 from . import _errors, _fork, _response, _tracing
+from ._answers import Retryable, read
+from ._calls import Call, encode_body
 from ._config import Settings
-from ._converters import NOT_DECODED, converter, explain, fast_decoder
-from ._limits import BodyError, cap_message, decode_json, short_repr
+from ._converters import converter, fast_decoder
 from ._secrets import sanitized, scrub_body, scrub_headers
-from ._throttle import on_rate_limited
 from ._validation import require_int, require_seconds
 
-__all__ = ["Call", "OneOf", "Retry", "RetryPolicy", "Transport"]
+__all__ = ["Transport"]
 
 T = TypeVar("T")
 A = TypeVar("A")
 B = TypeVar("B")
 
 log = _tracing.log
-
-
-@attrs.frozen
-class RetryPolicy:
-    """Which failures a call may be resent after; a ``Retry-After`` sets the wait if allowed.
-
-    Attributes:
-        statuses: error statuses resent besides 5xx (e.g. 429).
-        server_errors: every 5xx is resent.
-        before_sent: connection errors before the request went out are resent.
-        after_sent: connection errors and timeouts after it went out are resent; otherwise
-            they raise :class:`OutcomeUnknownError`.
-        unreadable_2xx: a 2xx body that does not decode is fetched again.
-        retry_after: a ``Retry-After`` header sets the wait before the next attempt.
-    """
-
-    statuses: frozenset[int] = frozenset()
-    server_errors: bool = False
-    before_sent: bool = True
-    after_sent: bool = False
-    unreadable_2xx: bool = False
-    retry_after: bool = True
-
-    def retries_status(self, status: int) -> bool:
-        """Whether an error answer with this status may be resent."""
-        return status in self.statuses or (self.server_errors and status >= 500)
-
-
-class Retry:
-    """The retry classes of the table above; every :class:`Call` names one."""
-
-    SAFE: Final = RetryPolicy(
-        statuses=frozenset({429}), server_errors=True, after_sent=True, unreadable_2xx=True
-    )
-    BUYBACK: Final = RetryPolicy(statuses=frozenset({429}))
-    UNSAFE: Final = RetryPolicy()
-
-
-# Shared by every call that records no arguments, instead of a new dict per call.
-_NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})
-
-
-@attrs.frozen
-class OneOf(Generic[T]):
-    """A decode target that is one of two models: the union ``type[T]`` cannot spell.
-
-    ``OneOf.either(PurchaseResult, PurchasePending)`` is a ``OneOf[PurchaseResult |
-    PurchasePending]``, so the call that decodes into it returns exactly that union.
-    """
-
-    form: Any
-
-    @staticmethod
-    def either(first: type[A], second: type[B]) -> OneOf[A | B]:
-        """The target that decodes into ``first`` or ``second`` (the converter tells which)."""
-        return OneOf(first | second)
-
-
-@attrs.frozen
-class Call(Generic[T]):
-    """One API operation as the seam sees it: a 2xx body decodes into ``into``.
-
-    ``path`` is already percent-encoded. ``arguments`` is what an
-    :class:`OutcomeUnknownError` reports the call was made with.
-    """
-
-    operation: str
-    method: str
-    path: str
-    retry: RetryPolicy
-    into: type[T] | OneOf[T]
-    arguments: Mapping[str, Any] = attrs.field(default=_NO_ARGUMENTS, kw_only=True)
-    params: Sequence[tuple[str, str]] | None = attrs.field(default=None, kw_only=True)
-    json: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
-
-    @property
-    def form(self) -> Any:
-        """The runtime type the converter decodes into."""
-        return self.into.form if isinstance(self.into, OneOf) else self.into
-
-    @classmethod
-    def get(
-        cls,
-        operation: str,
-        path: str,
-        retry: RetryPolicy,
-        into: type[T] | OneOf[T],
-        *,
-        params: Sequence[tuple[str, str]] | None = None,
-    ) -> Call[T]:
-        """A GET of ``path`` (with the query ``params``)."""
-        return cls(operation, "GET", path, retry, into, params=params)
-
-    @classmethod
-    def post(
-        cls,
-        operation: str,
-        path: str,
-        retry: RetryPolicy,
-        into: type[T] | OneOf[T],
-        *,
-        json: Mapping[str, Any],
-        arguments: Mapping[str, Any] | None = None,
-    ) -> Call[T]:
-        """A POST of the JSON body ``json``.
-
-        ``arguments`` (default: the body) is what an :class:`OutcomeUnknownError` reports
-        the call was made with.
-        """
-        reported = json if arguments is None else arguments
-        return cls(operation, "POST", path, retry, into, arguments=reported, json=json)
 
 
 @attrs.frozen
@@ -188,39 +65,8 @@ class _AttemptError:
     timed_out: bool
 
 
-@attrs.frozen
-class _Retryable:
-    """An attempt's failure that the call's retry class allows resending after."""
-
-    error: _errors.PhygitalsError
-    retry_after: float | None
-    cause: BaseException | None
-
-
 # The span of a call when tracing is off: reusable, and every method on it is a no-op.
 _NO_SPAN = contextlib.nullcontext(_tracing.CallTrace(None))
-
-# Bodies from this size up are decoded with the cyclic GC paused (see _gc_paused).
-GC_PAUSE_BYTES = 64 * 1024
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a large body is parsed and turned into models.
-
-    The parsed JSON holds no reference cycles, yet every few hundred allocations the GC
-    rescans all of it: for a 10,000-item inventory that doubles the decode time. Decoding
-    never awaits, so the pause is bounded by the decode itself. A GC the caller disabled
-    stays disabled.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _env_proxy(base_url: str) -> str | None:
@@ -230,27 +76,6 @@ def _env_proxy(base_url: str) -> str | None:
     if not proxy or (url.host and urllib.request.proxy_bypass(url.host)):
         return None
     return proxy
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # "nan" and "inf" parse as floats but are no delay at all.
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 _CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
@@ -430,7 +255,7 @@ class Transport:
         retries = settings.max_retries if max_retries is None else max_retries
         if max_retries is not None:
             require_int("max_retries", max_retries, minimum=0)
-        body = _encode_body(call)
+        body = encode_body(call)
         session = self._get_session()
         clock = settings.clock
         deadline = clock() + budget
@@ -451,7 +276,7 @@ class Transport:
                 outcome = await self._once(
                     session, call, url, body, remaining, budget, deadline, trace
                 )
-                if not isinstance(outcome, _Retryable):
+                if not isinstance(outcome, Retryable):
                     return outcome
                 if attempt >= retries:
                     raise outcome.error from outcome.cause
@@ -485,8 +310,8 @@ class Transport:
         budget: float,
         deadline: float,
         trace: _tracing.CallTrace,
-    ) -> T | _Retryable:
-        """One attempt: the decoded result, a :class:`_Retryable`, or a raised error."""
+    ) -> T | Retryable:
+        """One attempt: the decoded result, a :class:`Retryable`, or a raised error."""
         if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
         answer = await self._attempt(session, call, url, body, remaining)
@@ -499,7 +324,7 @@ class Transport:
                 raise failure from answer.cause
             if self.closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
-            return _Retryable(failure, None, answer.cause)
+            return Retryable(failure, None, answer.cause)
         status, headers, _ = answer
         trace.attempt(status=status)
         sink = _response.sink()
@@ -518,23 +343,12 @@ class Transport:
         status: int,
         headers: Mapping[str, str],
         raw: bytes,
-    ) -> T | _Retryable:
-        """A response as the decoded result, a :class:`_Retryable`, or a raised error.
+    ) -> T | Retryable:
+        """A response as the decoded result, a :class:`Retryable`, or a raised error.
 
         Everything a server can send ends here as a model or a :class:`PhygitalsError`.
         """
-        if 200 <= status < 300:
-            if len(raw) < GC_PAUSE_BYTES:
-                return self._decode(call, url, raw, headers)
-            with _gc_paused():
-                return self._decode(call, url, raw, headers)
-        error = self._status_error(call, url, status, headers, raw)
-        if status == 429 and (tell := on_rate_limited.get()) is not None:
-            tell()  # a bulk run adapts its concurrency (see _throttle)
-        if not self._may_retry_status(call, status):
-            raise error
-        retry_after = getattr(error, "retry_after", None) if call.retry.retry_after else None
-        return _Retryable(error, retry_after if isinstance(retry_after, float) else None, None)
+        return read(call, url, status, headers, raw, self._converter, self._fast)
 
     async def _attempt(
         self,
@@ -602,9 +416,7 @@ class Transport:
             return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
         return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
 
-    def _wait_before_retry(
-        self, outcome: _Retryable, attempt: int, deadline: float
-    ) -> float | None:
+    def _wait_before_retry(self, outcome: Retryable, attempt: int, deadline: float) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to raise the error now."""
         longest = self.settings.max_retry_wait
         if outcome.retry_after is None:
@@ -620,136 +432,13 @@ class Transport:
             return None
         return delay
 
-    @staticmethod
-    def _may_retry_status(call: Call[Any], status: int) -> bool:
-        return call.retry.retries_status(status)
-
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
         settings = self.settings
         step = min(settings.retry_backoff_max, settings.retry_backoff * 2.0**attempt)
         return step / 2 + step / 2 * settings.jitter()
 
-    def _decode(
-        self, call: Call[T], url: yarl.URL, raw: bytes, headers: Mapping[str, str]
-    ) -> T | _Retryable:
-        """A 2xx body as ``call.into``, or a :class:`_Retryable` for an unreadable body."""
-        if self._fast is not None:
-            result = self._fast(raw, call.form)
-            if result is not NOT_DECODED:
-                # Built from call.form, the runtime spelling of T.
-                return cast("T", result)
-        try:
-            data = self._parse(call, url, raw, headers)
-        except _errors.ResponseValidationError as exc:
-            # A garbled body is worth another read only where resending is safe.
-            if not call.retry.unreadable_2xx:
-                raise
-            return _Retryable(exc, None, exc.__cause__)
-        return self._structure(call, url, raw, data, self._converter)
-
-    @staticmethod
-    def _parse(
-        call: Call[Any],
-        url: yarl.URL,
-        raw: bytes,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        try:
-            data = decode_json(raw)
-        except BodyError as exc:
-            text = raw.decode("utf-8", "replace")
-            raise _errors.ResponseValidationError(
-                cap_message(f"{call.operation}: unusable response ({exc}): {short_repr(text)}"),
-                body=text,
-                method=call.method,
-                url=str(url),
-            ) from exc
-        if isinstance(data, dict) and data.get("status") == "error":
-            # The documented error envelope: {"order_id": null, "status": "error", ...}.
-            message = data.get("error_message") or data.get("error") or "error"
-            if not isinstance(message, str):
-                message = short_repr(message)
-            raise _errors.APIStatusError(
-                cap_message(message),
-                status_code=200,
-                body=data,
-                method=call.method,
-                url=str(url),
-                headers=headers,
-            )
-        return data
-
-    @staticmethod
-    def _structure(
-        call: Call[T], url: yarl.URL, raw: bytes, data: Any, conv: cattrs.Converter
-    ) -> T:
-        try:
-            # Built from call.form, the runtime spelling of T.
-            return cast("T", conv.structure(data, call.form))
-        except Exception as exc:  # whatever the shape breaks, it is one error to the caller
-            details = "; ".join(explain(data, call.form)) or f"{type(exc).__name__}: {exc}"
-            raise _errors.ResponseValidationError(
-                cap_message(
-                    f"{call.operation}: the response does not match the documented shape: {details}"
-                ),
-                body=raw.decode("utf-8", "replace"),
-                method=call.method,
-                url=str(url),
-            ) from exc
-
-    def _status_error(
-        self,
-        call: Call[Any],
-        url: yarl.URL,
-        status: int,
-        headers: Mapping[str, str],
-        raw: bytes,
-    ) -> _errors.APIStatusError:
-        text = raw.decode("utf-8", "replace")
-        body: object = text
-        try:
-            # The same exact, bounded decoder as 2xx bodies: amounts stay Decimal.
-            body = decode_json(raw)
-        except BodyError:
-            message = " ".join(text[:400].split())[:200]
-        else:
-            if isinstance(body, dict) and isinstance(body.get("error"), str):
-                message = body["error"]
-            else:
-                message = " ".join(text[:400].split())[:200]
-        # Matched in full (a documented string is short), shown capped.
-        cls = _errors.error_class_for(status, message)
-        message = cap_message(message)
-        fields: dict[str, Any] = {
-            "status_code": status,
-            "body": body,
-            "method": call.method,
-            "url": str(url),
-            "headers": headers,
-        }
-        if issubclass(cls, _errors.RateLimitError | _errors.ServerError):
-            fields["retry_after"] = parse_retry_after(headers.get("Retry-After"))
-        return cls(message, **fields)
-
 
 def _library_error(cause: BaseException) -> str:
     """The HTTP library's exception class name, from its sanitized stand-in's text."""
     return str(cause).split(":", 1)[0].rsplit(".", 1)[-1] or type(cause).__name__
-
-
-def _encode_body(call: Call[Any]) -> bytes | None:
-    """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
-
-    NaN and Infinity, values JSON cannot hold, and strings that are not valid Unicode (a
-    lone surrogate) are refused here, before any byte is sent.
-    """
-    if call.json is None:
-        return None
-    try:
-        return json.dumps(call.json, allow_nan=False, ensure_ascii=False).encode()
-    except (TypeError, ValueError, RecursionError) as exc:
-        reason = short_repr(str(exc))
-    # Raised outside the except block: the message says it all.
-    msg = f"{call.operation}: the request body is not standard JSON ({reason})"
-    raise _errors.InvalidRequestError(msg)

@@ -39,9 +39,12 @@ from phygitals_async import (
     ShipmentCreated,
     ShippingOrder,
     ShippingQuote,
+    _answers,
 )
+from phygitals_async._answers import Retryable
+from phygitals_async._calls import Call, Retry, RetryPolicy
 from phygitals_async._converters import NOT_DECODED, fast_decoder, make_converter
-from phygitals_async._http import Call, Retry, RetryPolicy, Transport, _Retryable
+from phygitals_async._http import Transport
 from phygitals_async._models import AttributeValue, BuybackAnswer
 
 # Every type a response body is decoded into, with the retry class of its call.
@@ -248,10 +251,10 @@ def outcome(seam: Transport, raw: bytes, into: Any, retry: RetryPolicy) -> tuple
     """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
     call: Call[Any] = Call("op", "GET", "/api/v1/x", retry, into)
     try:
-        result = seam._decode(call, URL, raw, {})
+        result = _answers.decode(call, URL, raw, {}, seam._converter, seam._fast)
     except Exception as exc:  # noqa: BLE001  compared below, class and message
         return ("raised", type(exc), str(exc))
-    if isinstance(result, _Retryable):
+    if isinstance(result, Retryable):
         return ("retry", type(result.error), str(result.error))
     return ("model", repr(result))
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import phygitals_async as p
-from phygitals_async._http import _Retryable
+from phygitals_async._answers import Retryable
 from phygitals_async._limits import MAX_MESSAGE_CHARS
 
 # Per case; the unbounded decoder took seconds to forever on the hostile ones.
@@ -78,7 +78,7 @@ def decode(name: str, status: int, raw: bytes, retry_after: str = "1") -> object
     except p.PhygitalsError as exc:
         result = exc
     elapsed = time.perf_counter() - started
-    if isinstance(result, _Retryable):
+    if isinstance(result, Retryable):
         result = result.error
     assert elapsed < BOUND, f"{endpoint.name} took {elapsed:.1f} s"
     if isinstance(result, p.PhygitalsError):
