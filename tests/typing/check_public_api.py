@@ -32,6 +32,7 @@ from phygitals_async import (
     ShippingQuote,
     SyncPoll,
 )
+from phygitals_async.testing import FakeTime
 
 
 async def async_client(client: AsyncPhygitals) -> None:
@@ -99,3 +100,11 @@ def errors(exc: APIStatusError, limited: RateLimitError, failed: ServerError) ->
     assert_type(exc.message, str)
     assert_type(limited.retry_after, float | None)
     assert_type(failed.retry_after, float | None)
+
+
+async def testing_kit(client: AsyncPhygitals, blocking: Phygitals) -> None:
+    time = FakeTime(jitter=0.5).attach(client)
+    assert_type(time, FakeTime)
+    assert_type(FakeTime().attach(blocking).sleeps, list[float])
+    assert_type(time.clock(), float)
+    await time.sleep(1.0)
