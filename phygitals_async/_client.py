@@ -228,7 +228,13 @@ class AsyncPhygitals:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool. Calls made after this raise; closing twice is fine."""
+        """Close the connection pool. Calls made after this raise; closing twice is fine.
+
+        Calls in flight in other tasks fail: a purchase, sellback or shipment request that
+        may have reached the server raises :class:`OutcomeUnknownError` saying the client was
+        closed while it was in flight; a read, or a request that never left, raises
+        :class:`ClientClosedError`.
+        """
         await self._transport.aclose()
 
     # -- packs -------------------------------------------------------------------------

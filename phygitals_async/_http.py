@@ -102,7 +102,14 @@ class _Connector(aiohttp.TCPConnector):
     ) -> aiohttp.connector.Connection:
         if self.closed:
             raise _ConnectorClosedError("the connection pool is closed")
-        return await super().connect(req, traces, timeout)
+        try:
+            return await super().connect(req, traces, timeout)
+        except (asyncio.CancelledError, aiohttp.ClientConnectionError):
+            # Closed while this request waited for a free connection (aiohttp cancels the
+            # waiters) or opened one (aiohttp refuses it): it never left, so say closed.
+            if not self.closed:
+                raise
+        raise _ConnectorClosedError("the connection pool was closed before the request left")
 
 
 class Transport:
@@ -389,6 +396,13 @@ class Transport:
             return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
         except (aiohttp.ClientError, OSError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
+        except asyncio.CancelledError as exc:
+            # The blocking client's close() ends its calls by cancelling them (a cancel while
+            # connecting became _ConnectorClosedError above): a money POST past that point
+            # may have reached the server, and its caller must hear so.
+            if not self.closed or call.retry.after_sent:
+                raise
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %d in %.1f ms",
@@ -404,8 +418,14 @@ class Transport:
     ) -> _errors.PhygitalsError:
         reason = str(failed.cause)
         if failed.sent and not call.retry.after_sent:
+            # When close() dropped the connection, that is the reason to report.
+            lost = (
+                "this client was closed while it was in flight"
+                if self.closed
+                else "no answer arrived"
+            )
             return _errors.OutcomeUnknownError(
-                f"{call.operation} may have reached the server but no answer arrived "
+                f"{call.operation} may have reached the server but {lost} "
                 f"({reason}); it was not resent. Check the outcome before trying again.",
                 operation=call.operation,
                 arguments=call.arguments,
