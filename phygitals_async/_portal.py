@@ -8,6 +8,10 @@ The portal starts on the first call, not in the constructor, so a client created
 time in a parent that forks (Celery prefork, ``gunicorn --preload``) starts no thread there.
 In a forked child the parent's portal and session are left untouched (see ``_fork``) and the
 first call starts the child's own.
+
+Closing ends every call still in flight before the loop stops (:func:`_close_in_loop`), so
+each caller hears what happened to its call: a money-moving POST that may have reached the
+server raises :class:`OutcomeUnknownError`, never :class:`ClientClosedError`.
 """
 
 from __future__ import annotations
@@ -44,15 +48,20 @@ P = ParamSpec("P")
 
 
 class _Runner:
-    """One started portal: its context manager, the portal, its loop and the loop's thread."""
+    """One started portal: its context manager, the portal, its loop and the loop's thread.
 
-    __slots__ = ("cm", "loop", "portal", "thread")
+    ``calls`` holds the tasks of the blocking calls running in the loop; only the loop's own
+    thread touches it.
+    """
+
+    __slots__ = ("calls", "cm", "loop", "portal", "thread")
 
     def __init__(self) -> None:
         self.cm: AbstractContextManager[BlockingPortal] = start_blocking_portal("asyncio")
         self.portal = self.cm.__enter__()
         self.thread: int = self.portal.call(threading.get_ident)
         self.loop = self.portal.call(asyncio.get_running_loop)
+        self.calls: set[asyncio.Task[Any]] = set()
 
 
 def _abandon(runner: _Runner, client: AsyncPhygitals) -> None:
@@ -72,9 +81,29 @@ def _shutdown(runner: _Runner, client: AsyncPhygitals) -> None:
         threading.Thread(target=_shutdown, args=(runner, client), daemon=True).start()
         return
     try:
-        runner.portal.call(client.aclose)
+        runner.portal.call(_close_in_loop, client, runner.calls)
     finally:
         runner.cm.__exit__(None, None, None)
+
+
+async def _close_in_loop(client: AsyncPhygitals, calls: set[asyncio.Task[Any]]) -> None:
+    """Close the client, then end the blocking calls still running, before the loop stops.
+
+    ``aclose()`` drops every connection, so a request that had left fails on its own with
+    its real outcome; the calls left (waiting to retry, polling, opening a connection, or
+    not yet resumed by the loop) are cancelled here. The seam reports a money-moving POST
+    cancelled after its connection was open as :class:`OutcomeUnknownError`, so it never
+    reads as "nothing happened". Left to asyncio's own shutdown, those calls would be
+    cancelled after the loop stopped, where no caller hears their outcome.
+    """
+    try:
+        await client.aclose()
+    finally:
+        running = [task for task in calls if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -88,13 +117,19 @@ class _Handoff(Generic[T]):
     variable): about 50 us less per blocking call here (benchmarks case 3).
     """
 
-    __slots__ = ("_coro", "_done", "_loop", "_task")
+    __slots__ = ("_calls", "_coro", "_done", "_loop", "_task")
 
     check_interval = 1.0  # seconds between checks that the loop is still alive
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[object, object, T]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[object, object, T],
+        calls: set[asyncio.Task[Any]],
+    ) -> None:
         self._loop = loop
         self._coro = coro
+        self._calls = calls  # the runner's running calls, which close() ends
         self._task: asyncio.Task[T] | None = None
         self._done = threading.Lock()
         self._done.acquire()
@@ -106,9 +141,11 @@ class _Handoff(Generic[T]):
 
     def _start(self) -> None:
         self._task = self._loop.create_task(self._coro)
+        self._calls.add(self._task)
         self._task.add_done_callback(self._finish)
 
-    def _finish(self, _: object) -> None:
+    def _finish(self, task: asyncio.Task[T]) -> None:
+        self._calls.discard(task)
         self._done.release()
 
     def _cancel(self) -> None:
@@ -137,7 +174,8 @@ class _Handoff(Generic[T]):
             raise
         assert self._task is not None  # noqa: S101  released only by the task's callback
         if self._task.cancelled():
-            # Not cancelled by this caller (that path re-raised above): the client closed.
+            # Not cancelled by this caller (that path re-raised above): close() ended it. A
+            # money POST that may have left ends with OutcomeUnknownError instead, not here.
             raise ClientClosedError(_CLOSED_IN_FLIGHT)
         return self._task.result()
 
@@ -210,7 +248,7 @@ class SyncRuntime:
         # call in more machinery and costs 20-60 us more per call (benchmarks case 3).
         awaitable = func(*args, **kwargs)
         coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
-        return _Handoff(runner.loop, coro).result()
+        return _Handoff(runner.loop, coro, runner.calls).result()
 
     def call_sync(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a plain function in the portal's loop thread (for code that needs the loop).
@@ -241,7 +279,11 @@ class SyncRuntime:
                 self.call(aclose)
 
     def close(self) -> None:
-        """Close the client inside its loop, then stop the loop thread. Idempotent.
+        """Close the client inside its loop, end the calls in flight, stop the loop. Idempotent.
+
+        A call in flight ends with its own outcome: :class:`OutcomeUnknownError` for a
+        money-moving POST that may have reached the server, :class:`ClientClosedError` for a
+        GET or a request that never left.
 
         Raises:
             LoopThreadError: called from the loop's own thread (a callback); nothing changed.

@@ -203,6 +203,12 @@ class Phygitals:
     def close(self) -> None:
         """Close the client and stop its event loop thread. Safe to call twice.
 
+        Calls in flight in other threads end before it returns: a purchase,
+        sellback or shipment request that may have reached the server raises
+        :class:`OutcomeUnknownError` saying the client was closed while it was
+        in flight; a read, or a request that never left, raises
+        :class:`ClientClosedError`.
+
         A view from ``with_options`` owns nothing: closing it does nothing.
 
         Raises:

@@ -314,7 +314,7 @@ def test_a_call_whose_loop_closes_unrun_raises_client_closed(
         return 1
 
     loop = asyncio.new_event_loop()
-    handoff = _Handoff(loop, never_run())
+    handoff = _Handoff(loop, never_run(), set())
     loop.close()
     with pytest.raises(p.ClientClosedError):
         handoff.result()
