@@ -106,15 +106,15 @@ def _assert_outcome_unknown(
     assert "may have reached the server" in str(error)
 
 
-# -- the blocking client: close() from another thread ----------------------------------
-
-
 @pytest.fixture(autouse=True)
 def calls_end_before_the_loop_stops(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """No call's outcome is left to asyncio's shutdown, which would only log it."""
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         yield
     assert not [r.getMessage() for r in caplog.get_records("call") if r.name == "asyncio"]
+
+
+# -- the blocking client: close() from another thread ----------------------------------
 
 
 @pytest.fixture
@@ -224,6 +224,7 @@ def test_blocking_close_while_a_sellback_waits_to_retry_is_client_closed(
     assert waiting.wait(10)
     client.close()
     assert isinstance(future.exception(timeout=10), p.ClientClosedError)
+    assert threaded.ledger.requests["vm/buyback"] == 1
     assert threaded.ledger.sellback_executions == 0
 
 
@@ -330,3 +331,26 @@ async def test_async_aclose_while_a_get_is_in_flight_is_client_closed(
     await client.aclose()
     error = await _outcome(task)
     assert isinstance(error, p.ClientClosedError), repr(error)
+
+
+async def test_async_aclose_while_a_sellback_waits_to_retry_is_client_closed(
+    sandbox: LocalSandbox,
+) -> None:
+    """A sellback answered 429 and waiting to resend is not resent after aclose()."""
+    client = sandbox.client()
+    item = (await client.buy(TOPPS, amount=1, user_id="u1")).nfts[0]
+    waiting, resume = asyncio.Event(), asyncio.Event()
+
+    async def backoff(_seconds: float) -> None:  # the wait before the resend, held by the test
+        waiting.set()
+        await resume.wait()
+
+    client._transport.sleep = backoff
+    sandbox.faults.add(Fault.status(429, route="vm/buyback", count=1))
+    task = asyncio.create_task(client.sell_back(item.id))
+    await asyncio.wait_for(waiting.wait(), 10)
+    await client.aclose()
+    resume.set()
+    assert isinstance(await _outcome(task), p.ClientClosedError)
+    assert sandbox.ledger.requests["vm/buyback"] == 1
+    assert sandbox.ledger.sellback_executions == 0
