@@ -21,7 +21,7 @@ import pytest
 from conftest import ADDRESS, TOPPS
 
 import phygitals_async as p
-from phygitals_async.testing import Fault, LocalSandbox
+from phygitals_async.testing import FakeTime, Fault, LocalSandbox
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -84,6 +84,24 @@ class Signal:
 
     async def _tell(self, *_: object) -> None:
         self.reached.set()
+
+
+class HeldBackoff(FakeTime):
+    """Fake time whose wait before a resend lasts until the test lets it go (or for ever)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self._resume = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting.set()
+        await self._resume.wait()
+        await super().sleep(seconds)
+
+    def release(self) -> None:
+        """Let the wait end (call it in the client's loop)."""
+        self._resume.set()
 
 
 def _expected_arguments(call: str, item_id: str, quote_id: str) -> dict[str, Any]:
@@ -212,16 +230,10 @@ def test_blocking_close_while_a_sellback_waits_to_retry_is_client_closed(
     """A sellback answered 429 and waiting to resend was refused, not sent: ClientClosedError."""
     client = threaded.sync_client()
     item = client.buy(TOPPS, amount=1, user_id="u1").nfts[0]
-    waiting = threading.Event()
-
-    async def wait_forever(_seconds: float) -> None:  # the backoff, as long as it takes
-        waiting.set()
-        await asyncio.Event().wait()
-
-    client._runtime.client._transport.sleep = wait_forever
+    backoff = HeldBackoff().attach(client)  # never released: close() has to end the wait
     threaded.faults.add(Fault.status(429, route="vm/buyback", count=1))
     future = pool.submit(client.sell_back, item.id)
-    assert waiting.wait(10)
+    assert backoff.waiting.wait(10)
     client.close()
     assert isinstance(future.exception(timeout=10), p.ClientClosedError)
     assert threaded.ledger.requests["vm/buyback"] == 1
@@ -339,18 +351,12 @@ async def test_async_aclose_while_a_sellback_waits_to_retry_is_client_closed(
     """A sellback answered 429 and waiting to resend is not resent after aclose()."""
     client = sandbox.client()
     item = (await client.buy(TOPPS, amount=1, user_id="u1")).nfts[0]
-    waiting, resume = asyncio.Event(), asyncio.Event()
-
-    async def backoff(_seconds: float) -> None:  # the wait before the resend, held by the test
-        waiting.set()
-        await resume.wait()
-
-    client._transport.sleep = backoff
+    backoff = HeldBackoff().attach(client)
     sandbox.faults.add(Fault.status(429, route="vm/buyback", count=1))
     task = asyncio.create_task(client.sell_back(item.id))
-    await asyncio.wait_for(waiting.wait(), 10)
+    await await_until(backoff.waiting.is_set, "the sellback waits to be resent")
     await client.aclose()
-    resume.set()
+    backoff.release()
     assert isinstance(await _outcome(task), p.ClientClosedError)
     assert sandbox.ledger.requests["vm/buyback"] == 1
     assert sandbox.ledger.sellback_executions == 0
