@@ -436,7 +436,31 @@ class CountryNotSupportedError(UnprocessableError):
     api_message = "Country not supported"
 
 
-class RateLimitError(APIStatusError):
+class _RetryAfterError(APIStatusError):
+    """A status error the server may answer with ``Retry-After``: 429 and 5xx.
+
+    ``retry_after`` is that header in seconds, or ``None``. The two public classes below
+    differ only in their status and docstring, so the extra keyword is written once here.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, method=method, url=url, headers=headers
+        )
+        self.retry_after = retry_after
+
+
+class RateLimitError(_RetryAfterError):
     """429: e.g. "A buyback request for this item is already being processed".
 
     ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``.
@@ -444,44 +468,12 @@ class RateLimitError(APIStatusError):
 
     api_status = 429
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        body: object,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, body=body, method=method, url=url, headers=headers
-        )
-        self.retry_after = retry_after
 
-
-class ServerError(APIStatusError):
+class ServerError(_RetryAfterError):
     """5xx: the API failed, e.g. "An unexpected error occurred".
 
     ``retry_after`` is the server's ``Retry-After`` in seconds (sent with 503), or ``None``.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        body: object,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, body=body, method=method, url=url, headers=headers
-        )
-        self.retry_after = retry_after
 
 
 _AMOUNT_LIMIT = re.compile(
