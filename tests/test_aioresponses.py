@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from test_errors import DOCUMENTED, ENDPOINTS
+from test_errors import ENDPOINTS, assert_documented_error, documented_answers
 
 import phygitals_async as p
 from phygitals_async.testing import FakeTime
@@ -36,11 +36,7 @@ def mocked() -> Iterator[aioresponses]:
         yield m
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "status", "message", "expected"),
-    DOCUMENTED,
-    ids=[f"{e}-{s}-{m[:30]}" for e, s, m, _ in DOCUMENTED],
-)
+@documented_answers
 async def test_documented_error_maps_to_its_class_under_aioresponses(
     mocked: aioresponses,
     endpoint: str,
@@ -55,10 +51,7 @@ async def test_documented_error_maps_to_its_class_under_aioresponses(
     async with p.AsyncPhygitals(api_key="sandbox-test", max_retries=0) as client:
         with pytest.raises(p.APIStatusError) as caught:
             await call(client)
-    error = caught.value
-    assert type(error) is expected
-    assert (error.status_code, error.message, error.body) == (status, message, {"error": message})
-    assert error.method == method
+    assert_documented_error(caught.value, expected, status, message, method)
 
 
 async def test_retry_after_header_reaches_the_rate_limit_error(mocked: aioresponses) -> None:

@@ -80,11 +80,28 @@ async def api(recorder: Recorder) -> AsyncIterator[p.AsyncPhygitals]:
         yield c
 
 
-@pytest.mark.parametrize(
+# The table as test cases; tests/test_aioresponses.py runs the same cases with aiohttp mocked.
+documented_answers = pytest.mark.parametrize(
     ("endpoint", "status", "message", "expected"),
     DOCUMENTED,
     ids=[f"{e}-{s}-{m[:30]}" for e, s, m, _ in DOCUMENTED],
 )
+
+
+def assert_documented_error(
+    error: p.APIStatusError,
+    expected: type[p.APIStatusError],
+    status: int,
+    message: str,
+    method: str,
+) -> None:
+    """``error`` is exactly ``expected``, with the answer's status, message, body and method."""
+    assert type(error) is expected
+    assert (error.status_code, error.message, error.body) == (status, message, {"error": message})
+    assert error.method == method
+
+
+@documented_answers
 async def test_documented_error_maps_to_its_class(
     recorder: Recorder,
     api: p.AsyncPhygitals,
@@ -98,13 +115,8 @@ async def test_documented_error_maps_to_its_class(
     recorder.add(method, path, status=status, json_body={"error": message})
     with pytest.raises(p.APIStatusError) as caught:
         await call(api)
-    error = caught.value
-    assert type(error) is expected
-    assert error.status_code == status
-    assert error.message == message
-    assert error.body == {"error": message}
-    assert error.method == method
-    assert error.url.startswith(recorder.url + path)
+    assert_documented_error(caught.value, expected, status, message, method)
+    assert caught.value.url.startswith(recorder.url + path)
 
 
 def test_amount_limit_is_parsed() -> None:
