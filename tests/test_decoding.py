@@ -11,26 +11,21 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
+from _decoding_cases import RESPONSE_TYPES, sandbox_bodies
 
 import phygitals_async
 from phygitals_async import (
     Attribute,
-    Card,
     Inventory,
     Item,
     ItemType,
     OrderStatus,
     Pack,
-    Pull,
-    Purchase,
     PurchasePending,
     PurchaseResult,
-    ShipmentCreated,
     ShippingOrder,
-    ShippingQuote,
 )
 from phygitals_async._converters import explain, make_converter
-from phygitals_async._models import BuybackAnswer
 
 ITEM: dict[str, Any] = {
     "id": "i",
@@ -215,44 +210,9 @@ def test_generated_hooks_agree_with_cattrs() -> None:
         fast.structure(missing, Item)
 
 
-def _sandbox_bodies() -> list[tuple[Any, Any]]:
-    """One body of each response shape, written by the sandbox and parsed like the SDK."""
-    from phygitals_async.testing import SandboxState  # noqa: PLC0415  only these tests need it
-    from phygitals_async.testing._app import _default  # noqa: PLC0415
-
-    state = SandboxState(seed=11)
-    purchase = state.buy(
-        {"id": "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM", "amount": 3, "user_id": "u"}
-    )
-    status = state.purchase_status({"session_id": purchase["session_id"]})
-    item_id = purchase["nfts"][0]["id"]
-    address = {
-        "name": "A",
-        "line1": "1 St",
-        "city": "C",
-        "state": "NY",
-        "zip": "1",
-        "country": "US",
-    }
-    quote = state.ship_quote({"item_ids": [item_id], "destination": address})
-    created = state.ship_request({"quote_id": quote["quotes"][0]["id"]})
-    bodies: list[tuple[Any, Any]] = [
-        (state.list_packs("mainnet"), list[Pack]),
-        (purchase, Purchase),
-        (status, PurchaseResult | PurchasePending),
-        ({"status": "pending"}, PurchaseResult | PurchasePending),
-        (state.inventory("u"), Inventory),
-        (state.card(purchase["nfts"][1]["id"]), Card),
-        (state.recent_pulls(["BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM"], None), list[Pull]),
-        (quote, ShippingQuote),
-        (created, ShipmentCreated),
-        (state.ship_order(created["order_id"]), ShippingOrder),
-        ({"success": True, "amount": 8.5}, BuybackAnswer),
-    ]
-    return [
-        (json.loads(json.dumps(body, default=_default), parse_float=Decimal), into)
-        for body, into in bodies
-    ]
+def test_the_shared_bodies_cover_every_response_type() -> None:
+    """Every type a response is decoded into has a sandbox body among the shared cases."""
+    assert {into for _, into in sandbox_bodies()} == {into for into, _ in RESPONSE_TYPES}
 
 
 WRONG_VALUES: list[object] = [None, 1, True, Decimal("1.5"), "x", "2026-01-01T00:00:00", [], {}]
@@ -289,7 +249,7 @@ def test_generated_hooks_agree_on_every_field(strict: bool) -> None:
     fast = make_converter(strict=strict)
     reference = make_converter(strict=strict, detailed=True)
     checked = 0
-    for data, into in _sandbox_bodies():
+    for data, into in sandbox_bodies():
         assert _outcome(fast, data, into) != "failed", into
         for mutated in [data, *_mutations(data)]:
             assert _outcome(fast, mutated, into) == _outcome(reference, mutated, into), mutated

@@ -24,42 +24,23 @@ import yarl
 
 pytest.importorskip("msgspec", reason="the speedups extra is tested in its own CI pass")
 
+from _decoding_cases import RESPONSE_TYPES, sandbox_bodies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phygitals_async import (
     AsyncPhygitals,
-    Card,
     Inventory,
     Pack,
-    Pull,
-    Purchase,
     PurchasePending,
     PurchaseResult,
-    ShipmentCreated,
-    ShippingOrder,
-    ShippingQuote,
     _answers,
 )
 from phygitals_async._answers import Retryable
 from phygitals_async._calls import Call, Retry, RetryPolicy
 from phygitals_async._converters import NOT_DECODED, fast_decoder, make_converter
 from phygitals_async._http import Transport
-from phygitals_async._models import AttributeValue, BuybackAnswer
-
-# Every type a response body is decoded into, with the retry class of its call.
-ENDPOINTS: list[tuple[Any, RetryPolicy]] = [
-    (list[Pack], Retry.SAFE),
-    (list[Pull], Retry.SAFE),
-    (Purchase, Retry.UNSAFE),
-    (PurchaseResult | PurchasePending, Retry.SAFE),
-    (Inventory, Retry.SAFE),
-    (Card, Retry.SAFE),
-    (BuybackAnswer, Retry.BUYBACK),
-    (ShippingQuote, Retry.UNSAFE),
-    (ShipmentCreated, Retry.UNSAFE),
-    (ShippingOrder, Retry.SAFE),
-]
+from phygitals_async._models import AttributeValue
 
 
 @attrs.frozen
@@ -266,7 +247,9 @@ PATHS: dict[bool, tuple[Transport, Transport]] = {
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["production", "strict"])
-@pytest.mark.parametrize(("into", "retry"), ENDPOINTS, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize(
+    ("into", "retry"), RESPONSE_TYPES, ids=lambda v: getattr(v, "__name__", None)
+)
 # Derandomized: the same bodies on every CI run, so a failure is reproducible, not flaky.
 @settings(
     max_examples=60,
@@ -302,11 +285,9 @@ def _hash(value: object) -> object:
 
 def test_fast_path_decodes_every_sandbox_body_itself() -> None:
     """Each documented response shape, as the sandbox writes it, never falls back."""
-    from test_decoding import _sandbox_bodies  # noqa: PLC0415  the shared sample bodies
-
     for strict, decode in _decoders():
         reference = make_converter(strict=strict)
-        for data, into in _sandbox_bodies():
+        for data, into in sandbox_bodies():
             raw = dump(data).encode()
             result = decode(raw, into)
             assert result is not NOT_DECODED, (strict, into)
