@@ -1,4 +1,4 @@
-"""The ``phygitals`` command line: its parser, one function per command, and ``main``.
+"""The ``phygitals`` command line: its parser and ``main``; the commands are in ``_cli_commands``.
 
 Every global option (``--json``, ``--timeout``, ``--api-key``...) is accepted before or after
 the command, with the same meaning. Errors are one line on stderr (``--debug`` adds the
@@ -10,48 +10,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
+from ._cli_commands import COMMANDS, ORDER_MAX_INTERVAL, PURCHASE_MAX_INTERVAL, journal_show
 from ._cli_common import (
     DEFAULT_TIMEOUT,
     EXIT_API,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_PARTIAL,
     EXIT_PIPE,
     EXIT_USAGE,
-    CommandError,
     Formatter,
     discard_stdout,
     global_options,
     report,
     report_line,
     seconds,
-    watch,
 )
 from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
-from ._demo import run_demo
-from ._errors import ConfigurationError
-from ._journal import Journal, JournalState, entries_of
-from ._journal_postgres import PostgresJournal
-from ._journal_summary import JournalSummary, journal_from, summarize
-from ._models import Address, BulkSellbackReport, OrderStatus, PurchasePending
-from ._output import (
-    ProgressBar,
-    items_table,
-    money,
-    print_json,
-    table,
-    to_jsonable,
-    when,
-)
+from ._models import OrderStatus
+from ._output import print_json
 
 __all__ = ["main"]
 
@@ -73,8 +57,6 @@ exit codes: 0 ok, 1 failed (API error, no connection, --timeout reached), 2 usag
   3 partial failure in bulk, 130 interrupted, 141 output closed early (e.g. piped into head).
 """
 
-Command = Callable[[AsyncPhygitals, argparse.Namespace], Awaitable[int]]
-
 
 def _duration(text: str) -> timedelta:
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
@@ -83,6 +65,27 @@ def _duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(msg)
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
     return timedelta(**{unit: float(match.group(1))})
+
+
+def _interval_option(
+    parser: argparse.ArgumentParser, wait: str, default: float, longest: float
+) -> None:
+    """``--interval`` of a command that waits with ``wait``: its first pause, in seconds."""
+    parser.add_argument(
+        "--interval",
+        type=seconds,
+        default=default,
+        metavar="SECONDS",
+        help=f"with {wait}: first pause between status checks, growing to {longest:g} "
+        f"(default: {default:g})",
+    )
+
+
+def _seed_option(parser: argparse.ArgumentParser) -> None:
+    """``--seed`` of the commands that start a local sandbox."""
+    parser.add_argument(
+        "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command line, in one place
@@ -138,13 +141,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         action="store_true",
         help="poll until the pull is fulfilled, at most --timeout seconds (default: off)",
     )
-    p.add_argument(
-        "--interval",
-        type=seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="with --wait: first pause between status checks, growing to 10 (default: 1)",
-    )
+    _interval_option(p, "--wait", 1.0, PURCHASE_MAX_INTERVAL)
     p = add(
         "status", "a purchase's status", "phygitals status 550e8400-e29b-41d4-a716-446655440000"
     )
@@ -248,13 +245,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         help="poll until the order reaches this status (repeatable), cancelled or failed, "
         "at most --timeout seconds; one of %(choices)s (default: no wait)",
     )
-    o.add_argument(
-        "--interval",
-        type=seconds,
-        default=30.0,
-        metavar="SECONDS",
-        help="with --wait-until: first pause between status checks, growing to 300 (default: 30)",
-    )
+    _interval_option(o, "--wait-until", 30.0, ORDER_MAX_INTERVAL)
     p = add("sandbox", "serve a local sandbox until Ctrl+C", "phygitals sandbox --port 8787")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument(
@@ -263,9 +254,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         default=8787,
         help="port to listen on; 0 picks a free one (default: 8787)",
     )
-    p.add_argument(
-        "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
-    )
+    _seed_option(p)
     p.add_argument(
         "--admin",
         action="store_true",
@@ -277,9 +266,7 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         "the whole flow against an in-process local sandbox (no key needed)",
         "phygitals demo --json",
     )
-    p.add_argument(
-        "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
-    )
+    _seed_option(p)
     p = add(
         "completion",
         "print a shell completion script",
@@ -289,310 +276,8 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
     return parser
 
 
-# -- commands -------------------------------------------------------------------------------
-
-
-async def _packs(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    packs = await client.list_packs(args.platform)
-    if args.json:
-        print_json(packs)
-    else:
-        table(
-            ["id", "pack", "price", "max", "ev", "on sale"],
-            [
-                (
-                    p.id,
-                    p.name,
-                    money(p.mint_price),
-                    p.max_per_mint,
-                    money(p.ev),
-                    "yes" if p.purchasable else "no",
-                )
-                for p in packs
-            ],
-        )
-    return EXIT_OK
-
-
-async def _pulls(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    pulls = await client.recent_pulls(args.packs, args.limit)
-    if args.json:
-        print_json(pulls)
-    else:
-        table(
-            ["when", "card", "pack", "value", "buyback"],
-            [
-                (
-                    when(p.created_at),
-                    p.metadata.name,
-                    p.claw_slug or p.claw_id,
-                    money(p.value),
-                    money(p.buyback_price),
-                )
-                for p in pulls
-            ],
-        )
-    return EXIT_OK
-
-
-async def _buy(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    purchase = await client.buy(args.pack_id, amount=args.amount, user_id=args.user)
-    if args.wait:
-        poll = client.poll_purchase(
-            purchase.session_id,
-            interval=args.interval,
-            max_interval=max(args.interval, 10.0),
-            timeout=args.timeout,
-        )
-        result = await watch(poll, f"purchase {purchase.session_id} to be fulfilled", args)
-        if args.json:
-            print_json(result)
-            return EXIT_OK
-        print(f"session {result.session_id} fulfilled, public id {result.public_id}")
-        items = result.nfts
-    else:
-        if args.json:
-            print_json(purchase)
-            return EXIT_OK
-        print(f"session {purchase.session_id}")
-        items = purchase.nfts
-    items_table(items)
-    return EXIT_OK
-
-
-async def _status(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    status = await client.purchase_status(args.session_id)
-    if args.json:
-        print_json(status)
-    elif isinstance(status, PurchasePending):
-        print("pending")
-    else:
-        print(f"fulfilled for {status.user_id}, public id {status.public_id}")
-        items_table(status.nfts)
-    return EXIT_OK
-
-
-async def _inventory(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    inventory = await client.inventory(args.user_id)
-    if args.json:
-        print_json(inventory)
-    else:
-        items_table(inventory.items, expiry=True)
-    return EXIT_OK
-
-
-async def _card(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    card = await client.card(args.item_id)
-    if args.json:
-        print_json(card)
-    else:
-        print(f"{card.name}\n  id   {card.id}\n  fmv  {money(card.fmv)}")
-        for attribute in card.metadata.attributes:
-            print(f"  {attribute.trait_type}: {attribute.value}")
-    return EXIT_OK
-
-
-async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    if args.item_ids and args.all:
-        msg = "give ITEM_IDs or --all, not both"
-        raise ConfigurationError(msg)
-    if not (args.item_ids or args.all or args.journal):
-        msg = "give ITEM_IDs, --user U --all, or --journal F to resume a job"
-        raise ConfigurationError(msg)
-    targets: Any = args.item_ids or None  # none: resume the journal's job alone
-    if args.all:
-        if not args.user:
-            msg = "--all needs --user"
-            raise ConfigurationError(msg)
-        inventory = await client.inventory(args.user)
-        items = list(inventory.items)
-        if args.expiring_within is not None:
-            cutoff = datetime.now(UTC) + args.expiring_within
-            items = [i for i in items if i.buyback_expires_at and i.buyback_expires_at <= cutoff]
-        targets = items
-    report = await client.sell_back_many(
-        targets,
-        concurrency=args.concurrency,
-        journal=args.journal,
-        on_progress=None if args.json else ProgressBar("selling"),
-        user_id=args.user,
-    )
-    if args.json:
-        print_json(_report_json(report))
-    else:
-        _print_report(report)
-    return EXIT_OK if report.ok else EXIT_PARTIAL
-
-
-def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
-    return {
-        "succeeded": report.succeeded,
-        "unconfirmed": report.unconfirmed,
-        "failed": report.failed,
-        "unknown": report.unknown,
-        "total_amount": report.total_amount,
-        "unconfirmed_amount": report.unconfirmed_amount,
-        "resumed": report.resumed,
-        "elapsed": round(report.elapsed, 3),
-    }
-
-
-def _print_report(report: BulkSellbackReport) -> None:
-    rows = [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
-    rows += [
-        (u.item_id, "sold, amount unconfirmed (quoted)", money(u.quoted_amount))
-        for u in report.unconfirmed
-    ]
-    rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
-    rows += [(f.item_id, "UNKNOWN: check before retrying", "-") for f in report.unknown]
-    table(["item", "outcome", "amount"], rows)
-    print(
-        f"\nsold {len(report.succeeded)}, failed {len(report.failed)}, "
-        f"unknown {len(report.unknown)}, unconfirmed {len(report.unconfirmed)}; "
-        f"credited {money(report.total_amount)}"
-        + (
-            f"; unconfirmed sales quoted at {money(report.unconfirmed_amount)}"
-            if report.unconfirmed
-            else ""
-        )
-        + (f"; {report.resumed} settled by earlier runs" if report.resumed else "")
-    )
-
-
-async def _journal_show(args: argparse.Namespace) -> int:
-    journal = journal_from(args.journal)
-    try:
-        job = await journal.open_for_reading()
-        summary = await summarize(journal, job)
-        if args.json:
-            await _print_journal_json(journal, summary)
-        else:
-            # A URL may carry a password: name the job by where it is, never by its URL.
-            name = str(journal) if isinstance(journal, PostgresJournal) else args.journal
-            _print_journal(name, summary)
-    finally:
-        await journal.close()
-    return EXIT_OK
-
-
-def _print_journal(name: str, summary: JournalSummary) -> None:
-    job = summary.job
-    print(
-        f"journal {name}: schema version {job.schema_version}, user {job.user_id or '-'},"
-        f" {job.base_url}\ncreated {when(job.created_at)}, {job.runs} run(s)\n"
-    )
-    amounts = {
-        JournalState.SOLD: money(summary.confirmed_amount),
-        JournalState.UNCONFIRMED: money(summary.unconfirmed_amount) + " quoted",
-    }
-    rows = [(state.value, summary.counts[state], amounts.get(state, "")) for state in JournalState]
-    table(["state", "items", "amount"], [*rows, ("total", summary.total, "")])
-
-
-async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None:
-    # Items are written as they stream from the journal: a 100,000-item job stays small.
-    head = {
-        **to_jsonable(summary.job),
-        "counts": {state.value: count for state, count in summary.counts.items()},
-        "total": summary.total,
-        "confirmed_amount": str(summary.confirmed_amount),
-        "unconfirmed_amount": str(summary.unconfirmed_amount),
-    }
-    out = sys.stdout
-    out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
-    separator = "\n    "
-    async with entries_of(journal) as entries:
-        async for entry in entries:
-            out.write(separator + json.dumps(to_jsonable(entry)))
-            separator = ",\n    "
-    out.write("\n  ]\n}\n")
-
-
-async def _ship(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    if args.ship_command == "quote":
-        destination = Address(
-            name=args.name,
-            line1=args.line1,
-            city=args.city,
-            country=args.country,
-            line2=args.line2,
-            state=args.state,
-            postal_code=args.postal_code,
-            phone=args.phone,
-            email=args.email,
-        )
-        quote = await client.ship_quote(args.item_ids, destination=destination)
-        if args.json:
-            print_json(quote)
-            return EXIT_OK
-        print(f"quote {quote.session_id}, valid until {when(quote.expires_at)}")
-        table(
-            ["rate id", "carrier", "service", "days", "insured", "amount"],
-            [
-                (
-                    r.id,
-                    r.carrier,
-                    r.service,
-                    f"{r.estimated_days_min}-{r.estimated_days_max}",
-                    "yes" if r.insured else "no",
-                    money(r.amount),
-                )
-                for r in quote.quotes
-            ],
-        )
-        return EXIT_OK
-    if args.ship_command == "request":
-        created = await client.ship_request(args.quote_id)
-        if args.json:
-            print_json(created)
-        else:
-            print(f"order {created.order_id} created")
-        return EXIT_OK
-    if args.wait_until:
-        poll = client.poll_shipment(
-            args.order_id,
-            until=args.wait_until,
-            interval=args.interval,
-            max_interval=max(args.interval, 300.0),
-            timeout=args.timeout,
-        )
-        wanted = " or ".join(args.wait_until)
-        order = await watch(poll, f"order {args.order_id} to be {wanted}", args)
-    else:
-        order = await client.ship_order(args.order_id)
-    if args.json:
-        print_json(order)
-    else:
-        print(
-            f"order {order.order_id}: {order.status}, {order.carrier} {order.service}, "
-            f"{money(order.amount)}"
-        )
-        print(f"  tracking {order.tracking_number or '-'} {order.tracking_url or ''}".rstrip())
-        table(["item", "card"], [(i.item_id, i.name) for i in order.items])
-    if args.wait_until and str(order.status) not in args.wait_until:
-        # The wait ended because the order can go no further (cancelled, failed): a script
-        # running `... --wait-until shipped && notify` must not take that for shipped.
-        msg = f"order {order.order_id} ended {order.status}, not {' or '.join(args.wait_until)}"
-        raise CommandError(msg)
-    return EXIT_OK
-
-
-async def _demo(client: AsyncPhygitals, args: argparse.Namespace) -> int:
-    await run_demo(client, json_lines=args.json, wait_timeout=args.timeout)
-    return EXIT_OK
-
-
-_COMMANDS: dict[str, Command] = {
-    "packs": _packs,
-    "pulls": _pulls,
-    "buy": _buy,
-    "status": _status,
-    "inventory": _inventory,
-    "card": _card,
-    "sellback": _sellback,
-    "ship": _ship,
-    "demo": _demo,
-}
+# The commands that run with a client; one table, so a test can swap one command in place.
+_COMMANDS = COMMANDS
 
 
 @contextlib.asynccontextmanager
@@ -639,7 +324,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
         return await _serve(args, args.timeout)
     if args.command == "journal":
-        return await _journal_show(args)
+        return await journal_show(args)
     if args.command == "completion":
         return _completion(args)
     if args.timeout is None:
