@@ -18,6 +18,7 @@ import sys
 import traceback
 from typing import TypeVar
 
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
 from ._errors import PollTimeoutError
 from ._output import WaitProgress, colour
 from ._polling import Poll
@@ -46,7 +47,6 @@ T = TypeVar("T")
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `seq 1000000 | head -1`
 
-DEFAULT_TIMEOUT = 60.0
 # An error message longer than this is cut on the terminal (--debug prints all of it).
 _MAX_ERROR_LINE = 2000
 
@@ -80,13 +80,13 @@ def global_options(*, top_level: bool) -> argparse.ArgumentParser:
         metavar="KEY",
         default=unset,
         help="partner API key; keys starting with 'sandbox-' use the sandbox "
-        "(default: $PHYGITALS_API_KEY)",
+        f"(default: ${API_KEY_ENV})",
     )
     group.add_argument(
         "--base-url",
         metavar="URL",
         default=unset,
-        help="the API's URL (default: $PHYGITALS_BASE_URL, else chosen from the key)",
+        help=f"the API's URL (default: ${BASE_URL_ENV}, else chosen from the key)",
     )
     group.add_argument(
         "--timeout",

@@ -21,7 +21,14 @@ import aiohttp
 
 from . import _bulk
 from ._calls import Call, OneOf, Retry
-from ._config import PRODUCTION_URL, SANDBOX_URL, Settings, resolve_base_url, resolve_key
+from ._config import (
+    DEFAULT_TIMEOUT,
+    PRODUCTION_URL,
+    SANDBOX_URL,
+    Settings,
+    resolve_base_url,
+    resolve_key,
+)
 from ._errors import ConfigurationError
 from ._http import Transport
 from ._journal import Journal
@@ -124,7 +131,7 @@ class AsyncPhygitals:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         max_connections: int = 100,
         connect_timeout: float | None = 10.0,

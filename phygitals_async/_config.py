@@ -42,6 +42,7 @@ from ._validation import check_session, require_int, require_seconds
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
+    "DEFAULT_TIMEOUT",
     "PRODUCTION_URL",
     "SANDBOX_URL",
     "Settings",
@@ -55,6 +56,8 @@ PRODUCTION_URL = "https://api.phygitals.com"
 SANDBOX_URL = "https://api.phygitals.com/_"
 API_KEY_ENV = "PHYGITALS_API_KEY"
 BASE_URL_ENV = "PHYGITALS_BASE_URL"
+# The deadline of one call, covering every retry and wait: the client's and the CLI's.
+DEFAULT_TIMEOUT = 60.0
 SANDBOX_PREFIX = "sandbox-"
 _PHYGITALS_HOST = "api.phygitals.com"
 

@@ -25,6 +25,7 @@ from typing import Any, Self
 import aiohttp
 
 from ._client import AsyncPhygitals, P, T
+from ._config import DEFAULT_TIMEOUT
 from ._journal import Journal
 from ._models import (
     Address,
@@ -105,7 +106,7 @@ class Phygitals:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         max_connections: int = 100,
         connect_timeout: float | None = 10.0,
