@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -71,6 +72,14 @@ def sync_client(threaded: LocalSandbox) -> Iterator[Phygitals]:
     """A blocking client of the threaded sandbox."""
     with threaded.sync_client() as c:
         yield c
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Block until ``predicate()`` holds (another thread's or process's state), 10 s at most."""
+    deadline = time.monotonic() + 10
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.002)
 
 
 @pytest.fixture

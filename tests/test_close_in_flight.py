@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import ADDRESS, TOPPS
+from conftest import ADDRESS, TOPPS, wait_until
 
 import phygitals_async as p
 from phygitals_async.testing import FakeTime, Fault, LocalSandbox
@@ -34,14 +34,6 @@ ROUTES = {
     "ship_request": "ship/request",
 }
 HOLD = 30.0  # seconds the server holds a request: far longer than any test runs
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """Block until ``predicate()`` holds (synchronising with the sandbox's ledger), 10 s at most."""
-    deadline = time.monotonic() + 10
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.002)
 
 
 async def await_until(predicate: Callable[[], bool], what: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADDRESS, TOPPS
+from conftest import ADDRESS, TOPPS, wait_until
 
 import phygitals_async as p
 from phygitals_async.testing import Fault, LocalSandbox
@@ -277,8 +277,7 @@ def test_closing_while_another_thread_waits_raises_client_closed(threaded: Local
     waiter = threading.Thread(target=call)
     waiter.start()
     started.wait()
-    while not threaded.ledger.requests["vm/available"]:
-        time.sleep(0.01)
+    wait_until(lambda: threaded.ledger.requests["vm/available"] > 0, "the request arrived")
     client.close()
     waiter.join(timeout=10)
     assert not waiter.is_alive()
@@ -370,8 +369,7 @@ def test_cancelling_a_poll_reports_cancellation_to_every_waiter(
     waiters = [threading.Thread(target=wait) for _ in range(3)]
     for waiter in waiters:
         waiter.start()
-    while tasks() < before + 3:  # all three are blocked in result()
-        time.sleep(0.01)
+    wait_until(lambda: tasks() >= before + 3, "all three are blocked in result()")
     assert handle.cancel() is True
     for waiter in waiters:
         waiter.join(timeout=10)
