@@ -11,19 +11,21 @@ time. The report of a resumed job is read back from the journal, so it covers ev
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
 
 import anyio
 import attrs
 
 from . import _errors
-from ._bulk_run import DONE, Client, Run, SellbackOutcome, outcome_of, unknown_error
+from ._bulk_run import DONE, Client, Run, SellbackOutcome, StopFlag, outcome_of
 from ._journal import (
     Journal,
     JournalItem,
+    JournalState,
     entries_of,
 )
 from ._journal_memory import MemoryJournal
@@ -35,6 +37,7 @@ from ._models import (
     FailedSellback,
     Inventory,
     Item,
+    RunTotals,
     Sellback,
     UnconfirmedSellback,
 )
@@ -69,7 +72,24 @@ def _input(
     if items is not None and (isinstance(items, str | bytes) or not isinstance(items, Iterable)):
         msg = f"items_or_ids must be a list of items or item ids, got {items!r}"
         raise _errors.InvalidRequestError(msg)
-    return items, user_id
+    if items is None:
+        return items, user_id
+    # Items read by inventory(user_id) know their owner: a job of them reconciles alone.
+    if isinstance(items, Sequence):
+        owners = {i.owner for i in items if isinstance(i, Item) and i.owner is not None}
+    else:
+        items = iter(items)
+        first = next(items, None)
+        owners = {first.owner} if isinstance(first, Item) and first.owner is not None else set()
+        items = itertools.chain(() if first is None else (first,), items)
+    if len(owners) > 1:
+        msg = f"the items belong to several users ({', '.join(sorted(owners))}): one job per user"
+        raise _errors.InvalidRequestError(msg)
+    owner = next(iter(owners), None)
+    if user_id is not None and owner is not None and user_id != owner:
+        msg = f"user_id {user_id!r} differs from the items' owner {owner!r}"
+        raise _errors.InvalidRequestError(msg)
+    return items, user_id or owner
 
 
 def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
@@ -94,14 +114,25 @@ async def _include(
     items: Iterable[str | Item],
     owner: str | None,
     order: list[str] | None,
+    *,
+    completed: bool,
 ) -> int:
     """Add the input to the job in batches (bare ids get the owner's current prices).
 
-    Returns how many items were new to the job; ``order`` collects the ids given.
+    Returns how many items were new to the job; ``order`` collects the ids given. A
+    ``completed`` job takes no new item: :class:`JournalCompletedError` before any is added.
     """
     prices: dict[str, Decimal] | None = None
     batch: list[JournalItem] = []
     added = 0
+
+    async def add(batch: list[JournalItem]) -> int:
+        if completed:
+            await _refuse_new(journal, [i.item_id for i in batch])
+        if order is not None:
+            order.extend(i.item_id for i in batch)
+        return await journal.add_items(batch)
+
     for entry in items:
         if isinstance(entry, Item):
             batch.append(JournalItem(entry.id, entry.buyback_price))
@@ -111,13 +142,37 @@ async def _include(
                 prices = await _prices(client, owner)
             batch.append(JournalItem(item_id, prices.get(item_id)))
         if len(batch) >= _INCLUDE_BATCH:
-            added += await journal.add_items(batch)
-            if order is not None:
-                order += (i.item_id for i in batch)
+            added += await add(batch)
             batch = []
-    if order is not None:
-        order += (i.item_id for i in batch)
-    return added + await journal.add_items(batch)
+    return added + await add(batch)
+
+
+async def _refuse_new(journal: Journal, item_ids: list[str]) -> None:
+    missing = getattr(journal, "missing", None)
+    if missing is None or not item_ids:
+        return  # a journal object of the caller's own: it decides what a job is
+    new: Sequence[str] = await missing(item_ids)
+    if new:
+        where = getattr(journal, "path", None) or str(journal)
+        msg = (
+            f"journal {where!r} holds a completed job, and {len(new)} of the items given are"
+            f" not part of it (the first: {new[0]!r}); nothing was sent. One journal is one"
+            " job: use a new journal for a new job (a dated name for a nightly run, such as"
+            " sellback-2026-12-07.db), or pass extend=True to add the items to this job"
+        )
+        raise _errors.JournalCompletedError(msg)
+
+
+_UNFINISHED = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
+
+
+async def _is_completed(journal: Journal) -> bool:
+    """Whether no item of the job is left to work (pending, unknown, or to retry)."""
+    async with entries_of(journal, _UNFINISHED) as entries:
+        async for entry in entries:
+            if entry.state is not JournalState.FAILED or entry.retry:
+                return False
+    return True
 
 
 async def _prices(client: Client, owner: str | None) -> dict[str, Decimal]:
@@ -153,17 +208,24 @@ async def _open(
     concurrency: int,
     user_id: str | None,
     *,
+    extend: bool = False,
     keep_order: bool = False,
 ) -> _Opened:
     """Check the input, open the job, include the items; nothing is sent to sell yet."""
     _check(concurrency, user_id)
+    if not isinstance(extend, bool):
+        msg = f"extend must be True or False, got {extend!r}"
+        raise _errors.InvalidRequestError(msg)
     items, owner = _input(items_or_ids, user_id)
     book = _journal_for(journal, resume_only=items is None)
     try:
         job = await book.open(user_id=owner, base_url=client.base_url)
         fresh = job.runs == 1 and isinstance(book, MemoryJournal | SqliteJournal)
         order: list[str] | None = [] if keep_order and fresh else None
-        added = 0 if items is None else await _include(client, book, items, job.user_id, order)
+        added = 0
+        if items is not None:
+            completed = job.runs > 1 and not extend and await _is_completed(book)
+            added = await _include(client, book, items, job.user_id, order, completed=completed)
         total, done = added, 0
         if job.runs > 1:  # a resumed job: count what earlier runs settled
             total = 0
@@ -186,13 +248,48 @@ async def _close(journal: Journal) -> None:
         await journal.close()
 
 
+class _Tally:
+    """This run's outcomes counted as they are committed (for ``report.this_run``)."""
+
+    def __init__(self) -> None:
+        self.sold = self.unconfirmed = self.failed = self.unknown = 0
+        self.amount = self.unconfirmed_amount = Decimal(0)
+
+    def add(self, outcome: SellbackOutcome) -> None:
+        if isinstance(outcome, Sellback):
+            self.sold += 1
+            self.amount += outcome.amount
+        elif isinstance(outcome, UnconfirmedSellback):
+            self.unconfirmed += 1
+            self.unconfirmed_amount += outcome.quoted_amount or 0
+        elif isinstance(outcome.error, _errors.OutcomeUnknownError):
+            self.unknown += 1
+        else:
+            self.failed += 1
+
+    def totals(self) -> RunTotals:
+        return RunTotals(
+            self.sold,
+            self.unconfirmed,
+            self.failed,
+            self.unknown,
+            self.amount,
+            self.unconfirmed_amount,
+        )
+
+
 async def _report(
-    run: Run, opened: _Opened, outcomes: dict[str, SellbackOutcome] | None, started: float
+    run: Run,
+    opened: _Opened,
+    outcomes: dict[str, SellbackOutcome] | None,
+    started: float,
+    tally: _Tally,
 ) -> BulkSellbackReport:
     sold: list[Sellback] = []
     unconfirmed: list[UnconfirmedSellback] = []
     failed: list[FailedSellback] = []
     unknown: list[FailedSellback] = []
+    remaining = 0
 
     def place(outcome: SellbackOutcome) -> None:
         if isinstance(outcome, Sellback):
@@ -213,9 +310,9 @@ async def _report(
             async for entry in entries:
                 outcome = outcome_of(entry, run.errors)
                 if outcome is None:
-                    # Only a shared journal leaves one (another worker holds it).
-                    error = unknown_error(entry.item_id, "another worker holds it")
-                    outcome = FailedSellback(entry.item_id, error)
+                    # Stopped before its turn, or another worker of a shared job holds it.
+                    remaining += 1
+                    continue
                 place(outcome)
     return BulkSellbackReport(
         succeeded=tuple(sold),
@@ -224,6 +321,8 @@ async def _report(
         unconfirmed=tuple(unconfirmed),
         elapsed=time.perf_counter() - started,
         resumed=opened.done,
+        this_run=tally.totals(),
+        remaining=remaining,
     )
 
 
@@ -235,27 +334,34 @@ async def sell_back_many(
     journal: JournalSpec | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     user_id: str | None = None,
+    extend: bool = False,
+    stop: StopFlag | None = None,
 ) -> BulkSellbackReport:
     """See :meth:`AsyncPhygitals.sell_back_many`."""
     started = time.perf_counter()
-    opened = await _open(client, items_or_ids, journal, concurrency, user_id, keep_order=True)
+    opened = await _open(
+        client, items_or_ids, journal, concurrency, user_id, extend=extend, keep_order=True
+    )
     try:
         done = opened.done
         if on_progress is not None:
             on_progress(done, opened.total)
         outcomes: dict[str, SellbackOutcome] | None = {} if opened.order is not None else None
+        tally = _Tally()
 
         async def emit(outcome: SellbackOutcome) -> None:
+            # Called once the outcome is committed: progress never runs ahead of the journal.
             nonlocal done
             done += 1
+            tally.add(outcome)
             if outcomes is not None:
                 outcomes[outcome.item_id] = outcome
             if on_progress is not None:
                 on_progress(done, opened.total)
 
-        run = Run(client, opened.journal, opened.owner, concurrency, emit)
+        run = Run(client, opened.journal, opened.owner, concurrency, emit, stop=stop)
         await run.run()
-        return await _report(run, opened, outcomes, started)
+        return await _report(run, opened, outcomes, started, tally)
     finally:
         await _close(opened.journal)
 
@@ -267,9 +373,11 @@ async def iter_sell_back(
     concurrency: int = 8,
     journal: JournalSpec | None = None,
     user_id: str | None = None,
+    extend: bool = False,
+    stop: StopFlag | None = None,
 ) -> AsyncIterator[SellbackOutcome]:
     """See :meth:`AsyncPhygitals.iter_sell_back`."""
-    opened = await _open(client, items_or_ids, journal, concurrency, user_id)
+    opened = await _open(client, items_or_ids, journal, concurrency, user_id, extend=extend)
     try:
         async with entries_of(opened.journal, DONE) as entries:
             async for entry in entries:
@@ -281,7 +389,13 @@ async def iter_sell_back(
         async def produce() -> None:
             async with send:
                 run = Run(
-                    client, opened.journal, opened.owner, concurrency, send.send, keep_errors=False
+                    client,
+                    opened.journal,
+                    opened.owner,
+                    concurrency,
+                    send.send,
+                    keep_errors=False,
+                    stop=stop,
                 )
                 await run.run()
 

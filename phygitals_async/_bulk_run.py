@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
@@ -33,9 +34,11 @@ from ._journal import (
     entries_of,
 )
 from ._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
-from ._throttle import AdaptiveLimit
+from ._throttle import AdaptiveLimit, in_bulk_job
 
-__all__ = ["DONE", "Client", "Run", "SellbackOutcome", "outcome_of", "unknown_error"]
+__all__ = ["DONE", "Client", "Run", "SellbackOutcome", "StopFlag", "outcome_of", "unknown_error"]
+
+log = logging.getLogger("phygitals_async")
 
 SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
 
@@ -48,6 +51,26 @@ _BEGIN_GROUP = 128
 _WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
 # States an earlier run settled for good (a failed item with ``retry`` is worked again).
 DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
+
+
+# Why an item stays unknown when nobody says whose it is: a rerun without an owner would
+# get the same answer, so it does not resend it (see _Feed).
+_NO_OWNER = "no owner to check the inventory of"
+_HOW_TO_RESOLVE = {
+    True: (
+        "; pass user_id= (the items' owner) or the Inventory with the same journal to"
+        " reconcile it: it is not resent until then"
+    ),
+    False: "; a rerun with the same journal checks it again",
+}
+
+
+class StopFlag(Protocol):
+    """Anything with ``is_set()``: an ``asyncio.Event`` or a ``threading.Event``."""
+
+    def is_set(self) -> bool:
+        """Whether the run should stop starting items."""
+        ...
 
 
 class Client(Protocol):
@@ -83,9 +106,10 @@ def _lost(error: Exception) -> bool:
 
 
 def unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
-    """The error of an item whose outcome could not be established, saying why."""
+    """The error of an item whose outcome could not be established, saying why and what to do."""
+    how = _HOW_TO_RESOLVE[_NO_OWNER in why]
     return _errors.OutcomeUnknownError(
-        f"the sellback's outcome could not be established: {why}",
+        f"the sellback's outcome could not be established: {why}{how}",
         operation="sell_back",
         arguments={"item_id": item_id},
     )
@@ -155,6 +179,15 @@ class _Ambiguous:
         return _lost(self.error)
 
 
+def _how(present: set[str] | None, item_id: str, *, final: bool) -> str | None:
+    """How a lost answer ended (``None``: not yet, it is sent once more)."""
+    if present is None:
+        return "left unknown"
+    if item_id not in present:
+        return "sold, amount unconfirmed"
+    return "left unknown" if final else None
+
+
 # -- the run -------------------------------------------------------------------------------
 
 
@@ -170,8 +203,10 @@ class Run:
         emit: Callable[[SellbackOutcome], Awaitable[None]],
         *,
         keep_errors: bool = True,
+        stop: StopFlag | None = None,
     ) -> None:
         self.client = client
+        self.stop = stop
         self.journal = journal
         self.owner = owner
         self.concurrency = concurrency
@@ -181,6 +216,13 @@ class Run:
         self.ambiguous: list[_Ambiguous] = []
         # The pool has ``concurrency`` workers; this lets fewer send while 429s come back.
         self.limit = AdaptiveLimit(concurrency)
+        # Lost answers this run settled, by how: for one summary line instead of a warning each.
+        self.reconciled: collections.Counter[str] = collections.Counter()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the caller asked to stop starting items (requests sent still finish)."""
+        return self.stop is not None and self.stop.is_set()
 
     async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
         await self.journal.settle([settlement])
@@ -221,6 +263,27 @@ class Run:
                 batch, self.ambiguous = self.ambiguous, []
                 await self.reconcile(batch, concurrency=1)
 
+    async def sold_already(self, entries: list[JournalEntry]) -> list[JournalEntry]:
+        """Settle the earlier run's unknown items gone from the inventory; return the rest.
+
+        Gone means sold (amount unconfirmed, at the quote if known): nothing is sent for it.
+        The rest are still owned, or the inventory could not be read: they are sent again.
+        """
+        present = await self.present()
+        if present is None:
+            return entries
+        rest: list[JournalEntry] = []
+        for entry in entries:
+            if entry.item_id in present:
+                rest.append(entry)
+                continue
+            self.reconciled["sold, amount unconfirmed"] += 1
+            settlement = JournalSettlement(
+                entry.item_id, JournalState.UNCONFIRMED, quoted_amount=entry.quoted_amount
+            )
+            await self.settle(settlement)
+        return rest
+
     async def present(self) -> set[str] | None:
         """The ids in the owner's inventory now, or ``None`` when that cannot be known."""
         if self.owner is None:
@@ -258,6 +321,9 @@ class Run:
         again: list[_Ambiguous] = []
         for ambiguous in batch:
             item_id = ambiguous.entry.item_id
+            how = _how(present, item_id, final=final) if ambiguous.lost else None
+            if how is not None:
+                self.reconciled[how] += 1
             if present is None:
                 why = (
                     "no owner to check the inventory of"
@@ -290,20 +356,28 @@ class Run:
         each round claims until nothing is free and settles all it took, so this worker
         never holds an item while it waits for the others (no two wait on each other).
         """
-        await self._round()
-        if not isinstance(self.journal, SharedJournal):
-            return
-        while True:
-            held, expires_in = await self.journal.outstanding()
-            if not held:
-                return
-            # Others are working (they settle soon) or died (their leases run out): look
-            # again when the soonest lease ends, or sooner.
-            await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
+        token = in_bulk_job.set(True)  # lost answers are reconciled here: no warning each
+        try:
             await self._round()
+            while isinstance(self.journal, SharedJournal) and not self.stopping:
+                held, expires_in = await self.journal.outstanding()
+                if not held:
+                    break
+                # Others are working (they settle soon) or died (their leases run out):
+                # look again when the soonest lease ends, or sooner.
+                await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
+                await self._round()
+        finally:
+            in_bulk_job.reset(token)
+        if self.reconciled:
+            log.info(
+                "bulk sellback: %d lost answers reconciled through the owner's inventory (%s)",
+                sum(self.reconciled.values()),
+                ", ".join(f"{n} {how}" for how, n in sorted(self.reconciled.items())),
+            )
 
     async def _round(self) -> None:
-        feed = _Feed(self.journal, self.concurrency)
+        feed = _Feed(self)
 
         async def worker() -> None:
             while (entry := await feed.take()) is not None:
@@ -323,13 +397,19 @@ class _Feed:
 
     A group is begun (durably) before any of its items is handed out, and the next one as
     soon as fewer than ``concurrency`` are left waiting, so the workers rarely wait for a
-    commit and at most about two groups are ever begun but not yet sent.
+    commit and at most about two groups are ever begun but not yet sent. Once the run is
+    asked to stop, nothing more is handed out.
+
+    Items an earlier run left ``unknown`` are not simply sent again: with an owner, the
+    inventory settles those already sold (no second request); without one, those left
+    unknown for lack of an owner are skipped, since the answer would be the same.
     """
 
-    def __init__(self, journal: Journal, concurrency: int) -> None:
-        self.journal = journal
-        self.low = concurrency
-        self.group = max(concurrency, _BEGIN_GROUP)
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.journal = run.journal
+        self.low = run.concurrency
+        self.group = max(run.concurrency, _BEGIN_GROUP)
         self.ready: collections.deque[JournalEntry] = collections.deque()
         self.done = False
         self.wanted = asyncio.Event()
@@ -342,26 +422,49 @@ class _Feed:
                 await self._claim(self.journal)
                 return
             group: list[JournalEntry] = []
+            unknown: list[JournalEntry] = []
             async with entries_of(self.journal, _WORK) as entries:
                 async for entry in entries:
-                    if entry.state is JournalState.FAILED and not entry.retry:
+                    if self.run.stopping:
+                        return
+                    if self._skipped(entry):
+                        continue
+                    if entry.state is JournalState.UNKNOWN and entry.attempts > 0:
+                        unknown.append(entry)  # (with an owner) the inventory may settle it
+                        if len(unknown) >= _RECONCILE_BATCH:
+                            group += await self.run.sold_already(unknown)
+                            unknown = []
                         continue
                     group.append(entry)
                     if len(group) >= self.group:
                         await self._hand_out(group)
                         group = []
+            if unknown:
+                group += await self.run.sold_already(unknown)
             await self._hand_out(group)
         finally:
             self.done = True
             self.arrived.set()
+
+    def _skipped(self, entry: JournalEntry) -> bool:
+        if entry.state is JournalState.FAILED:
+            return not entry.retry  # a final refusal stands
+        # Left unknown for want of an owner: without one, sending again would end the same.
+        return (
+            entry.state is JournalState.UNKNOWN
+            and self.run.owner is None
+            and _NO_OWNER in (entry.error_message or "")
+        )
 
     async def _claim(self, journal: SharedJournal) -> None:
         # Claims, not a listing: each worker of a fleet takes only items nobody holds, a
         # begin group at a time (one statement claims and begins it), once fewer than
         # ``concurrency`` are waiting. A dead worker leaves at most about a group to the
         # others, after its lease.
-        while True:
+        while not self.run.stopping:
             await self._room()
+            if self.run.stopping:
+                return
             claimed = await journal.claim(self.group)  # begun by the claim itself
             if not claimed:
                 return
@@ -375,19 +478,24 @@ class _Feed:
 
     async def _hand_out(self, group: list[JournalEntry]) -> None:
         await self._room()
-        if group:
+        if group and not self.run.stopping:
             # Durable before any of them is sent: a crash can never hide a request.
             begun = set(await self.journal.begin([e.item_id for e in group]))
             self.ready.extend(e for e in group if e.item_id in begun)
             self.arrived.set()
 
     async def take(self) -> JournalEntry | None:
-        """The next begun item, or ``None`` when the job has no more."""
+        """The next begun item, or ``None`` when the job has no more (or the run stops)."""
         while not self.ready:
             if self.done:
                 return None
             self.arrived.clear()
             await self.arrived.wait()
+        if self.run.stopping:
+            # Begun but never sent: the next run settles them by the no-guess rule.
+            self.ready.clear()
+            self.wanted.set()
+            return None
         entry = self.ready.popleft()
         if len(self.ready) < self.low:
             self.wanted.set()

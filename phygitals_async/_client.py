@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import ssl as ssl_module
+import threading
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -52,6 +54,7 @@ from ._models import (
     ShippingQuote,
     ShippingRate,
     UnconfirmedSellback,
+    owned,
 )
 from ._polling import Poll, PurchasePoll, Schedule
 from ._response import APIResponse, raw_call
@@ -300,7 +303,9 @@ class AsyncPhygitals:
         call = Call.post(
             "buy", "/api/v1/vm/buy/init", Retry.UNSAFE, Purchase, json=body, arguments=arguments
         )
-        return await self._transport.request(call, timeout=timeout)
+        purchase = await self._transport.request(call, timeout=timeout)
+        owned(purchase.nfts, user_id)
+        return purchase
 
     async def purchase_status(
         self,
@@ -364,7 +369,9 @@ class AsyncPhygitals:
         """The user's items not yet sold back or shipped (``GET /inventory/:user_id``)."""
         path = "/api/v1/inventory/" + path_segment(require_id("user_id", user_id))
         call = Call.get("inventory", path, Retry.SAFE, Inventory)
-        return await self._transport.request(call, timeout=timeout, max_retries=max_retries)
+        inventory = await self._transport.request(call, timeout=timeout, max_retries=max_retries)
+        owned(inventory.items, user_id)  # a bulk sellback of them then knows whose they are
+        return inventory
 
     async def card(
         self,
@@ -404,6 +411,8 @@ class AsyncPhygitals:
         on_progress: Callable[[int, int], None] | None = None,
         user_id: str | None = None,
         timeout: float | None = None,
+        extend: bool = False,
+        stop: asyncio.Event | threading.Event | None = None,
     ) -> BulkSellbackReport:
         """Sell many items back; every item ends with one outcome, and none is lost.
 
@@ -416,14 +425,26 @@ class AsyncPhygitals:
         ``journal`` (an SQLite file path, a ``postgresql://...?job=NAME`` URL, or a
         :class:`Journal` object) records the job: its items, each item's state, every
         outcome. A rerun with the same journal resumes the job whatever it is given (the
-        original items, today's inventory, or none at all) and reports the whole job; items
-        it is given that the job did not include are added to the job. Reconciling a lost
-        answer needs the owner: pass an :class:`Inventory` or ``user_id=`` (the journal
-        remembers it). On a PostgreSQL journal any number of processes run the same job:
-        each claims items nobody holds, and the run returns when no worker holds any (see
-        :class:`PostgresJournal`). A 429 halves the run's concurrency, which then grows
-        back. ``on_progress(done, total)`` is called at the start and after each item.
-        ``timeout`` (seconds) bounds each request the job makes, as on the other methods.
+        original items, today's inventory, or none at all) and reports the whole job, with
+        ``report.this_run`` for what this run settled. Items the job did not include are
+        added to it while it is unfinished; a completed job refuses them
+        (:class:`JournalCompletedError`: one journal per job) unless ``extend=True``.
+        Outcomes are committed as they arrive, so a crash loses at most the one commit in
+        progress, and only one run at a time may hold an SQLite journal
+        (:class:`JournalBusyError`). Reconciling a lost answer needs the owner: items read
+        by ``inventory(user_id)`` carry it (:attr:`Item.owner`); for bare ids pass
+        ``user_id=`` (the journal remembers it). On a PostgreSQL journal any number of
+        processes run the same job: each claims items nobody holds, and the run returns when
+        no worker holds any (see :class:`PostgresJournal`). A 429 halves the run's
+        concurrency, which then grows back. ``on_progress(done, total)`` is called at the
+        start and after each item's outcome is committed. ``timeout`` (seconds) bounds each
+        request the job makes.
+
+        ``stop`` (an ``asyncio.Event``, or a ``threading.Event`` for the blocking client)
+        stops the run gracefully once set: no item is started after it, the requests
+        already sent finish (within their deadline) and are committed, and the report
+        counts the rest in ``report.remaining`` for the next run. Cancelling the call
+        instead stops at once: requests in flight are then settled by the next run.
 
         Example::
 
@@ -446,6 +467,8 @@ class AsyncPhygitals:
                 journal=journal,
                 on_progress=on_progress,
                 user_id=user_id,
+                extend=extend,
+                stop=stop,
             )
             if span is not None:
                 span.set_attributes(
@@ -467,12 +490,15 @@ class AsyncPhygitals:
         journal: str | os.PathLike[str] | Journal | None = None,
         user_id: str | None = None,
         timeout: float | None = None,
+        extend: bool = False,
+        stop: asyncio.Event | threading.Event | None = None,
     ) -> AsyncIterator[Sellback | UnconfirmedSellback | FailedSellback]:
         """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
         Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
         early cancels the sellbacks still in flight (their items stay pending in the
-        journal, and the next run settles them). ``timeout`` bounds each request (seconds).
+        journal, and the next run settles them). ``timeout`` bounds each request (seconds);
+        ``extend`` and ``stop`` are as for :meth:`sell_back_many`.
         """
         return _bulk.iter_sell_back(
             self if timeout is None else self.with_options(timeout=timeout),
@@ -480,6 +506,8 @@ class AsyncPhygitals:
             concurrency=concurrency,
             journal=journal,
             user_id=user_id,
+            extend=extend,
+            stop=stop,
         )
 
     # -- shipping ------------------------------------------------------------------------

@@ -19,6 +19,8 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     │   ├── JournalCorruptedError            not a journal: not SQLite, damaged, tables missing
     │   ├── JournalVersionError              written with a schema version this SDK does not know
     │   ├── JournalMismatchError             the job belongs to another user or environment
+    │   ├── JournalBusyError                 another run holds the journal (names the holder)
+    │   ├── JournalCompletedError            a completed job given items it never had
     │   └── JournalUnavailableError          the journal's database cannot be reached (or
     │                                        went away mid-job: nothing more is sent)
     └── APIStatusError                       .status_code .message .body .method .url
@@ -79,6 +81,8 @@ __all__ = [
     "ItemAlreadyShippedError",
     "ItemExpiredError",
     "ItemNotFoundError",
+    "JournalBusyError",
+    "JournalCompletedError",
     "JournalCorruptedError",
     "JournalError",
     "JournalMismatchError",
@@ -236,6 +240,23 @@ class JournalVersionError(JournalError):
 
 class JournalMismatchError(JournalError):
     """The journal's job belongs to another user or another environment (API base URL)."""
+
+
+class JournalBusyError(JournalError):
+    """Another run holds the journal (a second run of one job is refused before sending).
+
+    The message names the holder: its process id, host and since when. The hold is an OS
+    lock that ends with the holding process, ``kill -9`` included, so a stale hold never
+    blocks a rerun.
+    """
+
+
+class JournalCompletedError(JournalError):
+    """The journal holds a completed job, and the items given are not all part of it.
+
+    One journal is one job: use a new journal for a new job (a dated name for a nightly
+    run), or pass ``extend=True`` to add the items to this job on purpose.
+    """
 
 
 class JournalUnavailableError(JournalError):

@@ -36,7 +36,7 @@ import aiohttp
 import attrs
 import yarl
 
-from . import _errors, _fork, _response, _tracing
+from . import _errors, _fork, _response, _throttle, _tracing
 from ._answers import Retryable, read
 from ._calls import Call, encode_body
 from ._config import Settings
@@ -327,7 +327,9 @@ class Transport:
             failure = self._connection_failure(call, answer, budget, deadline)
             if not (call.retry.after_sent if answer.sent else call.retry.before_sent):
                 if isinstance(failure, _errors.OutcomeUnknownError):
-                    log.warning("%s", _tracing.redacted(str(failure), self._api_key))
+                    # A bulk run settles its lost answers itself, and says so once.
+                    level = logging.DEBUG if _throttle.in_bulk_job.get() else logging.WARNING
+                    log.log(level, "%s", _tracing.redacted(str(failure), self._api_key))
                 raise failure from answer.cause
             if self.closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause

@@ -87,6 +87,10 @@ class MemoryJournal:
             if s.quoted_amount is not None:
                 row[_QUOTED] = s.quoted_amount
 
+    async def missing(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """The ids the job does not include."""
+        return [i for i in item_ids if i not in self._rows]
+
     async def flush(self) -> None:
         """Nothing to write."""
 

@@ -21,6 +21,7 @@ host:pid:random). Other query parameters go to libpq unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Self
 from . import _errors
 from . import _journal_postgres_sql as _sql
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+from ._journal_commit import GroupCommit
 
 if TYPE_CHECKING:
     import psycopg
@@ -136,7 +138,7 @@ class PostgresJournal:
         # Where, for messages: never the password.
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        self._buffer: list[JournalSettlement] = []
+        self._commits = GroupCommit(self._write_group)
         self._since: datetime | None = None
         #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
         self.create = create
@@ -354,7 +356,8 @@ class PostgresJournal:
 
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
         """Claim and count as begun the given items this worker may send; return those."""
-        await self.flush()
+        if self._commits.failed is not None:
+            raise self._commits.failed
         if not item_ids:
             return []
         rows = await self._execute(
@@ -379,7 +382,8 @@ class PostgresJournal:
         been sent for it (by a worker that died), so it must be settled by the no-guess
         rule rather than sent as new.
         """
-        await self.flush()
+        if self._commits.failed is not None:
+            raise self._commits.failed
         params = {
             "job": self.job_name,
             "limit": limit,
@@ -419,35 +423,29 @@ class PostgresJournal:
         return int(count), None if soonest is None else float(soonest)
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
-        """Buffer outcomes; they are written with the next begin, claim, flush or close."""
-        self._buffer.extend(settlements)
-        if len(self._buffer) >= _PAGE:
-            await self.flush()
+        """Record outcomes, group-committed (one statement a group); returns once durable."""
+        await self._commits.settle(settlements)
 
     async def flush(self) -> None:
-        """Write every buffered outcome in one statement."""
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        try:
-            await self._execute(
-                _sql.SETTLE,
-                {
-                    "job": self.job_name,
-                    "worker": self.worker,
-                    "ids": [s.item_id for s in batch],
-                    "states": [s.state.value for s in batch],
-                    "amounts": [s.amount for s in batch],
-                    "quotes": [s.quoted_amount for s in batch],
-                    "types": [s.error_type for s in batch],
-                    "messages": [s.error_message for s in batch],
-                    "codes": [s.status_code for s in batch],
-                    "retries": [s.retry for s in batch],
-                },
-            )
-        except BaseException:
-            self._buffer[:0] = batch  # kept for a later flush if the database comes back
-            raise
+        """Wait until every outcome recorded so far is committed."""
+        await self._commits.drain()
+
+    async def _write_group(self, batch: list[JournalSettlement]) -> None:
+        await self._execute(
+            _sql.SETTLE,
+            {
+                "job": self.job_name,
+                "worker": self.worker,
+                "ids": [s.item_id for s in batch],
+                "states": [s.state.value for s in batch],
+                "amounts": [s.amount for s in batch],
+                "quotes": [s.quoted_amount for s in batch],
+                "types": [s.error_type for s in batch],
+                "messages": [s.error_message for s in batch],
+                "codes": [s.status_code for s in batch],
+                "retries": [s.retry for s in batch],
+            },
+        )
 
     async def entries(
         self, states: Collection[JournalState] | None = None
@@ -469,6 +467,18 @@ class PostgresJournal:
                 return
             after = rows[-1][1]
 
+    async def missing(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """The ids, among ``item_ids``, that the job does not include (in their order)."""
+        if not item_ids:
+            return []
+        rows = await self._execute(
+            "SELECT item_id FROM phygitals_journal_item"
+            " WHERE job = %(job)s AND item_id = ANY(%(ids)s)",
+            {"job": self.job_name, "ids": list(item_ids)},
+        )
+        known = {r[0] for r in rows}
+        return [i for i in item_ids if i not in known]
+
     async def totals(self) -> dict[JournalState, tuple[int, Decimal]]:
         """Counts and amounts by state, computed by the database (for reports of big jobs).
 
@@ -483,11 +493,13 @@ class PostgresJournal:
         return {JournalState(s): (int(n), Decimal(a)) for s, n, a in rows}
 
     async def close(self) -> None:
-        """Stop renewing, write buffered outcomes, give back every claim, disconnect."""
+        """Stop renewing, finish the running commit, give back every claim, disconnect."""
         if self._renewer is not None:
             renewer, self._renewer = self._renewer, None
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+        with contextlib.suppress(_errors.JournalError):  # already raised to the run
+            await self._commits.drain()
         db, self._db = self._db, None
         if db is None:
             return
@@ -509,7 +521,8 @@ class PostgresJournal:
             await db.close()
 
     async def _release(self) -> None:
-        await self.flush()
+        if self._commits.failed is None:
+            await self.flush()
         # Nothing of this worker is in flight any more: what it still holds is free for
         # the next claimer now, not when the lease runs out (a begun item is then settled
         # by the no-guess rule, as its attempts say).

@@ -2,8 +2,14 @@
 
 Every statement runs on one worker thread owned by the journal, so the event loop never
 waits on the disk. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
-items, committed before it returns; settlements ride along with the next commit (WAL mode,
-``synchronous=NORMAL``: a commit survives a crash of the process, ``kill -9`` included).
+items, committed before it returns; settlements are group-committed as soon as the writer
+is free (see ``_journal_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
+crash of the process, ``kill -9`` included.
+
+A run holds the journal exclusively: an OS lock (``flock``) on ``JOURNAL.lock`` beside the
+file, which records the holder (pid, host, since) for the message a second run gets. The
+kernel drops the lock when the holding process ends, however it ends. Reading a journal
+(``phygitals journal show``) takes no lock.
 
 The file layout (schema version 1, also in ``PRAGMA user_version``)::
 
@@ -18,9 +24,11 @@ with the ``sqlite3`` shell too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +37,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import JournalCorruptedError, JournalError, JournalMismatchError, JournalVersionError
+from ._errors import (
+    JournalBusyError,
+    JournalCorruptedError,
+    JournalError,
+    JournalMismatchError,
+    JournalVersionError,
+)
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+from ._journal_commit import GroupCommit
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SCHEMA_VERSION", "SqliteJournal"]
 
@@ -39,7 +59,6 @@ SCHEMA_VERSION = 1
 _APPLICATION_ID = 0x5048594A
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 512  # rows read per query while streaming
-_BUFFERED = 256  # settlements held before they are written anyway
 
 _SCHEMA = (
     """CREATE TABLE job (
@@ -153,8 +172,9 @@ class SqliteJournal:
         self.path = os.fspath(path)
         self._db: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._buffer: list[JournalSettlement] = []
+        self._commits = GroupCommit(self._write_group)
         self._job: JournalJob | None = None
+        self._lock: int | None = None  # the run lock's file descriptor, while held
 
     def __repr__(self) -> str:
         return f"SqliteJournal({self.path!r})"
@@ -265,7 +285,53 @@ class SqliteJournal:
             )
             raise JournalMismatchError(msg)
 
+    # -- the run lock ------------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> str:
+        """The file whose OS lock a run holds (beside the journal)."""
+        return self.path + ".lock"
+
+    def _hold(self) -> None:
+        """Take the run lock, or raise :class:`JournalBusyError` naming its holder."""
+        if fcntl is None or self._lock is not None:  # pragma: no cover  not POSIX
+            return
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            msg = f"journal {self.path!r} cannot be written: {exc.strerror or exc}"
+            raise JournalError(msg) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            msg = f"journal {self.path!r} is in use by another run ({holder}); nothing was sent"
+            raise JournalBusyError(msg) from None
+        except OSError as exc:  # pragma: no cover  a file system without locks
+            os.close(fd)
+            msg = f"journal {self.path!r} cannot be locked: {exc.strerror or exc}"
+            raise JournalError(msg) from exc
+        with contextlib.suppress(OSError):  # who holds it is for messages only
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+        self._lock = fd
+
+    def _let_go(self) -> None:
+        fd, self._lock = self._lock, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def _open(self, user_id: str | None, base_url: str) -> JournalJob:
+        self._hold()
+        try:
+            return self._open_held(user_id, base_url)
+        except BaseException:
+            self._let_go()
+            raise
+
+    def _open_held(self, user_id: str | None, base_url: str) -> JournalJob:
         db = self._connect(create=True)
         try:
             job = self._read_job(db)
@@ -389,10 +455,6 @@ class SqliteJournal:
             db.execute("ROLLBACK")
             raise
 
-    def _take_buffer(self) -> list[JournalSettlement]:
-        batch, self._buffer = self._buffer, []
-        return batch
-
     async def add_items(self, items: Sequence[JournalItem]) -> int:
         """See :meth:`Journal.add_items`."""
         if not items:
@@ -400,22 +462,39 @@ class SqliteJournal:
         return await self._call(self._add, items)
 
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
-        """See :meth:`Journal.begin`: one transaction, with the buffered settlements."""
-        await self._call(self._commit, self._take_buffer(), item_ids)
+        """See :meth:`Journal.begin`: one transaction for the group."""
+        if self._commits.failed is not None:
+            raise self._commits.failed
+        await self._call(self._commit, [], item_ids)
         return item_ids
 
+    async def _write_group(self, batch: list[JournalSettlement]) -> None:
+        await self._call(self._commit, batch, ())
+
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
-        """See :meth:`Journal.settle`; written with the next commit, or once enough wait."""
-        self._buffer.extend(settlements)
-        if len(self._buffer) >= _BUFFERED:
-            await self.flush()
+        """See :meth:`Journal.settle`: group-committed; returns once durable."""
+        await self._commits.settle(settlements)
 
     async def flush(self) -> None:
         """See :meth:`Journal.flush`."""
-        if self._buffer:
-            await self._call(self._commit, self._take_buffer(), ())
+        await self._commits.drain()
 
     # -- reading ----------------------------------------------------------------------------
+
+    def _missing(self, item_ids: Sequence[str]) -> list[str]:
+        db = self._conn()
+        known = {
+            row[0]
+            for row in db.execute(
+                "SELECT item_id FROM items WHERE item_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(item_ids)),),
+            )
+        }
+        return [i for i in item_ids if i not in known]
+
+    async def missing(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """The ids, among ``item_ids``, that the job does not include (in their order)."""
+        return await self._call(self._missing, item_ids) if item_ids else []
 
     def _page(self, after: int, states: tuple[str, ...] | None) -> list[JournalEntry]:
         db = self._conn()
@@ -443,25 +522,35 @@ class SqliteJournal:
 
     # -- closing ----------------------------------------------------------------------------
 
-    def _close(self, batch: list[JournalSettlement]) -> None:
+    def _close(self) -> None:
         db, self._db = self._db, None
-        if db is None:
-            return
-        try:
-            if batch:
-                db.execute("BEGIN IMMEDIATE")
-                self._write_settlements(db, batch)
-                db.execute("COMMIT")
-        finally:
+        if db is not None:
             db.close()
 
     async def close(self) -> None:
-        """See :meth:`Journal.close`."""
+        """See :meth:`Journal.close`: commits what was settled, then releases everything.
+
+        The worker thread has ended and the run lock is released when this returns, on
+        every path (a failed commit, a cancellation: then shield the call, as runs do).
+        """
         executor = self._executor
-        if executor is None:
-            return
         try:
-            await self._call(self._close, self._take_buffer())
+            with contextlib.suppress(JournalError):  # already raised to the run
+                await self._commits.drain()
+            if executor is not None:
+                await self._call(self._close)
         finally:
             self._executor = None
-            executor.shutdown(wait=False)
+            if executor is not None:
+                # The queue is empty by now: joining the thread takes no time.
+                executor.shutdown(wait=True)
+            self._let_go()
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds a run lock, as its holder wrote it: "pid 12, host h, since ..."."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"

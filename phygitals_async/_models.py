@@ -38,6 +38,7 @@ __all__ = [
     "PurchasePending",
     "PurchaseResult",
     "RarityTier",
+    "RunTotals",
     "Sellback",
     "ShipmentCreated",
     "ShippingOrder",
@@ -199,11 +200,20 @@ class Content(_Model):
     links: Links | None = None
 
 
+class _Owned(_Model):
+    # One slot outside the model's fields: where the SDK read the item, not the API's data.
+    __slots__ = ("_owner",)
+
+
 @attrs.frozen
-class Item(_Model):
+class Item(_Owned):
     """A pulled item: what a purchase returns and what an inventory lists.
 
     ``id`` is the ``item_id`` for ``sell_back``, ``card`` and ``ship_quote``.
+
+    :attr:`owner` is the user whose inventory (or purchase) the SDK read the item from;
+    it is not part of the API's data, so it is left out of ``to_dict()``, ``repr`` and
+    ``==``, and survives pickling and copying.
     """
 
     id: str
@@ -222,6 +232,30 @@ class Item(_Model):
     def name(self) -> str:
         """The card's display name."""
         return self.content.metadata.name
+
+    @property
+    def owner(self) -> str | None:
+        """The user the SDK read this item for (``inventory(user_id)``, ``buy(user_id=)``).
+
+        ``None`` for an item built or decoded any other way. A bulk sellback given such
+        items knows their owner without ``user_id=``.
+        """
+        return getattr(self, "_owner", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+        state["_owner"] = self.owner
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+
+def owned(items: tuple[Item, ...], owner: str) -> None:
+    """Mark ``items`` as read for ``owner`` (see :attr:`Item.owner`)."""
+    for item in items:
+        object.__setattr__(item, "_owner", owner)
 
 
 @attrs.frozen
@@ -447,10 +481,37 @@ class FailedSellback(_Model):
 
 
 @attrs.frozen
+class RunTotals(_Model):
+    """What one run of a bulk sellback job settled (the report's lists cover the whole job).
+
+    Attributes:
+        sold: confirmed sales this run.
+        unconfirmed: sales this run established without their amount.
+        failed: items this run could not sell.
+        unknown: items whose outcome this run could not establish.
+        total_amount: the exact sum of this run's confirmed amounts.
+        unconfirmed_amount: the exact sum of the quoted prices of this run's unconfirmed sales.
+    """
+
+    sold: int = 0
+    unconfirmed: int = 0
+    failed: int = 0
+    unknown: int = 0
+    total_amount: Decimal = Decimal(0)
+    unconfirmed_amount: Decimal = Decimal(0)
+
+    @property
+    def settled(self) -> int:
+        """How many items this run settled."""
+        return self.sold + self.unconfirmed + self.failed + self.unknown
+
+
+@attrs.frozen(repr=False)
 class BulkSellbackReport(_Model):
     """Every item of a bulk sellback job, each in exactly one tuple, in job order.
 
-    With a journal the report covers the whole job across all its runs.
+    With a journal the report covers the whole job across all its runs; :attr:`this_run`
+    says what this run settled, and :meth:`summary` says both in one line.
 
     Attributes:
         succeeded: confirmed sales, each with the amount the API answered.
@@ -460,6 +521,9 @@ class BulkSellbackReport(_Model):
         unconfirmed: items sold whose amount never arrived (:class:`UnconfirmedSellback`).
         elapsed: seconds this run took.
         resumed: how many items were already settled by earlier runs of the job.
+        this_run: counts and totals of what this run settled (:class:`RunTotals`).
+        remaining: items of the job left unsettled: the run was stopped early, or other
+            workers of a shared journal still hold them. A rerun settles them.
     """
 
     succeeded: tuple[Sellback, ...]
@@ -468,6 +532,8 @@ class BulkSellbackReport(_Model):
     unconfirmed: tuple[UnconfirmedSellback, ...] = ()
     elapsed: float = 0.0
     resumed: int = 0
+    this_run: RunTotals = RunTotals()
+    remaining: int = 0
 
     @property
     def total(self) -> int:
@@ -488,5 +554,29 @@ class BulkSellbackReport(_Model):
 
     @property
     def ok(self) -> bool:
-        """Whether every item was sold (confirmed or not)."""
-        return not self.failed and not self.unknown
+        """Whether every item was sold (confirmed or not) and none is left."""
+        return not self.failed and not self.unknown and not self.remaining
+
+    def summary(self) -> str:
+        """One line for a log or cron mail: this run, then the whole job.
+
+        Example: ``this run: sold 37 ($1234.56), unconfirmed 0, failed 1, unknown 0;
+        job: 438 items, sold 437 ($38721.75), unconfirmed 0, failed 1, unknown 0``.
+        """
+        run = self.this_run
+        line = (
+            f"this run: sold {run.sold} (${run.total_amount}), unconfirmed {run.unconfirmed},"
+            f" failed {run.failed}, unknown {run.unknown}; job: {self.total + self.remaining}"
+            f" items, sold {len(self.succeeded)} (${self.total_amount}), unconfirmed"
+            f" {len(self.unconfirmed)}, failed {len(self.failed)}, unknown {len(self.unknown)}"
+        )
+        return line + (f", {self.remaining} left" if self.remaining else "")
+
+    def __repr__(self) -> str:
+        # Counts and totals: a report of a big job would print every item otherwise.
+        return (
+            f"BulkSellbackReport(sold={len(self.succeeded)}, unconfirmed={len(self.unconfirmed)},"
+            f" failed={len(self.failed)}, unknown={len(self.unknown)},"
+            f" remaining={self.remaining}, total_amount={self.total_amount!r},"
+            f" resumed={self.resumed}, this_run={self.this_run!r})"
+        )

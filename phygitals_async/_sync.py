@@ -16,9 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import ssl as ssl_module
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
 
@@ -352,6 +354,8 @@ class Phygitals:
         on_progress: Callable[[int, int], None] | None = None,
         user_id: str | None = None,
         timeout: float | None = None,
+        extend: bool = False,
+        stop: asyncio.Event | threading.Event | None = None,
     ) -> BulkSellbackReport:
         """Sell many items back; every item ends with one outcome, and none is lost.
 
@@ -364,14 +368,26 @@ class Phygitals:
         ``journal`` (an SQLite file path, a ``postgresql://...?job=NAME`` URL, or a
         :class:`Journal` object) records the job: its items, each item's state, every
         outcome. A rerun with the same journal resumes the job whatever it is given (the
-        original items, today's inventory, or none at all) and reports the whole job; items
-        it is given that the job did not include are added to the job. Reconciling a lost
-        answer needs the owner: pass an :class:`Inventory` or ``user_id=`` (the journal
-        remembers it). On a PostgreSQL journal any number of processes run the same job:
-        each claims items nobody holds, and the run returns when no worker holds any (see
-        :class:`PostgresJournal`). A 429 halves the run's concurrency, which then grows
-        back. ``on_progress(done, total)`` is called at the start and after each item.
-        ``timeout`` (seconds) bounds each request the job makes, as on the other methods.
+        original items, today's inventory, or none at all) and reports the whole job, with
+        ``report.this_run`` for what this run settled. Items the job did not include are
+        added to it while it is unfinished; a completed job refuses them
+        (:class:`JournalCompletedError`: one journal per job) unless ``extend=True``.
+        Outcomes are committed as they arrive, so a crash loses at most the one commit in
+        progress, and only one run at a time may hold an SQLite journal
+        (:class:`JournalBusyError`). Reconciling a lost answer needs the owner: items read
+        by ``inventory(user_id)`` carry it (:attr:`Item.owner`); for bare ids pass
+        ``user_id=`` (the journal remembers it). On a PostgreSQL journal any number of
+        processes run the same job: each claims items nobody holds, and the run returns when
+        no worker holds any (see :class:`PostgresJournal`). A 429 halves the run's
+        concurrency, which then grows back. ``on_progress(done, total)`` is called at the
+        start and after each item's outcome is committed. ``timeout`` (seconds) bounds each
+        request the job makes.
+
+        ``stop`` (an ``asyncio.Event``, or a ``threading.Event`` for the blocking client)
+        stops the run gracefully once set: no item is started after it, the requests
+        already sent finish (within their deadline) and are committed, and the report
+        counts the rest in ``report.remaining`` for the next run. Cancelling the call
+        instead stops at once: requests in flight are then settled by the next run.
 
         Example::
 
@@ -394,6 +410,8 @@ class Phygitals:
             on_progress=on_progress,
             user_id=user_id,
             timeout=timeout,
+            extend=extend,
+            stop=stop,
         )
 
     def iter_sell_back(
@@ -404,12 +422,15 @@ class Phygitals:
         journal: str | os.PathLike[str] | Journal | None = None,
         user_id: str | None = None,
         timeout: float | None = None,
+        extend: bool = False,
+        stop: asyncio.Event | threading.Event | None = None,
     ) -> Iterator[Sellback | UnconfirmedSellback | FailedSellback]:
         """Like :meth:`sell_back_many`, yielding each item's outcome as it is settled.
 
         Outcomes settled by earlier runs of the journal's job come first. Leaving the loop
         early cancels the sellbacks still in flight (their items stay pending in the
-        journal, and the next run settles them). ``timeout`` bounds each request (seconds).
+        journal, and the next run settles them). ``timeout`` bounds each request (seconds);
+        ``extend`` and ``stop`` are as for :meth:`sell_back_many`.
         """
         return self._runtime.iterate(
             lambda: self._client.iter_sell_back(
@@ -418,6 +439,8 @@ class Phygitals:
                 journal=journal,
                 user_id=user_id,
                 timeout=timeout,
+                extend=extend,
+                stop=stop,
             )
         )
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 
-__all__ = ["AdaptiveLimit", "on_rate_limited"]
+__all__ = ["AdaptiveLimit", "in_bulk_job", "on_rate_limited"]
 
 log = logging.getLogger("phygitals_async")
 
@@ -27,6 +27,10 @@ log = logging.getLogger("phygitals_async")
 on_rate_limited: ContextVar[Callable[[], None] | None] = ContextVar(
     "phygitals_on_rate_limited", default=None
 )
+
+#: True inside a bulk sellback run, which reconciles lost answers itself: the transport
+#: then logs a lost answer at DEBUG, not as a WARNING to act on.
+in_bulk_job: ContextVar[bool] = ContextVar("phygitals_in_bulk_job", default=False)
 
 
 class AdaptiveLimit:

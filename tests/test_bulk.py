@@ -211,7 +211,10 @@ async def test_cancelled_run_resumes_from_the_journal(
 
     again = await client.sell_back_many(items, journal=journal, user_id="u1")
     assert again.resumed == 80
-    assert again == attrs.evolve(report, elapsed=again.elapsed, resumed=80)
+    assert again.this_run == p.RunTotals()  # nothing was left for the third run
+    assert again == attrs.evolve(
+        report, elapsed=again.elapsed, resumed=80, this_run=again.this_run
+    )
 
 
 async def test_journal_keeps_final_failures_and_retries_transient_ones(
@@ -296,7 +299,7 @@ async def test_iter_sell_back_resumes_from_the_journal(
     items = await stock(client, "u1", 4)
     journal = tmp_path / "run.db"
     await client.sell_back_many(items[:2], journal=journal)
-    outcomes = [o async for o in client.iter_sell_back(items, journal=journal)]
+    outcomes = [o async for o in client.iter_sell_back(items, journal=journal, extend=True)]
     assert [o.item_id for o in outcomes[:2]] == [i.id for i in items[:2]]
     assert sorted(o.item_id for o in outcomes) == sorted(i.id for i in items)
     assert sandbox.ledger.sellback_executions == 4
@@ -305,14 +308,25 @@ async def test_iter_sell_back_resumes_from_the_journal(
 async def test_unknown_outcomes_are_rechecked_on_the_next_run(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
-    """An unknown item is journaled as such and settled by the next run that can check."""
+    """An item unknown for want of an owner is not resent; a run with the owner settles it.
+
+    The inventory settles it without a second buyback, and the quote the rerun's items
+    carry is recorded.
+    """
     items = await stock(client, "u1", 1)
     journal = tmp_path / "run.db"
     sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=1))
     first = await client.sell_back_many([items[0].id], journal=journal)
     assert len(first.unknown) == 1
+    assert "pass user_id=" in str(first.unknown[0].error)
+    again = await client.sell_back_many(journal=journal)  # still no owner: nothing resent
+    assert [f.item_id for f in again.unknown] == [items[0].id]
+    assert sandbox.ledger.requests["vm/buyback"] == 1
     second = await client.sell_back_many(items, journal=journal, user_id="u1")
     assert second.succeeded == ()
     assert second.unconfirmed == (p.UnconfirmedSellback(items[0].id, items[0].buyback_price),)
-    assert sandbox.ledger.requests["vm/buyback"] == 2  # the resend was refused: sold once
+    assert second.this_run == p.RunTotals(
+        unconfirmed=1, unconfirmed_amount=items[0].buyback_price
+    )
+    assert sandbox.ledger.requests["vm/buyback"] == 1  # settled by the inventory alone
     assert sandbox.ledger.sellback_executions == 1

@@ -153,14 +153,22 @@ async def test_a_rerun_reports_the_whole_job_whatever_it_is_given(
 async def test_items_a_rerun_adds_join_the_job(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
-    """Items given to a rerun that the job did not include are added to it and sold."""
+    """A completed job refuses items it never had, before sending; extend=True adds them."""
     first = (await stocked(client, "u1", 3)).items
     path = tmp_path / "run.db"
     await client.sell_back_many(first, journal=path, user_id="u1")
     more = (await client.buy(TOPPS, amount=2, user_id="u1")).nfts
-    report = await client.sell_back_many(more, journal=path, user_id="u1")
+    with pytest.raises(p.JournalCompletedError, match="extend=True"):
+        await client.sell_back_many([*first, *more], journal=path)
+    assert sandbox.ledger.sellback_executions == 3
+    again = await client.sell_back_many(first, journal=path)  # the same job: fine
+    assert again.resumed == 3
+    assert again.this_run == p.RunTotals()
+    report = await client.sell_back_many(more, journal=path, extend=True)
     assert [s.item_id for s in report.succeeded] == [i.id for i in (*first, *more)]
     assert report.resumed == 3
+    assert report.this_run.sold == 2
+    assert report.this_run.total_amount == sum(i.buyback_price for i in more)
     assert sandbox.ledger.sellback_executions == 5
 
 
