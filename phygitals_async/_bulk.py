@@ -167,12 +167,15 @@ _UNFINISHED = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalStat
 
 
 async def _is_completed(journal: Journal) -> bool:
-    """Whether no item of the job is left to work (pending, unknown, or to retry)."""
+    """Whether the job has items and none is left to work (pending, unknown, to retry)."""
     async with entries_of(journal, _UNFINISHED) as entries:
         async for entry in entries:
             if entry.state is not JournalState.FAILED or entry.retry:
                 return False
-    return True
+    async with entries_of(journal) as entries:
+        async for _ in entries:
+            return True
+    return False  # an empty job (another worker is still adding the items) is not done
 
 
 async def _prices(client: Client, owner: str | None) -> dict[str, Decimal]:
@@ -234,8 +237,7 @@ async def _open(
                     total += 1
                     done += entry.state in DONE and not entry.retry
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            await book.close()
+        await _close(book)
         raise
     if order is not None and len(order) != total:
         order = list(dict.fromkeys(order))  # the input repeated some items
@@ -243,9 +245,23 @@ async def _open(
 
 
 async def _close(journal: Journal) -> None:
-    # Shielded: a cancelled run (Ctrl+C) still writes the outcomes it has.
-    with anyio.CancelScope(shield=True):
-        await journal.close()
+    """Close the journal to the end, even when cancelled meanwhile (then re-raised after).
+
+    A cancelled run (Ctrl+C, the blocking client closing) still commits the outcomes it
+    has and releases the journal's thread, files and lock before its task ends, so
+    whoever waits for that task knows they are released.
+    """
+    closing = asyncio.ensure_future(journal.close())
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.wait([closing])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        closing.exception()  # the cancellation is what the caller hears
+        raise asyncio.CancelledError
+    closing.result()
 
 
 class _Tally:

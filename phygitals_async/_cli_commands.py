@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ._cli_common import EXIT_OK, EXIT_PARTIAL, CommandError, watch
+from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CommandError, watch
 from ._client import AsyncPhygitals
 from ._demo import run_demo
 from ._errors import ConfigurationError
@@ -173,12 +173,17 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         journal=args.journal,
         on_progress=None if args.json else ProgressBar("selling"),
         user_id=args.user,
+        extend=args.extend,
+        stop=getattr(args, "stop", None),
     )
     # Not _answer: --json prints the report's lists and totals, not the report object.
     if args.json:
         print_json(_report_json(report))
     else:
         _print_report(report)
+    stop = getattr(args, "stop", None)
+    if stop is not None and stop.is_set():
+        return EXIT_INTERRUPTED  # drained: what was sent is committed; a rerun resumes
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
@@ -191,6 +196,9 @@ def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
         "total_amount": report.total_amount,
         "unconfirmed_amount": report.unconfirmed_amount,
         "resumed": report.resumed,
+        "remaining": report.remaining,
+        "this_run": report.this_run,
+        "summary": report.summary(),
         "elapsed": round(report.elapsed, 3),
     }
 
@@ -214,7 +222,14 @@ def _print_report(report: BulkSellbackReport) -> None:
             else ""
         )
         + (f"; {report.resumed} settled by earlier runs" if report.resumed else "")
+        + (f"; {report.remaining} left for the next run" if report.remaining else "")
     )
+    if report.resumed:
+        run = report.this_run
+        print(
+            f"this run: sold {run.sold}, failed {run.failed}, unknown {run.unknown},"
+            f" unconfirmed {run.unconfirmed}; credited {money(run.total_amount)}"
+        )
 
 
 async def journal_show(args: argparse.Namespace) -> int:
@@ -242,10 +257,21 @@ def _print_journal(name: str, summary: JournalSummary) -> None:
     )
     amounts = {
         JournalState.SOLD: money(summary.confirmed_amount),
-        JournalState.UNCONFIRMED: money(summary.unconfirmed_amount) + " quoted",
+        JournalState.UNCONFIRMED: _quoted(summary),
     }
     rows = [(state.value, summary.counts[state], amounts.get(state, "")) for state in JournalState]
     table(["state", "items", "amount"], [*rows, ("total", summary.total, "")])
+
+
+def _quoted(summary: JournalSummary) -> str:
+    """The quoted sum of unconfirmed sales, never a missing quote shown as $0.00."""
+    count, unquoted = summary.counts[JournalState.UNCONFIRMED], summary.unquoted
+    if not count:
+        return ""
+    if unquoted == count:
+        return "no quote known"
+    text = money(summary.unconfirmed_amount) + " quoted"
+    return text + (f" ({unquoted} without a quote)" if unquoted else "")
 
 
 async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None:
@@ -256,6 +282,7 @@ async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None
         "total": summary.total,
         "confirmed_amount": str(summary.confirmed_amount),
         "unconfirmed_amount": str(summary.unconfirmed_amount),
+        "unconfirmed_without_quote": summary.unquoted,
     }
     out = sys.stdout
     out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import math
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import TypeVar
 
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
@@ -202,3 +204,39 @@ def report_line(text: str, prefix: str = "") -> None:
     with contextlib.suppress(OSError, ValueError):  # stderr itself may be closed
         sys.stderr.write(f"{prefix}{text}\n")
         sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def draining_on_interrupt() -> Iterator[asyncio.Event]:
+    """Ctrl+C sets the event (stop starting work, finish what was sent); again, aborts.
+
+    The first SIGINT only sets the returned event, so a bulk sellback lets the requests
+    already sent finish and commits their outcomes; the second cancels the command at
+    once, and any later one is an ordinary KeyboardInterrupt. Installed from the start of
+    the command, so no SIGINT is lost while it starts up or opens its journal.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    stop = asyncio.Event()
+    before = signal.getsignal(signal.SIGINT)  # asyncio.run's own handler, put back after
+
+    def interrupted() -> None:
+        if not stop.is_set():
+            stop.set()
+            report_line("interrupted: finishing the sellbacks in flight (Ctrl+C again to abort)")
+            return
+        loop.remove_signal_handler(signal.SIGINT)  # a third Ctrl+C raises as usual
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover  not POSIX
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        if before is not None:
+            signal.signal(signal.SIGINT, before)

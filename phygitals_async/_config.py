@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import posixpath
 import random
 import socket
 import ssl as ssl_module
@@ -124,6 +123,9 @@ def _parse(base_url: object) -> yarl.URL:
     return url
 
 
+_DOCUMENTED_PATHS = {"": "", "/": "", "/_": "/_", "/_/": "/_"}
+
+
 def resolve_base_url(base_url: str | None, key: str) -> str:
     """The base URL for ``key``: given, else ``$PHYGITALS_BASE_URL``, else from the key."""
     sandbox_key = key.startswith(SANDBOX_PREFIX)
@@ -140,8 +142,9 @@ def resolve_base_url(base_url: str | None, key: str) -> str:
         )
         raise ConfigurationError(msg)
     if host == _PHYGITALS_HOST:
-        path = posixpath.normpath("/" + unquote(url.path)).rstrip("/")
-        if path not in {"", "/_"}:
+        # Only the documented spellings: "//_", "/./_" or "/%5F" would reach another path.
+        path = _DOCUMENTED_PATHS.get(url.raw_path)
+        if path is None:
             msg = f"on {_PHYGITALS_HOST} the base_url is {PRODUCTION_URL} or {SANDBOX_URL}"
             raise ConfigurationError(msg)
         if sandbox_key and path != "/_":

@@ -175,6 +175,7 @@ class SqliteJournal:
         self._commits = GroupCommit(self._write_group)
         self._job: JournalJob | None = None
         self._lock: int | None = None  # the run lock's file descriptor, while held
+        self._closing = False
 
     def __repr__(self) -> str:
         return f"SqliteJournal({self.path!r})"
@@ -183,6 +184,9 @@ class SqliteJournal:
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
+            if self._closing:
+                msg = f"journal {self.path!r} is closed"
+                raise JournalError(msg)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="phygitals-journal")
         loop = asyncio.get_running_loop()
         try:
@@ -537,13 +541,13 @@ class SqliteJournal:
         try:
             with contextlib.suppress(JournalError):  # already raised to the run
                 await self._commits.drain()
-            if executor is not None:
-                await self._call(self._close)
         finally:
+            self._closing = True
             self._executor = None
             if executor is not None:
-                # The queue is empty by now: joining the thread takes no time.
+                # What is queued still runs (a commit under way); then the thread ends.
                 executor.shutdown(wait=True)
+            self._close()  # the worker thread is gone: this thread may close the file
             self._let_go()
 
 

@@ -27,6 +27,7 @@ from ._cli_common import (
     EXIT_USAGE,
     Formatter,
     discard_stdout,
+    draining_on_interrupt,
     global_options,
     report,
     report_line,
@@ -185,6 +186,12 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         " job; rerun with it to resume the job, alone to resume only the job's items"
         " (default: none)",
     )
+    p.add_argument(
+        "--extend",
+        action="store_true",
+        help="add the items to the journal's job even though it is complete (one journal is"
+        " one job: a new job wants a new journal, e.g. a dated name) (default: off)",
+    )
     journal = add("journal", "read a bulk sellback journal", "phygitals journal show run.db")
     journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
     p = command(
@@ -329,6 +336,11 @@ async def _run(args: argparse.Namespace) -> int:
         return _completion(args)
     if args.timeout is None:
         args.timeout = DEFAULT_TIMEOUT
+    if args.command == "sellback":
+        with draining_on_interrupt() as stop:
+            args.stop = stop
+            async with _client(args) as client:
+                return await _COMMANDS[args.command](client, args)
     async with _client(args) as client:
         return await _COMMANDS[args.command](client, args)
 

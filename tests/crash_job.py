@@ -1,7 +1,8 @@
 """A journaled bulk sellback in a process of its own, for the crash tests to kill.
 
-``python tests/crash_job.py BASE_URL JOURNAL USER MODE`` runs ``sell_back_many`` with the
-journal and prints the report as one JSON line. MODE says what the run is given:
+``python tests/crash_job.py BASE_URL JOURNAL USER MODE [CONCURRENCY]`` runs
+``sell_back_many`` with the journal (a file or a ``postgresql://`` URL) and prints the
+report as one JSON line. MODE says what the run is given:
 ``original`` (the inventory as the first run saw it, as Items), ``inventory`` (today's),
 ``none`` (nothing: the journal's job alone).
 """
@@ -43,20 +44,27 @@ def as_json(report: BulkSellbackReport) -> dict[str, Any]:
     }
 
 
-async def run(base_url: str, journal: str, user: str, mode: str) -> None:
+async def run(base_url: str, journal: str, user: str, mode: str, concurrency: int = 8) -> None:
     async with AsyncPhygitals(api_key="sandbox-crash", base_url=base_url, timeout=10) as client:
         if mode == "original":
             report = await client.sell_back_many(
-                await original(client, journal, user), concurrency=8, journal=journal, user_id=user
+                await original(client, journal, user),
+                concurrency=concurrency,
+                journal=journal,
+                user_id=user,
             )
         elif mode == "inventory":
             report = await client.sell_back_many(
-                await client.inventory(user), concurrency=8, journal=journal
+                await client.inventory(user), concurrency=concurrency, journal=journal
             )
         else:
-            report = await client.sell_back_many(concurrency=8, journal=journal, user_id=user)
+            report = await client.sell_back_many(
+                concurrency=concurrency, journal=journal, user_id=user
+            )
     sys.stdout.write(json.dumps(as_json(report)) + "\n")
 
 
 if __name__ == "__main__":
-    asyncio.run(run(*sys.argv[1:5]))
+    base_url, journal, user, mode = sys.argv[1:5]
+    concurrency = int(sys.argv[5]) if len(sys.argv) > 5 else 8
+    asyncio.run(run(base_url, journal, user, mode, concurrency))

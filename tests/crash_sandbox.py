@@ -2,7 +2,8 @@
 
 ``python tests/crash_sandbox.py --user U --items N [--faults]`` stocks U with N items,
 prints its port, then serves until killed. ``GET /_ledger`` answers what was executed:
-``{"sold": {item_id: amount}, "executions": n, "buybacks": n}``.
+``{"sold": {item_id: amount}, "executions": n, "buybacks": n, "dropped_after": n}``;
+``POST /_hold?on=1`` holds every buyback at the door (a stalled API) until ``on=0``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import asyncio
 import random
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from phygitals_async.testing import Fault, FaultPlan, SandboxState, make_app
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TOPPS = "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM"
 
@@ -40,7 +44,25 @@ async def serve(args: argparse.Namespace) -> None:
     plan = faults(args.seed + 1) if args.faults else FaultPlan(random.Random(0))  # noqa: S311
     if args.latency:
         plan.add(Fault.latency(args.latency, route="vm/buyback"))
+    dropped = (
+        plan.add(Fault.drop_after(route="vm/buyback", probability=args.drop_after))
+        if args.drop_after
+        else None
+    )
+    held = asyncio.Event()  # set: buybacks wait at the door (a stalled API)
+    held.set()
+
+    @web.middleware
+    async def hold(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.endswith("/vm/buyback"):
+            await held.wait()
+            if request.transport is None or request.transport.is_closing():
+                # Its client died while it waited: it never reaches the sale.
+                raise web.HTTPServiceUnavailable
+        return await handler(request)
+
     app = make_app(state, plan)
+    app.middlewares.insert(0, hold)
 
     async def ledger(_: web.Request) -> web.Response:
         return web.json_response(
@@ -48,10 +70,19 @@ async def serve(args: argparse.Namespace) -> None:
                 "sold": {k: str(v) for k, v in state.ledger.sold.items()},
                 "executions": state.ledger.sellback_executions,
                 "buybacks": state.ledger.requests["vm/buyback"],
+                "dropped_after": 0 if dropped is None else dropped.fired,
             }
         )
 
+    async def stall(request: web.Request) -> web.Response:
+        if request.query.get("on") == "1":
+            held.clear()
+        else:
+            held.set()
+        return web.json_response({"held": not held.is_set()})
+
     app.router.add_get("/_ledger", ledger)
+    app.router.add_post("/_hold", stall)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
     await runner.setup()
     sock = socket.socket()
@@ -69,6 +100,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--drop-after", type=float, default=0.0)
     asyncio.run(serve(parser.parse_args()))
 
 

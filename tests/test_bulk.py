@@ -212,9 +212,7 @@ async def test_cancelled_run_resumes_from_the_journal(
     again = await client.sell_back_many(items, journal=journal, user_id="u1")
     assert again.resumed == 80
     assert again.this_run == p.RunTotals()  # nothing was left for the third run
-    assert again == attrs.evolve(
-        report, elapsed=again.elapsed, resumed=80, this_run=again.this_run
-    )
+    assert again == attrs.evolve(report, elapsed=again.elapsed, resumed=80, this_run=again.this_run)
 
 
 async def test_journal_keeps_final_failures_and_retries_transient_ones(
@@ -325,8 +323,6 @@ async def test_unknown_outcomes_are_rechecked_on_the_next_run(
     second = await client.sell_back_many(items, journal=journal, user_id="u1")
     assert second.succeeded == ()
     assert second.unconfirmed == (p.UnconfirmedSellback(items[0].id, items[0].buyback_price),)
-    assert second.this_run == p.RunTotals(
-        unconfirmed=1, unconfirmed_amount=items[0].buyback_price
-    )
+    assert second.this_run == p.RunTotals(unconfirmed=1, unconfirmed_amount=items[0].buyback_price)
     assert sandbox.ledger.requests["vm/buyback"] == 1  # settled by the inventory alone
     assert sandbox.ledger.sellback_executions == 1
