@@ -375,7 +375,16 @@ async def sell_back_many(
             if on_progress is not None:
                 on_progress(done, opened.total)
 
-        run = Run(client, opened.journal, opened.owner, concurrency, emit, stop=stop)
+        instant = isinstance(opened.journal, MemoryJournal)
+        run = Run(
+            client,
+            opened.journal,
+            opened.owner,
+            concurrency,
+            emit,
+            stop=stop,
+            instant_commits=instant,
+        )
         await run.run()
         return await _report(run, opened, outcomes, started, tally)
     finally:
@@ -412,6 +421,7 @@ async def iter_sell_back(
                     send.send,
                     keep_errors=False,
                     stop=stop,
+                    instant_commits=isinstance(opened.journal, MemoryJournal),
                 )
                 await run.run()
 

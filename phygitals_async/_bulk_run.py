@@ -204,6 +204,7 @@ class Run:
         *,
         keep_errors: bool = True,
         stop: StopFlag | None = None,
+        instant_commits: bool = False,
     ) -> None:
         self.client = client
         self.stop = stop
@@ -214,8 +215,11 @@ class Run:
         # This run's failures with their full detail, for a report; a stream needs none.
         self.errors: dict[str, Exception] | None = {} if keep_errors else None
         self.ambiguous: list[_Ambiguous] = []
-        # The pool has ``concurrency`` workers; this lets fewer send while 429s come back.
+        # At most ``concurrency`` requests are in flight (fewer while 429s come back). A
+        # worker waits for its outcome's commit holding no slot, so where commits take time
+        # a second worker per slot keeps every slot sending meanwhile.
         self.limit = AdaptiveLimit(concurrency)
+        self.workers = concurrency if instant_commits else 2 * concurrency
         # Lost answers this run settled, by how: for one summary line instead of a warning each.
         self.reconciled: collections.Counter[str] = collections.Counter()
 
@@ -385,7 +389,7 @@ class Run:
 
         async with _one_error(), anyio.create_task_group() as tasks:
             tasks.start_soon(feed.fill)
-            for _ in range(self.concurrency):
+            for _ in range(self.workers):
                 tasks.start_soon(worker)
         batch, self.ambiguous = self.ambiguous, []
         await self.reconcile(batch, concurrency=self.concurrency)
@@ -408,8 +412,8 @@ class _Feed:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.journal = run.journal
-        self.low = run.concurrency
-        self.group = max(run.concurrency, _BEGIN_GROUP)
+        self.low = run.workers
+        self.group = max(run.workers, _BEGIN_GROUP)
         self.ready: collections.deque[JournalEntry] = collections.deque()
         self.done = False
         self.wanted = asyncio.Event()

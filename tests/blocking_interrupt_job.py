@@ -9,6 +9,7 @@ threads still running and the open file descriptors of the journal.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -36,7 +37,11 @@ def main(base_url: str, journal: str, user: str) -> None:
         ids = [item.id for item in client.inventory(user).items]
         sys.stdout.write("started\n")
         sys.stdout.flush()
-        client.sell_back_many(ids, journal=journal, concurrency=8)
+        try:
+            client.sell_back_many(ids, journal=journal, concurrency=8)
+        finally:
+            # The job is over, whichever way: a late signal must not cut the report short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         outcome = "interrupted"
         client.list_packs()  # the client still works after the interrupt
