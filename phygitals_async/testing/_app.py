@@ -271,5 +271,5 @@ def make_app(
         for method, path, handler in routes:
             app.router.add_route(method, prefix + path, handler)
     if admin:
-        app.router.add_get(LEDGER_PATH, make_ledger_handler(state.ledger))
+        app.router.add_get(LEDGER_PATH, make_ledger_handler(lambda: state.ledger))
     return app

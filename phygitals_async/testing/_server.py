@@ -16,8 +16,10 @@ from anyio.from_thread import start_blocking_portal
 from .._client import AsyncPhygitals
 from .._sync import Phygitals
 from ._app import make_app
+from ._clock import SandboxClock
 from ._faults import FaultPlan
-from ._state import Ledger, ProductionBehaviours, SandboxClock, SandboxState
+from ._ledger import Ledger
+from ._state import ProductionBehaviours, SandboxState
 
 __all__ = ["DEFAULT_KEY", "LocalSandbox", "sandbox_in_thread"]
 
