@@ -88,10 +88,11 @@ def _announce(sandbox: LocalSandbox, *, admin: bool, dashboard: bool, json_lines
     else:
         print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
         print(f"  export PHYGITALS_API_KEY={DEFAULT_KEY} PHYGITALS_BASE_URL={sandbox.url}")
-        if dashboard_url is not None:
-            print(f"  dashboard: {dashboard_url} (control API under {dashboard_url}api/)")
+        # The ledger's line keeps its place (third) from before the dashboard existed.
         if ledger_url is not None:
             print(f"  ledger: GET {ledger_url} (fetch_ledger reads it)")
+        if dashboard_url is not None:
+            print(f"  dashboard: {dashboard_url} (control API under {dashboard_url}api/)")
         for fault in sandbox.faults.rules:
             print(f"  fault: {fault.kind.value} on {fault.route or 'every route'}")
         if sandbox.production.pending_polls:
