@@ -13,7 +13,7 @@ import contextlib
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from ._cli_common import (
     EXIT_OK,
     EXIT_PIPE,
     EXIT_USAGE,
+    CommandError,
     Formatter,
     discard_stdout,
     draining_on_interrupt,
@@ -86,6 +87,80 @@ def _seed_option(parser: argparse.ArgumentParser) -> None:
     """``--seed`` of the commands that start a local sandbox."""
     parser.add_argument(
         "--seed", type=int, default=0, help="makes ids and pulls repeatable (default: 0)"
+    )
+
+
+def _spec(parse: str) -> Callable[[str], Any]:
+    """An argparse type that reads a start-up option as the sandbox's control API does."""
+
+    def read(text: str) -> Any:
+        from .testing import _serve  # noqa: PLC0415  only `sandbox` needs the sandbox
+
+        try:
+            return getattr(_serve, parse)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    read.__name__ = parse
+    return read
+
+
+def _polls(text: str) -> int:
+    if not text.isdigit():
+        msg = f"a whole number of polls, 0 or more, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _sandbox_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``phygitals sandbox``: where it listens, and what it rehearses."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8787,
+        help="port to listen on; 0 picks a free one (default: 8787)",
+    )
+    _seed_option(p)
+    p.add_argument(
+        "--admin",
+        action="store_true",
+        help="also serve the ledger at GET /_sandbox/ledger, for tests in another process "
+        "(default: off)",
+    )
+    p.add_argument(
+        "--latency",
+        type=_spec("parse_duration"),
+        metavar="DURATION",
+        help="delay every answer by DURATION: 80ms, 1.5s, 2m or seconds (default: none)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        dest="faults",
+        default=[],
+        type=_spec("parse_fault_spec"),
+        metavar="ROUTE:FAULT[=VALUE][:N|P%]",
+        help="inject a fault from the start (repeatable): ROUTE is vm/available, "
+        "vm/recent-pulls, vm/buy/init, vm/buy/status, inventory, card, vm/buyback, ship/quote, "
+        "ship/request, ship/order or * for all; FAULT is latency=DURATION, status[=CODE], "
+        "drop_before, drop_after, malformed_json or html_error[=CODE]; then N for the next N "
+        "requests or P%% for that share of them, every request when left out "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--pending-polls",
+        type=_polls,
+        default=0,
+        metavar="N",
+        help="buy/status answers pending N times per purchase before the result, as "
+        "production may (default: 0, as the hosted sandbox)",
+    )
+    p.add_argument(
+        "--no-dashboard",
+        action="store_false",
+        dest="dashboard",
+        help="do not serve the dashboard page and control API at /_sandbox/ (default: served)",
     )
 
 
@@ -253,21 +328,15 @@ def _parser() -> argparse.ArgumentParser:  # noqa: PLR0915  the whole command li
         "at most --timeout seconds; one of %(choices)s (default: no wait)",
     )
     _interval_option(o, "--wait-until", 30.0, ORDER_MAX_INTERVAL)
-    p = add("sandbox", "serve a local sandbox until Ctrl+C", "phygitals sandbox --port 8787")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument(
-        "--port",
-        type=int,
-        default=8787,
-        help="port to listen on; 0 picks a free one (default: 8787)",
+    p = add(
+        "sandbox",
+        "serve a local sandbox, its dashboard and control API until Ctrl+C",
+        "phygitals sandbox --port 8787\n"
+        "  phygitals sandbox --latency 80ms --pending-polls 2\n"
+        "  phygitals sandbox --fault vm/buyback:drop_after:5% --fault inventory:status=503:2\n"
+        "  phygitals sandbox --fault '*:latency=2s:10%'",
     )
-    _seed_option(p)
-    p.add_argument(
-        "--admin",
-        action="store_true",
-        help="also serve the ledger at GET /_sandbox/ledger, for tests in another process "
-        "(default: off)",
-    )
+    _sandbox_options(p)
     p = add(
         "demo",
         "the whole flow against an in-process local sandbox (no key needed)",
@@ -305,16 +374,23 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
 
 
 async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
-    from .testing._serve import serve  # noqa: PLC0415  only this command needs the server
+    from .testing._serve import ServeError, serve  # noqa: PLC0415  only this command serves
 
-    await serve(
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        admin=args.admin,
-        json_lines=args.json,
-        serve_for=serve_for,
-    )
+    try:
+        await serve(
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            admin=args.admin,
+            json_lines=args.json,
+            serve_for=serve_for,
+            dashboard=args.dashboard,
+            latency=args.latency,
+            faults=args.faults,
+            pending_polls=args.pending_polls,
+        )
+    except ServeError as exc:
+        raise CommandError(str(exc)) from exc
     return EXIT_OK
 
 

@@ -110,6 +110,21 @@ def test_sdist_ships_every_test_file_and_what_the_tests_run(sdist: Path) -> None
     assert not [m for m in members if m.endswith(".pyc") or "__pycache__" in m]
 
 
+DASHBOARD_FILES = ("index.html", "dashboard.js", "dashboard.css")
+
+
+def test_the_dashboard_files_ship_in_the_sdist_and_the_wheel(sdist: Path, wheel: Path) -> None:
+    """The sandbox page's own files are in both archives: served offline, from the package."""
+    with tarfile.open(sdist) as archive:
+        in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    with zipfile.ZipFile(wheel) as archive:
+        in_wheel = set(archive.namelist())
+    for name in DASHBOARD_FILES:
+        assert f"phygitals_async/testing/dashboard/{name}" in in_sdist
+        assert f"phygitals_async/testing/dashboard/{name}" in in_wheel
+    assert {"scripts/screenshot_dashboard.py", "docs/images/sandbox-dashboard.png"} <= in_sdist
+
+
 def test_wheel_metadata_states_licence_urls_pythons_and_floors(wheel: Path) -> None:
     """SPDX licence with its file, project URLs, one classifier per tested Python."""
     metadata = _metadata(wheel)

@@ -23,10 +23,12 @@ A sandbox in another process (``phygitals sandbox --admin``) shows its ledger to
 
 from ._admin import fetch_ledger
 from ._app import make_app
+from ._clock import SandboxClock
 from ._faults import Fault, FaultKind, FaultPlan
+from ._ledger import Ledger
 from ._postgres import TemporaryPostgres, find_postgres_bin
 from ._server import DEFAULT_KEY, LocalSandbox, sandbox_in_thread
-from ._state import Ledger, ProductionBehaviours, Reject, SandboxClock, SandboxState
+from ._state import ProductionBehaviours, Reject, SandboxState
 from ._time import FakeTime
 
 __all__ = [

@@ -13,12 +13,13 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-from ._state import Ledger
+from ._ledger import Ledger
 
 __all__ = [
     "LEDGER_PATH",
@@ -39,6 +40,8 @@ def ledger_to_json(ledger: Ledger) -> dict[str, Any]:
     data: dict[str, Any] = {name: getattr(ledger, name) for name in _COUNTS}
     data["sold"] = {item_id: str(amount) for item_id, amount in ledger.sold.items()}
     data["amount_paid"] = str(ledger.amount_paid)
+    data["sellers"] = dict(ledger.sellers)
+    data["sold_at"] = {item_id: when.isoformat() for item_id, when in ledger.sold_at.items()}
     for name in _COUNTERS:
         data[name] = dict(getattr(ledger, name))
     return data
@@ -54,6 +57,12 @@ def ledger_from_json(data: dict[str, Any]) -> Ledger:
         purchases=int(data["purchases"]),
         items_pulled=int(data["items_pulled"]),
         sold={item_id: Decimal(amount) for item_id, amount in data["sold"].items()},
+        # A sandbox older than the per-user ledger sends neither; read them as unknown.
+        sellers=dict(data.get("sellers", {})),
+        sold_at={
+            item_id: datetime.fromisoformat(when)
+            for item_id, when in data.get("sold_at", {}).items()
+        },
         sellback_executions=int(data["sellback_executions"]),
         orders_created=int(data["orders_created"]),
         quotes_created=int(data["quotes_created"]),
@@ -63,11 +72,13 @@ def ledger_from_json(data: dict[str, Any]) -> Ledger:
     )
 
 
-def make_ledger_handler(ledger: Ledger) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler serving ``ledger`` (read at each request, so always current)."""
+def make_ledger_handler(
+    ledger: Callable[[], Ledger],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler serving ``ledger()`` (read at each request, so always current)."""
 
     async def ledger_route(_request: web.Request) -> web.Response:
-        return web.json_response(ledger_to_json(ledger))
+        return web.json_response(ledger_to_json(ledger()))
 
     return ledger_route
 

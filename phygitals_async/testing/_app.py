@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from ._admin import LEDGER_PATH, make_ledger_handler
+from ._control import RequestRecord, SandboxControl, redact_key
+from ._dashboard import add_dashboard_routes, dashboard_middleware
 from ._faults import Fault, FaultKind, FaultPlan
 from ._state import Reject, SandboxState
 
@@ -23,8 +26,10 @@ KEYS_KEY: web.AppKey[frozenset[str] | None] = web.AppKey("api_keys", frozenset)
 # How many request ids were handed out (a one-element list: app state is set once).
 REQUEST_IDS_KEY: web.AppKey[list[int]] = web.AppKey("request_ids", list)
 REQUEST_ID_HEADER = "X-Request-Id"
+LOG_KEY: web.AppKey[SandboxControl] = web.AppKey("log", SandboxControl)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_DROPPED = 599  # the status of an answer never sent: the connection was closed instead
 
 _HTML_PAGE = (
     "<html><head><title>{code} Bad Gateway</title></head>"
@@ -155,7 +160,7 @@ async def _count(request: web.Request, handler: Handler) -> web.StreamResponse:
 def _drop(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.abort()
-    return web.Response(status=599)
+    return web.Response(status=_DROPPED)
 
 
 def _answer_unprocessed(request: web.Request, fault: Fault) -> web.Response:
@@ -221,18 +226,40 @@ async def _rejects(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def _request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Every answer, errors and injected faults included, carries an id as the API's does.
+    # Every answer, errors and injected faults included, carries an id as the API's does;
+    # every partner request is logged for the dashboard, a latency fault in its latency.
     issued = request.app[REQUEST_IDS_KEY]
     issued[0] += 1
     request_id = f"req_sandbox_{issued[0]:08d}"
+    started = time.perf_counter()
+    status = 500
     try:
         response = await handler(request)
+        status = response.status
     except web.HTTPException as exc:
+        status = exc.status
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
+    finally:
+        if _route_of(request) is not None:
+            _record(request, request_id, status, started)
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def _record(request: web.Request, request_id: str, status: int | None, started: float) -> None:
+    control = request.app[LOG_KEY]
+    record = RequestRecord(
+        at=control.state.clock.now(),
+        method=request.method,
+        path=request.path_qs[:300],
+        status=None if status == _DROPPED else status,
+        latency=time.perf_counter() - started,
+        request_id=request_id,
+        key=redact_key(request.headers.get("X-API-Key", "")),
+    )
+    control.requests.add(record)
 
 
 def make_app(
@@ -241,6 +268,8 @@ def make_app(
     *,
     api_keys: frozenset[str] | None = None,
     admin: bool = False,
+    dashboard: bool = False,
+    control: SandboxControl | None = None,
 ) -> web.Application:
     """The sandbox app, serving every route under both ``/api/v1`` and ``/_/api/v1``.
 
@@ -249,9 +278,14 @@ def make_app(
     ``api_keys``: the accepted keys; ``None`` accepts any key starting with ``sandbox-``.
     ``admin``: also serve ``GET /_sandbox/ledger`` (the ledger as JSON, for tests in another
     process); it carries no route name, so it is never counted, faulted or key-checked.
+    ``dashboard``: also serve the dashboard page at ``/_sandbox/`` and its control API
+    under ``/_sandbox/api/`` (see :mod:`._dashboard`), driving ``control`` (by default a
+    new :class:`SandboxControl` of ``state`` and ``faults``).
     """
-    app = web.Application(middlewares=[_request_id, _count, _faults, _auth, _rejects])
+    middlewares = [dashboard_middleware, _request_id, _count, _faults, _auth, _rejects]
+    app = web.Application(middlewares=middlewares)
     app[REQUEST_IDS_KEY] = [0]
+    app[LOG_KEY] = control = control or SandboxControl(state, faults)
     app[STATE_KEY] = state
     app[FAULTS_KEY] = faults
     app[KEYS_KEY] = api_keys
@@ -271,5 +305,7 @@ def make_app(
         for method, path, handler in routes:
             app.router.add_route(method, prefix + path, handler)
     if admin:
-        app.router.add_get(LEDGER_PATH, make_ledger_handler(state.ledger))
+        app.router.add_get(LEDGER_PATH, make_ledger_handler(lambda: state.ledger))
+    if dashboard:
+        add_dashboard_routes(app, control)
     return app

@@ -123,6 +123,11 @@ class FaultPlan:
         """Remove every rule."""
         self.rules.clear()
 
+    def reset(self, rng: random.Random) -> None:
+        """Remove every rule and draw probabilities from ``rng`` from now on."""
+        self._rng = rng
+        self.rules.clear()
+
     def pick(self, route: str, method: str) -> list[Fault]:
         """The rules that fire for this request: any latency, then at most one other fault."""
         chosen: list[Fault] = []

@@ -1,7 +1,9 @@
 """``phygitals sandbox``: serve a local sandbox until interrupted, for another process's app.
 
 It lives with the sandbox so that the command line is the only production module that
-reaches into :mod:`phygitals_async.testing`, and only for the sandbox commands.
+reaches into :mod:`phygitals_async.testing`, and only for the sandbox commands. It needs
+nothing of the command line back: a failure to listen is a :class:`ServeError` that the
+command line words as its own.
 """
 
 from __future__ import annotations
@@ -9,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import errno
 import sys
+from collections.abc import Sequence
 
-from .._cli_common import CommandError
 from .._output import print_json_line
-from ._server import LocalSandbox
+from ._faults import Fault
+from ._server import DEFAULT_KEY, LocalSandbox
+from ._specs import parse_duration, parse_fault_spec
+from ._state import ProductionBehaviours
 
-__all__ = ["serve"]
+__all__ = ["ServeError", "parse_duration", "parse_fault_spec", "serve"]
 
 
-async def serve(
+class ServeError(Exception):
+    """The sandbox cannot listen where it was asked to; the message says what to do."""
+
+
+async def serve(  # noqa: PLR0913  the command's options, passed through by name
     *,
     host: str,
     port: int,
@@ -25,14 +34,28 @@ async def serve(
     admin: bool = False,
     json_lines: bool,
     serve_for: float | None,
+    dashboard: bool = True,
+    latency: float | None = None,
+    faults: Sequence[Fault] = (),
+    pending_polls: int = 0,
 ) -> None:
     """Serve on ``host:port`` until cancelled, or for ``serve_for`` seconds when given.
 
     Prints where it listens (a JSON line with ``json_lines``) once it is ready; a port in
-    use or an address that cannot be bound is a :class:`CommandError`. With ``admin`` the
-    ledger is served at ``GET /_sandbox/ledger`` too, and its URL printed.
+    use or an address that cannot be bound is a :class:`ServeError`. With ``admin`` the
+    ledger is served at ``GET /_sandbox/ledger`` too, and its URL printed. ``latency``
+    (seconds), ``faults`` and ``pending_polls`` are active from the start and after a reset.
     """
-    sandbox = LocalSandbox(host=host, port=port, seed=seed, admin=admin)
+    initial = [*([Fault.latency(latency)] if latency else []), *faults]
+    sandbox = LocalSandbox(
+        host=host,
+        port=port,
+        seed=seed,
+        admin=admin,
+        dashboard=dashboard,
+        initial_faults=initial,
+        production=ProductionBehaviours(pending_polls=pending_polls),
+    )
     try:
         await sandbox.start()
     except OSError as exc:
@@ -43,21 +66,35 @@ async def serve(
             )
         else:
             msg = f"cannot serve on {host} port {port}: {exc.strerror or exc}"
-        raise CommandError(msg) from exc
+        raise ServeError(msg) from exc
     try:
-        ledger_url = f"{sandbox.root_url}/_sandbox/ledger" if admin else None
-        if json_lines:
-            info = {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": "sandbox-local"}
-            print_json_line(info if ledger_url is None else {**info, "ledger_url": ledger_url})
-        else:
-            print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
-            print(f"  export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL={sandbox.url}")
-            if ledger_url is not None:
-                print(f"  ledger: GET {ledger_url} (fetch_ledger reads it)")
-        sys.stdout.flush()
+        _announce(sandbox, admin=admin, dashboard=dashboard, json_lines=json_lines)
         if serve_for is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(serve_for)
     finally:
         await sandbox.stop()
+
+
+def _announce(sandbox: LocalSandbox, *, admin: bool, dashboard: bool, json_lines: bool) -> None:
+    ledger_url = f"{sandbox.root_url}/_sandbox/ledger" if admin else None
+    dashboard_url = sandbox.dashboard_url if dashboard else None
+    if json_lines:
+        info = {"url": sandbox.url, "root_url": sandbox.root_url, "api_key": DEFAULT_KEY}
+        if dashboard_url is not None:
+            info["dashboard_url"] = dashboard_url
+        print_json_line(info if ledger_url is None else {**info, "ledger_url": ledger_url})
+    else:
+        print(f"local sandbox on {sandbox.root_url} (also under /_); any 'sandbox-' key works")
+        print(f"  export PHYGITALS_API_KEY={DEFAULT_KEY} PHYGITALS_BASE_URL={sandbox.url}")
+        # The ledger's line keeps its place (third) from before the dashboard existed.
+        if ledger_url is not None:
+            print(f"  ledger: GET {ledger_url} (fetch_ledger reads it)")
+        if dashboard_url is not None:
+            print(f"  dashboard: {dashboard_url} (control API under {dashboard_url}api/)")
+        for fault in sandbox.faults.rules:
+            print(f"  fault: {fault.kind.value} on {fault.route or 'every route'}")
+        if sandbox.production.pending_polls:
+            print(f"  buy/status answers pending {sandbox.production.pending_polls} time(s)")
+    sys.stdout.flush()

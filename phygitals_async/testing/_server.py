@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -16,8 +16,12 @@ from anyio.from_thread import start_blocking_portal
 from .._client import AsyncPhygitals
 from .._sync import Phygitals
 from ._app import make_app
-from ._faults import FaultPlan
-from ._state import Ledger, ProductionBehaviours, SandboxClock, SandboxState
+from ._clock import SandboxClock
+from ._control import SandboxControl
+from ._dashboard import DASHBOARD_PATH
+from ._faults import Fault, FaultPlan
+from ._ledger import Ledger
+from ._state import ProductionBehaviours, SandboxState
 
 __all__ = ["DEFAULT_KEY", "LocalSandbox", "sandbox_in_thread"]
 
@@ -44,9 +48,13 @@ class LocalSandbox:
         api_keys: the keys accepted; by default any key starting with ``sandbox-``.
         admin: also serve ``GET /_sandbox/ledger``, so tests in another process can read
             the ledger (see :func:`fetch_ledger`); off unless asked.
+        dashboard: serve the live dashboard page at :attr:`dashboard_url` and its JSON
+            control API under ``/_sandbox/api/``; on unless turned off.
+        initial_faults: fault rules active from the start, and again after :meth:`reset`.
+        production: production-only behaviours from the start (and after :meth:`reset`).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  keyword-only options of a test double, each defaulted
         self,
         *,
         seed: int = 0,
@@ -55,14 +63,21 @@ class LocalSandbox:
         start_time: datetime | None = None,
         api_keys: frozenset[str] | None = None,
         admin: bool = False,
+        dashboard: bool = True,
+        initial_faults: Sequence[Fault] = (),
+        production: ProductionBehaviours | None = None,
     ) -> None:
         self.clock = SandboxClock(start_time)
         self.state = SandboxState(seed=seed, clock=self.clock)
+        if production is not None:
+            self.state.production = production
         self.faults = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
+        self.control = SandboxControl(self.state, self.faults, initial_faults=initial_faults)
         self.host = host
         self.port = port
         self._api_keys = api_keys
         self._admin = admin
+        self._dashboard = dashboard
         self._runner: web.AppRunner | None = None
 
     @property
@@ -88,9 +103,40 @@ class LocalSandbox:
         """The base URL for a client: the sandbox prefix, as the hosted sandbox has."""
         return self.root_url + "/_"
 
+    @property
+    def dashboard_url(self) -> str:
+        """The live dashboard page, ``http://host:port/_sandbox/`` (see the README)."""
+        if not self._dashboard:
+            msg = "this sandbox was started with dashboard=False"
+            raise RuntimeError(msg)
+        return self.root_url + DASHBOARD_PATH
+
+    def reset(self) -> None:
+        """Back to a fresh sandbox with the same seed: no users, purchases, sales or orders.
+
+        The clock returns to its start, the faults to ``initial_faults`` and the production
+        behaviours to those given at construction; the dashboard's "Reset" does the same.
+        """
+        self.control.reset()
+
+    def seed_items(self, user_id: str, count: int = 1) -> list[str]:
+        """Give ``user_id`` ``count`` (1 to 1000) new items, as if bought now; their ids.
+
+        No purchase is recorded in the ledger: the items are simply there, so a test can
+        start from a stocked inventory. The dashboard's "Seed items" does the same.
+        """
+        return self.control.seed_items(user_id, count)
+
     async def start(self) -> None:
         """Listen on the configured (or a free) port."""
-        app = make_app(self.state, self.faults, api_keys=self._api_keys, admin=self._admin)
+        app = make_app(
+            self.state,
+            self.faults,
+            api_keys=self._api_keys,
+            admin=self._admin,
+            dashboard=self._dashboard,
+            control=self.control,
+        )
         # A test server stops at once: handlers stalled by injected latency are not awaited.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()

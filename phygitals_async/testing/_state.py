@@ -12,18 +12,20 @@ import math
 import random
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
 
 from ._catalogue import PACKS, PLAYERS, SETS
+from ._clock import SandboxClock
+from ._items import SandboxItem, iso
+from ._ledger import Ledger
 
 __all__ = ["Ledger", "ProductionBehaviours", "Reject", "SandboxClock", "SandboxState"]
 
 CENT = Decimal("0.01")
-SELLBACK_WINDOW = timedelta(days=7)
 QUOTE_LIFETIME = timedelta(minutes=15)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -37,26 +39,6 @@ class Reject(Exception):  # noqa: N818  a rule's answer, not an error of the san
         self.status = status
         self.body: dict[str, Any] = {"error": error, **extra}
         self.headers: dict[str, str] = {}
-
-
-class SandboxClock:
-    """The sandbox's notion of now: real UTC time plus an offset that tests move forward.
-
-    Example: ``sandbox.clock.advance(days=8)`` expires every item bought before.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._fixed = start
-        self._offset = timedelta()
-
-    def now(self) -> datetime:
-        """The current sandbox time (timezone-aware, UTC)."""
-        base = self._fixed if self._fixed is not None else datetime.now(UTC)
-        return base + self._offset
-
-    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, days: float = 0.0) -> None:
-        """Move time forward (seconds as float)."""
-        self._offset += timedelta(seconds=seconds, minutes=minutes, days=days)
 
 
 @attrs.define
@@ -83,87 +65,24 @@ class ProductionBehaviours:
     active_buyback_sessions: set[str] = attrs.field(factory=set)
 
 
-@attrs.define
-class Ledger:
-    """What the sandbox actually executed, so tests can prove exactly-once effects.
-
-    ``sold`` maps each sold item id to the amount paid; ``amount_paid`` is their exact sum.
-    ``requests`` counts requests per route; ``max_in_flight`` is the most seen at once.
-    """
-
-    purchases: int = 0
-    items_pulled: int = 0
-    sold: dict[str, Decimal] = attrs.field(factory=dict)
-    sellback_executions: int = 0
-    orders_created: int = 0
-    quotes_created: int = 0
-    requests: Counter[str] = attrs.field(factory=Counter)
-    in_flight: Counter[str] = attrs.field(factory=Counter)
-    max_in_flight: Counter[str] = attrs.field(factory=Counter)
-
-    @property
-    def amount_paid(self) -> Decimal:
-        """The exact total paid out for sellbacks."""
-        return sum(self.sold.values(), Decimal(0))
-
-
-@attrs.define
-class _Item:
-    id: str
-    pack: dict[str, Any]
-    fmv: Decimal
-    buyback_price: Decimal
-    metadata: dict[str, Any]
-    purchased_at: datetime
-    user_id: str | None
-    state: str = "owned"  # owned | sold | shipping
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.purchased_at + SELLBACK_WINDOW
-
-    @property
-    def shippable(self) -> bool:
-        return str(self.pack["_source"]) != "enft"
-
-    def as_nft(self, *, links: str) -> dict[str, Any]:
-        enft = self.pack["_source"] == "enft"
-        data: dict[str, Any] = {
-            "id": self.id,
-            "buyback_price": self.buyback_price,
-            "mint_address": self.id if enft else None,
-            "type": self.pack["_source"],
-            "content": {"metadata": self.metadata},
-        }
-        if enft:
-            data["collection_address"] = "CoLLecti0nDigitalLegendsXXXXXXXXXXXXXXXXXXXX"
-            data["token_standard"] = "pNFT"  # noqa: S105  a token standard, not a secret
-        if links == "full":
-            data["content"]["links"] = {
-                "image": self.metadata["image"],
-                "back_image": self.metadata["back_image"],
-            }
-        elif links == "back":
-            data["content"]["links"] = {"back_image": self.metadata["back_image"]}
-        return data
-
-
-def iso(when: datetime) -> str:
-    """An ISO 8601 UTC time with milliseconds and ``Z``, as the API writes them."""
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
 class SandboxState:
     """Packs, users' items, purchase sessions, quotes and orders, all in memory."""
 
     def __init__(self, *, seed: int = 0, clock: SandboxClock | None = None) -> None:
+        self.seed = seed
         self.clock = clock or SandboxClock()
-        self.rng = random.Random(seed)  # noqa: S311  deterministic test data, not secrets
         self.production = ProductionBehaviours()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every user, item, session, quote, order and the ledger: fresh, same seed.
+
+        The clock and the production behaviours are left as they are.
+        """
+        self.rng = random.Random(self.seed)  # noqa: S311  deterministic test data, not secrets
         self.ledger = Ledger()
         self.packs = {p["id"]: p for p in PACKS}
-        self.items: dict[str, _Item] = {}
+        self.items: dict[str, SandboxItem] = {}
         self.users: dict[str, list[str]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
         self.polls: Counter[str] = Counter()
@@ -182,7 +101,7 @@ class SandboxState:
         raw = self.rng.getrandbits(size * 8).to_bytes(size, "big")
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def _pull(self, pack: dict[str, Any], user_id: str | None, when: datetime) -> _Item:
+    def _pull(self, pack: dict[str, Any], user_id: str | None, when: datetime) -> SandboxItem:
         tiers = pack["rarity_distribution"]
         tier = self.rng.choices(tiers, weights=[float(t["weight"]) for t in tiers])[0]
         span = float(tier["upper"] - tier["lower"])
@@ -197,7 +116,7 @@ class SandboxState:
         year = str(self.rng.randrange(1999, 2026))
         slug = f"{player}-{variant}".lower().replace(" ", "-").replace("/", "")
         grade = self.rng.choice(["9", "9.5", "10"])
-        item = _Item(
+        item = SandboxItem(
             id=item_id,
             pack=pack,
             fmv=fmv,
@@ -224,6 +143,14 @@ class SandboxState:
         self.pulls.append(item.id)
         return item
 
+    def grant(self, user_id: str, count: int) -> list[str]:
+        """Give ``user_id`` ``count`` new items, bought now, outside any purchase or ledger."""
+        pack = next(p for p in self.packs.values() if p["enable"] and p["in_stock"])
+        now = self.clock.now()
+        items = [self._pull(pack, user_id, now).id for _ in range(count)]
+        self.users.setdefault(user_id, []).extend(items)
+        return items
+
     def _seed_recent_pulls(self) -> None:
         start = self.clock.now() - timedelta(hours=3)
         for n in range(12):
@@ -233,7 +160,7 @@ class SandboxState:
             item.fmv = (item.buyback_price / Decimal("0.85")).quantize(CENT)
             item.state = "sold"
 
-    def _owned(self, item_id: object) -> _Item | None:
+    def _owned(self, item_id: object) -> SandboxItem | None:
         item = self.items.get(item_id) if isinstance(item_id, str) else None
         if item is None or item.user_id is None or item.state != "owned":
             return None
@@ -305,8 +232,13 @@ class SandboxState:
         items = [self._pull(pack, user_id, now) for _ in range(int(amount))]
         session_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         self.users.setdefault(user_id, []).extend(i.id for i in items)
+        # Fulfilled at once, as the sandbox does, unless production-only polls were asked for.
+        later = self.production.pending_polls > 0 or self.production.fail_purchases
         self.sessions[session_id] = {
             "user_id": user_id,
+            "pack_id": pack["id"],
+            "status": "pending" if later else "fulfilled",
+            "created_at": now,
             "items": [i.id for i in items],
             "public_id": "_" + self._token("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4),
             "tx_hash": "sandbox_" + self._b64(32),
@@ -326,7 +258,9 @@ class SandboxState:
         if self.polls[session_id] <= self.production.pending_polls:
             return {"status": "pending"}
         if self.production.fail_purchases:
+            session["status"] = "failed"
             raise Reject(400, "Transaction failed")
+        session["status"] = "fulfilled"
         return {
             "result": {
                 "session_id": session_id,
@@ -375,7 +309,7 @@ class SandboxState:
 
     # -- sellback ------------------------------------------------------------------------
 
-    def check_sellback(self, body: dict[str, Any]) -> _Item:
+    def check_sellback(self, body: dict[str, Any]) -> SandboxItem:
         """Every rule that can refuse a sellback, in the documented order."""
         item = self._owned(body.get("item_id"))
         if item is None:
@@ -393,7 +327,7 @@ class SandboxState:
             raise reject
         return item
 
-    def complete_sellback(self, item: _Item) -> dict[str, Any]:
+    def complete_sellback(self, item: SandboxItem) -> dict[str, Any]:
         """Pay the frozen buyback price, exactly once."""
         self.ledger.sellback_executions += 1
         if item.state != "owned":
@@ -401,6 +335,8 @@ class SandboxState:
             raise Reject(400, "Item not found")
         item.state = "sold"
         self.ledger.sold[item.id] = item.buyback_price
+        self.ledger.sellers[item.id] = str(item.user_id)  # owned items always have one
+        self.ledger.sold_at[item.id] = self.clock.now()
         return {"success": True, "amount": item.buyback_price}
 
     # -- shipping ------------------------------------------------------------------------
