@@ -32,6 +32,7 @@ from ._config import (
 from ._errors import ConfigurationError
 from ._http import Transport
 from ._journal import Journal
+from ._log import configure as configure_logging
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -148,6 +149,7 @@ class AsyncPhygitals:
         app_version: str | None = None,
     ) -> None:
         key = resolve_key(api_key)
+        configure_logging()
         settings = Settings(
             api_key=key,
             base_url=resolve_base_url(base_url, key),

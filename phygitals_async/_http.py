@@ -36,7 +36,7 @@ import aiohttp
 import attrs
 import yarl
 
-from . import _errors, _fork, _response, _tracing
+from . import _errors, _fork, _log, _response, _tracing
 from ._answers import Retryable, read
 from ._calls import Call, encode_body
 from ._config import Settings
@@ -264,9 +264,33 @@ class Transport:
             require_int("max_retries", max_retries, minimum=0)
         body = encode_body(call)
         session = self._get_session()
-        clock = settings.clock
-        deadline = clock() + budget
+        deadline = settings.clock() + budget
         url = self._url(call.path, call.params)
+        # Made only when someone reads the INFO line: otherwise logging costs this check.
+        note = _log.CallLog() if log.isEnabledFor(logging.INFO) else None
+        if note is None:
+            return await self._send(session, call, url, body, budget, retries, deadline, None)
+        try:
+            result = await self._send(session, call, url, body, budget, retries, deadline, note)
+        except BaseException as exc:
+            note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
+            raise
+        note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
+        return result
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[T],
+        url: yarl.URL,
+        body: bytes | None,
+        budget: float,
+        retries: int,
+        deadline: float,
+        note: _log.CallLog | None,
+    ) -> T:
+        """The attempts of one call and the waits between them, under its deadline."""
+        clock = self.settings.clock
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
             if _tracing.enabled()
@@ -281,7 +305,7 @@ class Transport:
                         f"{call.operation} did not complete within {budget:g} s"
                     )
                 outcome = await self._once(
-                    session, call, url, body, remaining, budget, deadline, trace
+                    session, call, url, body, remaining, budget, deadline, trace, note
                 )
                 if not isinstance(outcome, Retryable):
                     return outcome
@@ -291,23 +315,26 @@ class Transport:
                 if delay is None:
                     raise outcome.error from outcome.cause
                 attempt += 1
-                asked = outcome.retry_after is not None
-                trace.retry(delay, retry_after=asked)
-                log.warning(
-                    "%s: retrying in %.3g s%s (retry %d of %d) after %s",
-                    call.operation,
-                    delay,
-                    " as the server's Retry-After asked" if asked else "",
-                    attempt,
-                    retries,
-                    _tracing.redacted(
-                        f"{type(outcome.error).__name__}: {outcome.error}", self._api_key
-                    ),
-                )
+                trace.retry(delay, retry_after=outcome.retry_after is not None)
+                self._log_retry(call, outcome, attempt, retries, delay)
                 if delay > 0:
-                    await settings.sleep(delay)
+                    await self.settings.sleep(delay)
 
-    async def _once(
+    def _log_retry(
+        self, call: Call[Any], outcome: Retryable, attempt: int, retries: int, delay: float
+    ) -> None:
+        """One WARNING per retry: ``retry n of m after X s: reason``."""
+        log.warning(
+            "%s: retry %d of %d after %.3g s%s: %s",
+            call.operation,
+            attempt,
+            retries,
+            delay,
+            " (the server's Retry-After)" if outcome.retry_after is not None else "",
+            _tracing.redacted(f"{type(outcome.error).__name__}: {outcome.error}", self._api_key),
+        )
+
+    async def _once(  # noqa: PLR0913, PLR0917  see _send
         self,
         session: aiohttp.ClientSession,
         call: Call[T],
@@ -317,11 +344,19 @@ class Transport:
         budget: float,
         deadline: float,
         trace: _tracing.CallTrace,
+        note: _log.CallLog | None,
     ) -> T | Retryable:
         """One attempt: the decoded result, a :class:`Retryable`, or a raised error."""
         if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
+        started = time.perf_counter() if note is not None else 0.0
         answer = await self._attempt(session, call, url, body, remaining)
+        if note is not None:
+            note.attempts += 1
+            if not isinstance(answer, _AttemptError):
+                note.answered(answer[0], answer[1])
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_attempt(call, url, body, started, answer)
         if isinstance(answer, _AttemptError):
             trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
@@ -370,7 +405,6 @@ class Transport:
         Returned, not raised: raising inside these ``except`` blocks would attach the
         library's exception (and the key in its ``request_info``) as ``__context__``.
         """
-        started = time.perf_counter()
         try:
             async with session.request(
                 call.method,
@@ -403,15 +437,27 @@ class Transport:
             if not self.closed or call.retry.after_sent:
                 raise
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %d in %.1f ms",
-                call.method,
-                url.raw_path,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
         return status, headers, raw
+
+    def _log_attempt(
+        self,
+        call: Call[Any],
+        url: yarl.URL,
+        body: bytes | None,
+        started: float,
+        answer: tuple[int, Mapping[str, str], bytes] | _AttemptError,
+    ) -> None:
+        """The DEBUG record of one attempt: what was sent, and what came back."""
+        sent = {**self.settings.headers, **(self._post_headers if body is not None else {})}
+        _log.attempt_line(
+            call.method,
+            url.raw_path_qs,
+            started,
+            (sent, body),
+            None if isinstance(answer, _AttemptError) else answer,
+            str(answer.cause) if isinstance(answer, _AttemptError) else None,
+            self._api_key,
+        )
 
     def _connection_failure(
         self, call: Call[Any], failed: _AttemptError, budget: float, deadline: float

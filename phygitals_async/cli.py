@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -34,6 +33,7 @@ from ._cli_common import (
 )
 from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
+from ._log import forced
 from ._models import OrderStatus
 from ._output import print_json
 
@@ -336,8 +336,12 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    # --debug is PHYGITALS_LOG=debug: every request and answer on stderr, secrets scrubbed.
+    with forced("debug") if args.debug else contextlib.nullcontext():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         code = asyncio.run(_run(args))
         # Written output may still sit in the buffer: a closed pipe shows up here, not at exit.
