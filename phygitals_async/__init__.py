@@ -21,6 +21,7 @@ Everything public is importable from here; the modules behind it are private.
 
 import attrs
 
+from ._calls import Retry, RetryPolicy
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
     APIConnectionError,
@@ -171,6 +172,8 @@ __all__ = [
     "RarityTier",
     "RateLimitError",
     "ResponseValidationError",
+    "Retry",
+    "RetryPolicy",
     "SANDBOX_URL",
     "Sellback",
     "ServerError",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Generic, TypeVar
 
@@ -57,7 +58,14 @@ class RetryPolicy:
 
 
 class Retry:
-    """The retry classes of the table above; every :class:`Call` names one."""
+    """The retry policies of the SDK's calls (the README's "Retries and money safety").
+
+    ``SAFE``: connection errors, timeouts, 429, 5xx and unreadable answers are resent (reads
+    and ``buy/status``). ``BUYBACK``: 429 and failures before the request left. ``UNSAFE``:
+    only failures before the request left; once it may have reached the server, an
+    ambiguous failure is :class:`OutcomeUnknownError`. Pass one as
+    ``client.request(..., retry=Retry.SAFE)``.
+    """
 
     SAFE: Final = RetryPolicy(
         statuses=frozenset({429}), server_errors=True, after_sent=True, unreadable_2xx=True
@@ -141,16 +149,39 @@ class Call(Generic[T]):
         return cls(operation, "POST", path, retry, into, arguments=reported, json=json)
 
 
+# A Decimal further than this from 1 (in powers of ten) is not written: int() of 1E+999999
+# would take minutes, and no amount of money is that large or that small.
+_DECIMAL_EXPONENT = 30
+
+
+def _exact_number(value: object) -> int | float:
+    """A ``Decimal`` as the int or float that JSON writes with exactly its value."""
+    if isinstance(value, Decimal) and value.is_finite():
+        if abs(value.adjusted()) <= _DECIMAL_EXPONENT:
+            if value == value.to_integral_value():
+                return int(value)
+            number = float(value)
+            if Decimal(repr(number)) == value:
+                return number
+        msg = f"Decimal {short_repr(value)} has no exact JSON number"
+        raise TypeError(msg)
+    msg = f"Object of type {type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
 def encode_body(call: Call[Any]) -> bytes | None:
     """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
 
     NaN and Infinity, values JSON cannot hold, and strings that are not valid Unicode (a
-    lone surrogate) are refused here, before any byte is sent.
+    lone surrogate) are refused here, before any byte is sent. A ``Decimal`` is written
+    as the exact number it is, or refused when JSON's doubles cannot carry it exactly.
     """
     if call.json is None:
         return None
     try:
-        return json.dumps(call.json, allow_nan=False, ensure_ascii=False).encode()
+        return json.dumps(
+            call.json, allow_nan=False, ensure_ascii=False, default=_exact_number
+        ).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         reason = short_repr(str(exc))
     # Raised outside the except block: the message says it all.

@@ -15,12 +15,12 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import aiohttp
 
 from . import _bulk
-from ._calls import Call, OneOf, Retry
+from ._calls import Call, OneOf, Retry, RetryPolicy
 from ._config import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,
@@ -55,6 +55,7 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._polling import Poll, PurchasePoll, Schedule
+from ._request import Params, request_call
 from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
@@ -245,6 +246,66 @@ class AsyncPhygitals:
         :class:`ClientClosedError`.
         """
         await self._transport.aclose()
+
+    # -- any call ------------------------------------------------------------------------
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T],
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> T: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint this SDK has no method for, through the same seam as the others.
+
+        The key, the deadline, retries, error mapping (a documented message is its typed
+        error) and :class:`OutcomeUnknownError` work as for every method. ``path`` is a path
+        under :attr:`base_url` (an absolute URL elsewhere is an :class:`InvalidRequestError`:
+        the key goes nowhere else); ``params`` is the query. With ``into=None`` the answer is
+        the parsed JSON, numbers with a fraction as exact ``Decimal``; ``into=Model`` or
+        ``list[Model]`` decodes it into the SDK's models. ``retry`` is a :class:`Retry`
+        policy; by default ``Retry.SAFE`` for GET, ``Retry.UNSAFE`` (never resent once it
+        may have reached the server) for any other method.
+
+        Example::
+
+            packs = await client.request("GET", "/api/v1/vm/available", into=list[Pack])
+            raw = await client.request("POST", "/api/v1/vm/buy/status", json={"session_id": s})
+        """
+        call = request_call(
+            self.base_url, method, path, params=params, json=json, into=into, retry=retry
+        )
+        return await self._transport.request(call, timeout=timeout)
 
     # -- packs -------------------------------------------------------------------------
 

@@ -250,6 +250,10 @@ class SyncRuntime:
         coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
         return _Handoff(runner.loop, coro, runner.calls).result()
 
+    def call_overloaded(self, func: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> Any:
+        """:meth:`call` for an overloaded method: the blocking twin's overloads type it."""
+        return self.call(func, **kwargs)
+
     def call_sync(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a plain function in the portal's loop thread (for code that needs the loop).
 

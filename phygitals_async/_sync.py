@@ -20,10 +20,11 @@ import copy
 import os
 import ssl as ssl_module
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, overload
 
 import aiohttp
 
+from ._calls import RetryPolicy
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
 from ._journal import Journal
@@ -48,6 +49,7 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._portal import SyncPoll, SyncRuntime, raw_caller
+from ._request import Params
 from ._response import APIResponse
 
 __all__ = ["Phygitals"]
@@ -218,6 +220,69 @@ class Phygitals:
         """
         if self._owner:
             self._runtime.close()
+
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T],
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> T: ...
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint this SDK has no method for, through the same seam as the others.
+
+        The key, the deadline, retries, error mapping (a documented message is its typed
+        error) and :class:`OutcomeUnknownError` work as for every method. ``path`` is a path
+        under :attr:`base_url` (an absolute URL elsewhere is an :class:`InvalidRequestError`:
+        the key goes nowhere else); ``params`` is the query. With ``into=None`` the answer is
+        the parsed JSON, numbers with a fraction as exact ``Decimal``; ``into=Model`` or
+        ``list[Model]`` decodes it into the SDK's models. ``retry`` is a :class:`Retry`
+        policy; by default ``Retry.SAFE`` for GET, ``Retry.UNSAFE`` (never resent once it
+        may have reached the server) for any other method.
+
+        Example::
+
+            packs = client.request("GET", "/api/v1/vm/available", into=list[Pack])
+            raw = client.request("POST", "/api/v1/vm/buy/status", json={"session_id": s})
+        """
+        return self._runtime.call_overloaded(
+            self._client.request,
+            method=method,
+            path=path,
+            params=params,
+            json=json,
+            into=into,
+            retry=retry,
+            timeout=timeout,
+        )
 
     def list_packs(
         self,
