@@ -386,6 +386,7 @@ class AsyncPhygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchasePoll:
         """Start polling a purchase in a task and return its handle at once.
 
@@ -393,6 +394,12 @@ class AsyncPhygitals:
         ``done()``. The wait between polls starts at ``interval`` and grows to
         ``max_interval``; after ``timeout`` it raises :class:`PollTimeoutError`. A failed
         purchase raises :class:`TransactionFailedError`. Must be called inside a running loop.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
         """
         require_id("session_id", session_id)
         return PurchasePoll(
@@ -400,6 +407,7 @@ class AsyncPhygitals:
             schedule=Schedule(interval=interval, max_interval=max_interval, timeout=timeout),
             settings=self._transport.settings,
             session_id=session_id,
+            on_status=on_status,
         )
 
     async def wait_for_purchase(
@@ -409,10 +417,26 @@ class AsyncPhygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchaseResult:
-        """Poll until the purchase is fulfilled; ``await poll_purchase(...)``."""
+        """Poll until the purchase is fulfilled; ``await poll_purchase(...)``.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+
+        Example::
+
+            result = await client.wait_for_purchase(session_id, on_status=print)
+        """
         return await self.poll_purchase(
-            session_id, interval=interval, max_interval=max_interval, timeout=timeout
+            session_id,
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_status=on_status,
         )
 
     # -- inventory, cards, sellback -------------------------------------------------------
@@ -596,11 +620,18 @@ class AsyncPhygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> Poll[ShippingOrder]:
         """Start polling an order until its status is in ``until``, or cancelled/failed.
 
         Returns an awaitable handle with ``cancel()`` and ``done()``; after ``timeout``
         seconds it raises :class:`PollTimeoutError` carrying the last order seen.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
         """
         require_id("order_id", order_id)
         wanted = frozenset(str(s) for s in until)
@@ -621,6 +652,7 @@ class AsyncPhygitals:
             operation="poll_shipment",
             what=f"order {order_id}",
             name=f"phygitals-poll-order-{order_id}",
+            on_status=on_status,
         )
 
     async def wait_for_shipment(
@@ -631,8 +663,21 @@ class AsyncPhygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
-        """Poll an order until its status is in ``until`` (or it is cancelled/failed)."""
+        """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+        """
         return await self.poll_shipment(
-            order_id, until=until, interval=interval, max_interval=max_interval, timeout=timeout
+            order_id,
+            until=until,
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_status=on_status,
         )

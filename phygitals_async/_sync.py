@@ -343,6 +343,7 @@ class Phygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> SyncPoll[PurchaseResult]:
         """Start polling a purchase and return a blocking handle at once.
 
@@ -351,6 +352,12 @@ class Phygitals:
         ``interval`` and grows to ``max_interval``; after ``timeout`` seconds the result
         raises :class:`PollTimeoutError`. A failed purchase raises
         :class:`TransactionFailedError`.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; what it raises ends the poll with that
+        exception, and a slow callback delays the next check, not the deadline. It runs on
+        the client's event loop thread, not the caller's: it must not call the client
+        (that raises LoopThreadError).
         """
         return SyncPoll(
             self._runtime,
@@ -360,6 +367,7 @@ class Phygitals:
                 interval=interval,
                 max_interval=max_interval,
                 timeout=timeout,
+                on_status=on_status,
             ),
         )
 
@@ -370,14 +378,27 @@ class Phygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchaseResult:
-        """Poll until the purchase is fulfilled; ``poll_purchase(...)``."""
+        """Poll until the purchase is fulfilled; ``poll_purchase(...)``.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+
+        Example::
+
+            result = client.wait_for_purchase(session_id, on_status=print)
+        """
         return self._runtime.call(
             self._client.wait_for_purchase,
             session_id=session_id,
             interval=interval,
             max_interval=max_interval,
             timeout=timeout,
+            on_status=on_status,
         )
 
     def inventory(
@@ -524,12 +545,15 @@ class Phygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> SyncPoll[ShippingOrder]:
         """Start polling an order and return a blocking handle at once.
 
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
-        :class:`PollTimeoutError` carrying the last order seen.
+        :class:`PollTimeoutError` carrying the last order seen. ``on_status`` sees every
+        order read, in order, on the client's event loop thread (not the caller's); what it
+        raises ends the poll.
         """
         return SyncPoll(
             self._runtime,
@@ -540,6 +564,7 @@ class Phygitals:
                 interval=interval,
                 max_interval=max_interval,
                 timeout=timeout,
+                on_status=on_status,
             ),
         )
 
@@ -551,8 +576,16 @@ class Phygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
-        """Poll an order until its status is in ``until`` (or it is cancelled/failed)."""
+        """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+        """
         return self._runtime.call(
             self._client.wait_for_shipment,
             order_id=order_id,
@@ -560,4 +593,5 @@ class Phygitals:
             interval=interval,
             max_interval=max_interval,
             timeout=timeout,
+            on_status=on_status,
         )

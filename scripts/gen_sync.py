@@ -66,12 +66,20 @@ SYNC_DOCS = {
         ``cancel()`` and ``done()`` work from any thread. The wait between polls starts at
         ``interval`` and grows to ``max_interval``; after ``timeout`` seconds the result
         raises :class:`PollTimeoutError`. A failed purchase raises
-        :class:`TransactionFailedError`.""",
+        :class:`TransactionFailedError`.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; what it raises ends the poll with that
+        exception, and a slow callback delays the next check, not the deadline. It runs on
+        the client's event loop thread, not the caller's: it must not call the client
+        (that raises LoopThreadError).""",
     "poll_shipment": """Start polling an order and return a blocking handle at once.
 
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
-        :class:`PollTimeoutError` carrying the last order seen.""",
+        :class:`PollTimeoutError` carrying the last order seen. ``on_status`` sees every
+        order read, in order, on the client's event loop thread (not the caller's); what it
+        raises ends the poll.""",
 }
 
 # Text rewrites of every copied docstring (old, new).
