@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Generic, TypeVar
 
@@ -149,39 +148,16 @@ class Call(Generic[T]):
         return cls(operation, "POST", path, retry, into, arguments=reported, json=json)
 
 
-# A Decimal further than this from 1 (in powers of ten) is not written: int() of 1E+999999
-# would take minutes, and no amount of money is that large or that small.
-_DECIMAL_EXPONENT = 30
-
-
-def _exact_number(value: object) -> int | float:
-    """A ``Decimal`` as the int or float that JSON writes with exactly its value."""
-    if isinstance(value, Decimal) and value.is_finite():
-        if abs(value.adjusted()) <= _DECIMAL_EXPONENT:
-            if value == value.to_integral_value():
-                return int(value)
-            number = float(value)
-            if Decimal(repr(number)) == value:
-                return number
-        msg = f"Decimal {short_repr(value)} has no exact JSON number"
-        raise TypeError(msg)
-    msg = f"Object of type {type(value).__name__} is not JSON serializable"
-    raise TypeError(msg)
-
-
 def encode_body(call: Call[Any]) -> bytes | None:
     """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
 
     NaN and Infinity, values JSON cannot hold, and strings that are not valid Unicode (a
-    lone surrogate) are refused here, before any byte is sent. A ``Decimal`` is written
-    as the exact number it is, or refused when JSON's doubles cannot carry it exactly.
+    lone surrogate) are refused here, before any byte is sent.
     """
     if call.json is None:
         return None
     try:
-        return json.dumps(
-            call.json, allow_nan=False, ensure_ascii=False, default=_exact_number
-        ).encode()
+        return json.dumps(call.json, allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         reason = short_repr(str(exc))
     # Raised outside the except block: the message says it all.

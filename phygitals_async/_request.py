@@ -76,7 +76,7 @@ def request_call(
         target,
         arguments=arguments,
         params=_query(params),
-        json=json,
+        json=None if json is None else _exact_body(json),
     )
 
 
@@ -131,3 +131,39 @@ def _text(what: str, value: object) -> str:
         msg = f"{what} must be a str, int or Decimal, got {short_repr(value)}"
         raise InvalidRequestError(msg)
     return str(value)
+
+
+# A Decimal further than this from 1 (in powers of ten) is not written: int() of 1E+999999
+# would take minutes, and no amount of money is that large or that small.
+_DECIMAL_EXPONENT = 30
+
+
+def _exact_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    try:
+        exact: Mapping[str, Any] = _exact(body)
+    except RecursionError:
+        msg = "json is nested too deeply to send"
+        raise InvalidRequestError(msg) from None
+    return exact
+
+
+def _exact(value: Any) -> Any:
+    """``value`` with each ``Decimal`` as the int or float JSON writes with exactly its value.
+
+    Only this escape hatch takes Decimals in a body (the endpoint methods build their own):
+    one that JSON's doubles cannot carry exactly is refused, never rounded.
+    """
+    if isinstance(value, Mapping):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_exact(v) for v in value]
+    if not isinstance(value, Decimal):
+        return value
+    if value.is_finite() and abs(value.adjusted()) <= _DECIMAL_EXPONENT:
+        if value == value.to_integral_value():
+            return int(value)
+        number = float(value)
+        if Decimal(repr(number)) == value:
+            return number
+    msg = f"json: Decimal {short_repr(value)} has no exact JSON number"
+    raise InvalidRequestError(msg)
