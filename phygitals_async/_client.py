@@ -59,6 +59,7 @@ from ._request import Params, request_call
 from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
+    MAX_JSON_INT,
     destination_json,
     item_id_of,
     item_ids_of,
@@ -353,10 +354,15 @@ class AsyncPhygitals:
 
         Never resent once it may have reached the server: an ambiguous failure raises
         :class:`OutcomeUnknownError`; check ``inventory(user_id)`` before buying again.
+        An ``amount`` below 1 or above the pack's ``max_per_mint`` is the API's
+        :class:`InvalidAmountError`; one that is not an int is :class:`InvalidRequestError`.
         """
         body = {
             "id": require_id("pack_id", pack_id),
-            "amount": require_int("amount", amount, minimum=1),
+            # Only the type is checked here: the API judges the value, so amount=0 is the
+            # documented InvalidAmountError ("Amount must be greater than 0") as the
+            # README's table says, like an amount above the pack's max_per_mint.
+            "amount": require_int("amount", amount, minimum=-MAX_JSON_INT),
             "user_id": require_id("user_id", user_id),
         }
         arguments = {"pack_id": pack_id, "amount": amount, "user_id": user_id}

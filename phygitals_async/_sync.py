@@ -320,6 +320,8 @@ class Phygitals:
 
         Never resent once it may have reached the server: an ambiguous failure raises
         :class:`OutcomeUnknownError`; check ``inventory(user_id)`` before buying again.
+        An ``amount`` below 1 or above the pack's ``max_per_mint`` is the API's
+        :class:`InvalidAmountError`; one that is not an int is :class:`InvalidRequestError`.
         """
         return self._runtime.call(
             self._client.buy, pack_id=pack_id, amount=amount, user_id=user_id, timeout=timeout
