@@ -16,6 +16,8 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     ├── PollTimeoutError (TimeoutError)      polling gave up; carries the last status
     ├── JournalError                         a bulk sellback journal cannot be used (a
     │   │                                    directory, unreadable, unwritable); nothing sent
+    │   ├── JournalNotFoundError             no such journal to resume or read (also an
+    │   │                                    InvalidRequestError)
     │   ├── JournalCorruptedError            not a journal: not SQLite, damaged, tables missing
     │   ├── JournalVersionError              written with a schema version this SDK does not know
     │   ├── JournalMismatchError             the job belongs to another user or environment
@@ -82,6 +84,7 @@ __all__ = [
     "JournalCorruptedError",
     "JournalError",
     "JournalMismatchError",
+    "JournalNotFoundError",
     "JournalUnavailableError",
     "JournalVersionError",
     "LoopThreadError",
@@ -223,6 +226,14 @@ class JournalError(PhygitalsError):
 
     Raised as is for a path that is a directory, cannot be read or cannot be written; the
     subclasses name the other reasons.
+    """
+
+
+class JournalNotFoundError(JournalError, InvalidRequestError):
+    """The journal to resume or read does not exist: a typo, not an empty job.
+
+    Also an :class:`InvalidRequestError`, which this case used to be, so code that caught
+    that still catches it.
     """
 
 

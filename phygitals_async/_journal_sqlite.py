@@ -29,7 +29,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import JournalCorruptedError, JournalError, JournalMismatchError, JournalVersionError
+from ._errors import (
+    JournalCorruptedError,
+    JournalError,
+    JournalMismatchError,
+    JournalNotFoundError,
+    JournalVersionError,
+)
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 __all__ = ["SCHEMA_VERSION", "SqliteJournal"]
@@ -206,7 +212,7 @@ class SqliteJournal:
                 raise JournalCorruptedError(msg)
         elif not create:
             msg = f"journal {path!r} does not exist"
-            raise JournalError(msg)
+            raise JournalNotFoundError(msg)
         elif not file_path.absolute().parent.is_dir():
             msg = f"journal {path!r}: its directory does not exist"
             raise JournalError(msg)
