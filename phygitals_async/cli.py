@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -33,6 +34,8 @@ from ._cli_common import (
 )
 from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
+from ._config import API_KEY_ENV
+from ._errors import ConfigurationError
 from ._log import forced
 from ._models import OrderStatus
 from ._output import print_json
@@ -291,6 +294,13 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
         ):
             yield client
     else:
+        if not args.api_key and not os.environ.get(API_KEY_ENV):
+            # The client's own message names api_key=, which means nothing on a command line.
+            msg = (
+                f"no API key: pass --api-key KEY or set ${API_KEY_ENV} "
+                "(or try --sandbox-local, which needs none)"
+            )
+            raise ConfigurationError(msg)
         async with AsyncPhygitals(
             api_key=args.api_key, base_url=args.base_url, timeout=args.timeout
         ) as client:
