@@ -39,7 +39,7 @@ import yarl
 from . import _errors, _fork, _log, _response, _tracing
 from ._answers import Retryable, read
 from ._calls import Call, encode_body
-from ._config import Settings
+from ._config import SANDBOX_PREFIX, Settings
 from ._converters import converter, fast_decoder
 from ._secrets import sanitized, scrub_body, scrub_headers
 from ._validation import require_int, require_seconds
@@ -119,6 +119,17 @@ class Transport:
         self.settings = settings
         self._api_key = settings.api_key
         self._secret = settings.api_key.encode()
+        # Keys without the sandbox prefix go to production: a sandbox key typed without it
+        # (or with a typo in it) gets a bare 401 there, which says nothing about why.
+        self._auth_hint = (
+            ""
+            if settings.api_key.startswith(SANDBOX_PREFIX)
+            else (
+                f" (the key does not start with '{SANDBOX_PREFIX}', so it was used as a "
+                f"production key at {settings.base_url}; sandbox keys start with "
+                f"'{SANDBOX_PREFIX}')"
+            )
+        )
         self._external = settings.http_session
         # A caller-owned session has its own default headers: ours go with each request.
         self._get_headers = dict(settings.headers) if self._external is not None else None
@@ -352,11 +363,7 @@ class Transport:
         started = time.perf_counter() if note is not None else 0.0
         answer = await self._attempt(session, call, url, body, remaining)
         if note is not None:
-            note.attempts += 1
-            if not isinstance(answer, _AttemptError):
-                note.answered(answer[0], answer[1])
-            if log.isEnabledFor(logging.DEBUG):
-                self._log_attempt(call, url, body, started, answer)
+            self._log_attempt(note, call, url, body, started, answer)
         if isinstance(answer, _AttemptError):
             trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
@@ -376,7 +383,19 @@ class Transport:
                     status, _response.frozen_headers(headers), call.method, str(url)
                 )
             )
+        if status == 401 and self._auth_hint:
+            return self._unauthorized(call, url, answer)
         return self.answer(call, url, *answer)
+
+    def _unauthorized(
+        self, call: Call[T], url: yarl.URL, answer: tuple[int, Mapping[str, str], bytes]
+    ) -> T | Retryable:
+        """A 401 for a key without the ``sandbox-`` prefix: say what the prefix does."""
+        try:
+            return self.answer(call, url, *answer)
+        except _errors.AuthenticationError as exc:
+            exc.args = (f"{exc}{self._auth_hint}",)
+            raise
 
     def answer(
         self,
@@ -441,13 +460,19 @@ class Transport:
 
     def _log_attempt(
         self,
+        note: _log.CallLog,
         call: Call[Any],
         url: yarl.URL,
         body: bytes | None,
         started: float,
         answer: tuple[int, Mapping[str, str], bytes] | _AttemptError,
     ) -> None:
-        """The DEBUG record of one attempt: what was sent, and what came back."""
+        """Count the attempt for the INFO line; at DEBUG, log what was sent and what came back."""
+        note.attempts += 1
+        if not isinstance(answer, _AttemptError):
+            note.answered(answer[0], answer[1])
+        if not log.isEnabledFor(logging.DEBUG):
+            return
         sent = {**self.settings.headers, **(self._post_headers if body is not None else {})}
         _log.attempt_line(
             call.method,
