@@ -56,11 +56,11 @@ class LocalSandbox:
         api_keys: frozenset[str] | None = None,
         admin: bool = False,
     ) -> None:
-        self.clock = SandboxClock(start_time)
-        self.state = SandboxState(seed=seed, clock=self.clock)
-        self.faults = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
+        self.clock: SandboxClock = SandboxClock(start_time)
+        self.state: SandboxState = SandboxState(seed=seed, clock=self.clock)
+        self.faults: FaultPlan = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
         self.host = host
-        self.port = port
+        self.port: int = port
         self._api_keys = api_keys
         self._admin = admin
         self._runner: web.AppRunner | None = None
@@ -99,7 +99,7 @@ class LocalSandbox:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self.host, self.port))
-                port = sock.getsockname()[1]
+                port = int(sock.getsockname()[1])
                 await web.SockSite(runner, sock).start()
             except BaseException:
                 sock.close()  # a busy port must not leave the socket open behind the error

@@ -158,11 +158,11 @@ class SandboxState:
     """Packs, users' items, purchase sessions, quotes and orders, all in memory."""
 
     def __init__(self, *, seed: int = 0, clock: SandboxClock | None = None) -> None:
-        self.clock = clock or SandboxClock()
-        self.rng = random.Random(seed)  # noqa: S311  deterministic test data, not secrets
-        self.production = ProductionBehaviours()
-        self.ledger = Ledger()
-        self.packs = {p["id"]: p for p in PACKS}
+        self.clock: SandboxClock = clock or SandboxClock()
+        self.rng: random.Random = random.Random(seed)  # noqa: S311  deterministic test data, not secrets
+        self.production: ProductionBehaviours = ProductionBehaviours()
+        self.ledger: Ledger = Ledger()
+        self.packs: dict[Any, dict[str, Any]] = {p["id"]: p for p in PACKS}
         self.items: dict[str, _Item] = {}
         self.users: dict[str, list[str]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
