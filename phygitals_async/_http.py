@@ -79,6 +79,10 @@ def _env_proxy(base_url: str) -> str | None:
 
 
 _CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
+_AUTH_HINT = (
+    " (the key does not start with '{0}', so it was used as a production key at {1};"
+    " sandbox keys start with '{0}')"
+)
 
 
 class _ConnectorClosedError(aiohttp.ClientConnectionError):
@@ -119,17 +123,9 @@ class Transport:
         self.settings = settings
         self._api_key = settings.api_key
         self._secret = settings.api_key.encode()
-        # Keys without the sandbox prefix go to production: a sandbox key typed without it
-        # (or with a typo in it) gets a bare 401 there, which says nothing about why.
-        self._auth_hint = (
-            ""
-            if settings.api_key.startswith(SANDBOX_PREFIX)
-            else (
-                f" (the key does not start with '{SANDBOX_PREFIX}', so it was used as a "
-                f"production key at {settings.base_url}; sandbox keys start with "
-                f"'{SANDBOX_PREFIX}')"
-            )
-        )
+        # A sandbox key typed without its prefix goes to production and gets a bare 401.
+        sandbox = settings.api_key.startswith(SANDBOX_PREFIX)
+        self._auth_hint = "" if sandbox else _AUTH_HINT.format(SANDBOX_PREFIX, settings.base_url)
         self._external = settings.http_session
         # A caller-owned session has its own default headers: ours go with each request.
         self._get_headers = dict(settings.headers) if self._external is not None else None
@@ -327,23 +323,9 @@ class Transport:
                     raise outcome.error from outcome.cause
                 attempt += 1
                 trace.retry(delay, retry_after=outcome.retry_after is not None)
-                self._log_retry(call, outcome, attempt, retries, delay)
+                _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
                 if delay > 0:
                     await self.settings.sleep(delay)
-
-    def _log_retry(
-        self, call: Call[Any], outcome: Retryable, attempt: int, retries: int, delay: float
-    ) -> None:
-        """One WARNING per retry: ``retry n of m after X s: reason``."""
-        log.warning(
-            "%s: retry %d of %d after %.3g s%s: %s",
-            call.operation,
-            attempt,
-            retries,
-            delay,
-            " (the server's Retry-After)" if outcome.retry_after is not None else "",
-            _tracing.redacted(f"{type(outcome.error).__name__}: {outcome.error}", self._api_key),
-        )
 
     async def _once(  # noqa: PLR0913, PLR0917  see _send
         self,
@@ -363,7 +345,14 @@ class Transport:
         started = time.perf_counter() if note is not None else 0.0
         answer = await self._attempt(session, call, url, body, remaining)
         if note is not None:
-            self._log_attempt(note, call, url, body, started, answer)
+            sent = self._post_headers if body is not None else None
+            _log.attempt(
+                note,
+                (call.method, url.raw_path_qs, started),
+                (self.settings.headers, sent, body),
+                str(answer.cause) if isinstance(answer, _AttemptError) else answer,
+                self._api_key,
+            )
         if isinstance(answer, _AttemptError):
             trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
@@ -457,32 +446,6 @@ class Transport:
                 raise
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         return status, headers, raw
-
-    def _log_attempt(
-        self,
-        note: _log.CallLog,
-        call: Call[Any],
-        url: yarl.URL,
-        body: bytes | None,
-        started: float,
-        answer: tuple[int, Mapping[str, str], bytes] | _AttemptError,
-    ) -> None:
-        """Count the attempt for the INFO line; at DEBUG, log what was sent and what came back."""
-        note.attempts += 1
-        if not isinstance(answer, _AttemptError):
-            note.answered(answer[0], answer[1])
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        sent = {**self.settings.headers, **(self._post_headers if body is not None else {})}
-        _log.attempt_line(
-            call.method,
-            url.raw_path_qs,
-            started,
-            (sent, body),
-            None if isinstance(answer, _AttemptError) else answer,
-            str(answer.cause) if isinstance(answer, _AttemptError) else None,
-            self._api_key,
-        )
 
     def _connection_failure(
         self, call: Call[Any], failed: _AttemptError, budget: float, deadline: float

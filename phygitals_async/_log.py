@@ -27,10 +27,20 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 
+from ._answers import Retryable
 from ._secrets import REDACTED
 from ._tracing import log
 
-__all__ = ["BODY_LIMIT", "LEVELS", "LOG_ENV", "CallLog", "attempt_line", "configure", "forced"]
+__all__ = [
+    "BODY_LIMIT",
+    "LEVELS",
+    "LOG_ENV",
+    "CallLog",
+    "attempt",
+    "configure",
+    "forced",
+    "retry_line",
+]
 
 LOG_ENV = "PHYGITALS_LOG"
 LEVELS: Mapping[str, int] = {"info": logging.INFO, "debug": logging.DEBUG}
@@ -151,19 +161,55 @@ def _body(raw: bytes | None, secret: str) -> str:
     return text
 
 
-def attempt_line(
-    method: str,
-    path: str,
-    started: float,
+def retry_line(
+    operation: str, step: tuple[int, int, float], outcome: Retryable, secret: str
+) -> None:
+    """One WARNING per retry: ``retry n of m after X s: reason`` (``step`` is n, m, X)."""
+    attempt, retries, delay = step
+    log.warning(
+        "%s: retry %d of %d after %.3g s%s: %s",
+        operation,
+        attempt,
+        retries,
+        delay,
+        " (the server's Retry-After)" if outcome.retry_after is not None else "",
+        _scrubbed(f"{type(outcome.error).__name__}: {outcome.error}", secret),
+    )
+
+
+def attempt(
+    note: CallLog,
+    what: tuple[str, str, float],
+    request: tuple[Mapping[str, str], Mapping[str, str] | None, bytes | None],
+    answer: tuple[int, Mapping[str, str], bytes] | str,
+    secret: str,
+) -> None:
+    """Count one attempt of a logged call and, at DEBUG, write it in full.
+
+    ``what`` is the method, the path and when the attempt started (``perf_counter``);
+    ``request`` the session's headers, the request's own and its body; ``answer`` the
+    status, headers and body, or the failure's text.
+    """
+    note.attempts += 1
+    if not isinstance(answer, str):
+        note.answered(answer[0], answer[1])
+    if log.isEnabledFor(logging.DEBUG):
+        headers = {**request[0], **(request[1] or {})}
+        _attempt_line(what, (headers, request[2]), answer, secret)
+
+
+def _attempt_line(
+    what: tuple[str, str, float],
     request: tuple[Mapping[str, str], bytes | None],
-    response: tuple[int, Mapping[str, str], bytes] | None,
-    failure: str | None,
+    answer: tuple[int, Mapping[str, str], bytes] | str,
     secret: str,
 ) -> None:
     """Write one DEBUG record for one attempt: the request, then the response or failure."""
+    method, path, started = what
     elapsed = (time.perf_counter() - started) * 1000
+    response = None if isinstance(answer, str) else answer
     head = f"{method} {path} -> "
-    head += f"{response[0]}" if response is not None else f"failed ({failure})"
+    head += f"{response[0]}" if response is not None else f"failed ({answer})"
     lines = [
         f"{head} in {elapsed:.1f} ms",
         f"  request headers: {_headers(request[0], secret)}",
