@@ -21,6 +21,7 @@ Everything public is importable from here; the modules behind it are private.
 
 import attrs
 
+from ._calls import Retry, RetryPolicy
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
     APIConnectionError,
@@ -44,6 +45,7 @@ from ._errors import (
     JournalCorruptedError,
     JournalError,
     JournalMismatchError,
+    JournalNotFoundError,
     JournalUnavailableError,
     JournalVersionError,
     LoopThreadError,
@@ -144,6 +146,7 @@ __all__ = [
     "JournalItem",
     "JournalJob",
     "JournalMismatchError",
+    "JournalNotFoundError",
     "JournalSettlement",
     "JournalState",
     "JournalUnavailableError",
@@ -176,6 +179,8 @@ __all__ = [
     "RarityTier",
     "RateLimitError",
     "ResponseValidationError",
+    "Retry",
+    "RetryPolicy",
     "RunTotals",
     "SANDBOX_URL",
     "Sellback",

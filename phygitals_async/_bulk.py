@@ -104,7 +104,7 @@ def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
     if resume_only and isinstance(journal, SqliteJournal) and not os.path.lexists(journal.path):
         # Resuming a journal that is not there is a typo, not an empty job.
         msg = f"journal {journal.path!r} does not exist: there is no job to resume"
-        raise _errors.InvalidRequestError(msg)
+        raise _errors.JournalNotFoundError(msg)
     return journal
 
 

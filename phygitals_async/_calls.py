@@ -57,7 +57,14 @@ class RetryPolicy:
 
 
 class Retry:
-    """The retry classes of the table above; every :class:`Call` names one."""
+    """The retry policies of the SDK's calls (the README's "Retries and money safety").
+
+    ``SAFE``: connection errors, timeouts, 429, 5xx and unreadable answers are resent (reads
+    and ``buy/status``). ``BUYBACK``: 429 and failures before the request left. ``UNSAFE``:
+    only failures before the request left; once it may have reached the server, an
+    ambiguous failure is :class:`OutcomeUnknownError`. Pass one as
+    ``client.request(..., retry=Retry.SAFE)``.
+    """
 
     SAFE: Final = RetryPolicy(
         statuses=frozenset({429}), server_errors=True, after_sent=True, unreadable_2xx=True

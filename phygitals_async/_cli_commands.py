@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -180,7 +180,10 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
     if args.json:
         print_json(_report_json(report))
     else:
-        _print_report(report)
+        position: dict[str, int] = {}
+        for item_id in args.item_ids or [i.id for i in targets or ()]:
+            position.setdefault(item_id, len(position))
+        _print_report(report, position)
     stop = getattr(args, "stop", None)
     if stop is not None and stop.is_set():
         return EXIT_INTERRUPTED  # drained: what was sent is committed; a rerun resumes
@@ -203,7 +206,8 @@ def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
     }
 
 
-def _print_report(report: BulkSellbackReport) -> None:
+def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> None:
+    """The outcome of each item, in the order the items were given (others after them)."""
     rows = [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
     rows += [
         (u.item_id, "sold, amount unconfirmed (quoted)", money(u.quoted_amount))
@@ -211,6 +215,7 @@ def _print_report(report: BulkSellbackReport) -> None:
     ]
     rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
     rows += [(f.item_id, "UNKNOWN: check before retrying", "-") for f in report.unknown]
+    rows.sort(key=lambda row: position.get(row[0], len(position)))
     table(["item", "outcome", "amount"], rows)
     print(
         f"\nsold {len(report.succeeded)}, failed {len(report.failed)}, "

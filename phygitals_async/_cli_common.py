@@ -115,7 +115,8 @@ def global_options(*, top_level: bool) -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         default=off,
-        help="log each request on stderr and show tracebacks of errors (default: off)",
+        help="as PHYGITALS_LOG=debug: each request and answer on stderr (secrets scrubbed),"
+        " and tracebacks of errors (default: off)",
     )
     group.add_argument(
         "--version",

@@ -17,12 +17,12 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import aiohttp
 
 from . import _bulk
-from ._calls import Call, OneOf, Retry
+from ._calls import Call, OneOf, Retry, RetryPolicy
 from ._config import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,
@@ -34,6 +34,7 @@ from ._config import (
 from ._errors import ConfigurationError
 from ._http import Transport
 from ._journal import Journal
+from ._log import configure as configure_logging
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -57,9 +58,11 @@ from ._models import (
     owned,
 )
 from ._polling import Poll, PurchasePoll, Schedule
+from ._request import Params, request_call
 from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
+    MAX_JSON_INT,
     destination_json,
     item_id_of,
     item_ids_of,
@@ -151,6 +154,7 @@ class AsyncPhygitals:
         app_version: str | None = None,
     ) -> None:
         key = resolve_key(api_key)
+        configure_logging()
         settings = Settings(
             api_key=key,
             base_url=resolve_base_url(base_url, key),
@@ -247,6 +251,66 @@ class AsyncPhygitals:
         """
         await self._transport.aclose()
 
+    # -- any call ------------------------------------------------------------------------
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T],
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> T: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint this SDK has no method for, through the same seam as the others.
+
+        The key, the deadline, retries, error mapping (a documented message is its typed
+        error) and :class:`OutcomeUnknownError` work as for every method. ``path`` is a path
+        under :attr:`base_url` (an absolute URL elsewhere is an :class:`InvalidRequestError`:
+        the key goes nowhere else); ``params`` is the query. With ``into=None`` the answer is
+        the parsed JSON, numbers with a fraction as exact ``Decimal``; ``into=Model`` or
+        ``list[Model]`` decodes it into the SDK's models. ``retry`` is a :class:`Retry`
+        policy; by default ``Retry.SAFE`` for GET, ``Retry.UNSAFE`` (never resent once it
+        may have reached the server) for any other method.
+
+        Example::
+
+            packs = await client.request("GET", "/api/v1/vm/available", into=list[Pack])
+            raw = await client.request("POST", "/api/v1/vm/buy/status", json={"session_id": s})
+        """
+        call = request_call(
+            self.base_url, method, path, params=params, json=json, into=into, retry=retry
+        )
+        return await self._transport.request(call, timeout=timeout)
+
     # -- packs -------------------------------------------------------------------------
 
     async def list_packs(
@@ -293,10 +357,15 @@ class AsyncPhygitals:
 
         Never resent once it may have reached the server: an ambiguous failure raises
         :class:`OutcomeUnknownError`; check ``inventory(user_id)`` before buying again.
+        An ``amount`` below 1 or above the pack's ``max_per_mint`` is the API's
+        :class:`InvalidAmountError`; one that is not an int is :class:`InvalidRequestError`.
         """
         body = {
             "id": require_id("pack_id", pack_id),
-            "amount": require_int("amount", amount, minimum=1),
+            # Only the type is checked here: the API judges the value, so amount=0 is the
+            # documented InvalidAmountError ("Amount must be greater than 0") as the
+            # README's table says, like an amount above the pack's max_per_mint.
+            "amount": require_int("amount", amount, minimum=-MAX_JSON_INT),
             "user_id": require_id("user_id", user_id),
         }
         arguments = {"pack_id": pack_id, "amount": amount, "user_id": user_id}
@@ -328,6 +397,7 @@ class AsyncPhygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchasePoll:
         """Start polling a purchase in a task and return its handle at once.
 
@@ -335,6 +405,12 @@ class AsyncPhygitals:
         ``done()``. The wait between polls starts at ``interval`` and grows to
         ``max_interval``; after ``timeout`` it raises :class:`PollTimeoutError`. A failed
         purchase raises :class:`TransactionFailedError`. Must be called inside a running loop.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
         """
         require_id("session_id", session_id)
         return PurchasePoll(
@@ -342,6 +418,7 @@ class AsyncPhygitals:
             schedule=Schedule(interval=interval, max_interval=max_interval, timeout=timeout),
             settings=self._transport.settings,
             session_id=session_id,
+            on_status=on_status,
         )
 
     async def wait_for_purchase(
@@ -351,10 +428,26 @@ class AsyncPhygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchaseResult:
-        """Poll until the purchase is fulfilled; ``await poll_purchase(...)``."""
+        """Poll until the purchase is fulfilled; ``await poll_purchase(...)``.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+
+        Example::
+
+            result = await client.wait_for_purchase(session_id, on_status=print)
+        """
         return await self.poll_purchase(
-            session_id, interval=interval, max_interval=max_interval, timeout=timeout
+            session_id,
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_status=on_status,
         )
 
     # -- inventory, cards, sellback -------------------------------------------------------
@@ -561,11 +654,18 @@ class AsyncPhygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> Poll[ShippingOrder]:
         """Start polling an order until its status is in ``until``, or cancelled/failed.
 
         Returns an awaitable handle with ``cancel()`` and ``done()``; after ``timeout``
         seconds it raises :class:`PollTimeoutError` carrying the last order seen.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
         """
         require_id("order_id", order_id)
         wanted = frozenset(str(s) for s in until)
@@ -586,6 +686,7 @@ class AsyncPhygitals:
             operation="poll_shipment",
             what=f"order {order_id}",
             name=f"phygitals-poll-order-{order_id}",
+            on_status=on_status,
         )
 
     async def wait_for_shipment(
@@ -596,8 +697,21 @@ class AsyncPhygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
-        """Poll an order until its status is in ``until`` (or it is cancelled/failed)."""
+        """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+        """
         return await self.poll_shipment(
-            order_id, until=until, interval=interval, max_interval=max_interval, timeout=timeout
+            order_id,
+            until=until,
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_status=on_status,
         )

@@ -601,8 +601,19 @@ def _unstructure_error(conv: cattrs.Converter, error: BaseException) -> dict[str
     data: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
     if error.args != (str(error),):
         data["args"] = conv.unstructure(list(error.args))
-    data["attributes"] = {k: conv.unstructure(v) for k, v in vars(error).items()}
+    # A private attribute behind a public property (APIStatusError._headers) is written
+    # under the property's name: JSON readers see the public API, never a private key.
+    data["attributes"] = {
+        _public_name(type(error), k): conv.unstructure(v) for k, v in vars(error).items()
+    }
     return data
+
+
+def _public_name(cls: type, attribute: str) -> str:
+    name = attribute.removeprefix("_")
+    return (
+        name if name != attribute and isinstance(getattr(cls, name, None), property) else attribute
+    )
 
 
 def _structure_error(value: object) -> Exception:
@@ -618,7 +629,12 @@ def _structure_error(value: object) -> Exception:
     error.args = tuple(args) if isinstance(args, list) else (value["message"],)
     attributes = value.get("attributes") or {}
     if cls is not None and isinstance(attributes, dict):
-        error.__dict__.update(attributes)
+        error.__dict__.update(
+            {
+                f"_{k}" if isinstance(getattr(cls, k, None), property) else k: v
+                for k, v in attributes.items()
+            }
+        )
     return error
 
 

@@ -16,6 +16,8 @@ HTTP status and the API's documented ``error`` string, matched exactly::
     ├── PollTimeoutError (TimeoutError)      polling gave up; carries the last status
     ├── JournalError                         a bulk sellback journal cannot be used (a
     │   │                                    directory, unreadable, unwritable); nothing sent
+    │   ├── JournalNotFoundError             no such journal to resume or read (also an
+    │   │                                    InvalidRequestError)
     │   ├── JournalCorruptedError            not a journal: not SQLite, damaged, tables missing
     │   ├── JournalVersionError              written with a schema version this SDK does not know
     │   ├── JournalMismatchError             the job belongs to another user or environment
@@ -86,6 +88,7 @@ __all__ = [
     "JournalCorruptedError",
     "JournalError",
     "JournalMismatchError",
+    "JournalNotFoundError",
     "JournalUnavailableError",
     "JournalVersionError",
     "LoopThreadError",
@@ -198,7 +201,7 @@ class OutcomeUnknownError(APIConnectionError):
     def __init__(self, message: str, *, operation: str, arguments: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.operation = operation
-        self.arguments = dict(arguments)
+        self.arguments: dict[str, Any] = dict(arguments)
 
 
 class ResponseValidationError(PhygitalsError):
@@ -227,6 +230,14 @@ class JournalError(PhygitalsError):
 
     Raised as is for a path that is a directory, cannot be read or cannot be written; the
     subclasses name the other reasons.
+    """
+
+
+class JournalNotFoundError(JournalError, InvalidRequestError):
+    """The journal to resume or read does not exist: a typo, not an empty job.
+
+    Also an :class:`InvalidRequestError`, which this case used to be, so code that caught
+    that still catches it.
     """
 
 
@@ -325,25 +336,25 @@ class APIStatusError(PhygitalsError):
 class BadRequestError(APIStatusError):
     """400: the API rejected the request."""
 
-    api_status = 400
+    api_status: ClassVar[int | None] = 400
 
 
 class PackNotFoundError(BadRequestError):
     """400 "VM not found": the pack id is unknown."""
 
-    api_message = "VM not found"
+    api_message: ClassVar[str | None] = "VM not found"
 
 
 class OutOfStockError(BadRequestError):
     """400 "Claw machine is out of stock": the pack is disabled, sold out or has no listings."""
 
-    api_message = "Claw machine is out of stock"
+    api_message: ClassVar[str | None] = "Claw machine is out of stock"
 
 
 class InvalidAmountError(BadRequestError):
     """400 "Amount must be …": ``limit`` is the pack's ``max_per_mint`` when the API said it."""
 
-    api_message = "Amount must be greater than 0"
+    api_message: ClassVar[str | None] = "Amount must be greater than 0"
     api_limit_message = "Amount must be less than or equal to {limit}"
 
     @property
@@ -356,43 +367,43 @@ class InvalidAmountError(BadRequestError):
 class ItemNotFoundError(BadRequestError):
     """400 "Item not found": unknown, already sold, locked in a shipment, or not owned."""
 
-    api_message = "Item not found"
+    api_message: ClassVar[str | None] = "Item not found"
 
 
 class ItemExpiredError(BadRequestError):
     """400 "Item has expired": the sellback window has closed."""
 
-    api_message = "Item has expired"
+    api_message: ClassVar[str | None] = "Item has expired"
 
 
 class TransactionFailedError(BadRequestError):
     """400 "Transaction failed": the purchase or sellback failed (or the session is unknown)."""
 
-    api_message = "Transaction failed"
+    api_message: ClassVar[str | None] = "Transaction failed"
 
 
 class BuybackInProgressError(BadRequestError):
     """400 "Item already has an active buyback session"."""
 
-    api_message = "Item already has an active buyback session"
+    api_message: ClassVar[str | None] = "Item already has an active buyback session"
 
 
 class QuoteExpiredError(BadRequestError):
     """400 "Quote expired": the quote is unknown, expired, or its rate is not in the session."""
 
-    api_message = "Quote expired"
+    api_message: ClassVar[str | None] = "Quote expired"
 
 
 class ItemAlreadyShippedError(BadRequestError):
     """400 "Item already shipped": an item of the quote is locked into another order."""
 
-    api_message = "Item already shipped"
+    api_message: ClassVar[str | None] = "Item already shipped"
 
 
 class InvalidAddressError(BadRequestError):
     """400 "Invalid destination address"; ``details`` explains, ``suggested`` may correct it."""
 
-    api_message = "Invalid destination address"
+    api_message: ClassVar[str | None] = "Invalid destination address"
 
     @property
     def details(self) -> str | None:
@@ -410,51 +421,51 @@ class InvalidAddressError(BadRequestError):
 class NoShippableItemsError(BadRequestError):
     """400 "No shippable items in request"."""
 
-    api_message = "No shippable items in request"
+    api_message: ClassVar[str | None] = "No shippable items in request"
 
 
 class AuthenticationError(APIStatusError):
     """401 "Invalid API key": the key is missing, empty or unknown."""
 
-    api_status = 401
+    api_status: ClassVar[int | None] = 401
 
-    api_message = "Invalid API key"
+    api_message: ClassVar[str | None] = "Invalid API key"
 
 
 class NotFoundError(APIStatusError):
     """404: the resource does not exist (or the route did not match)."""
 
-    api_status = 404
+    api_status: ClassVar[int | None] = 404
 
 
 class UserNotFoundError(NotFoundError):
     """404 "User not found": the user has no inventory with this partner."""
 
-    api_message = "User not found"
+    api_message: ClassVar[str | None] = "User not found"
 
 
 class CardNotFoundError(NotFoundError):
     """404 "Card not found"."""
 
-    api_message = "Card not found"
+    api_message: ClassVar[str | None] = "Card not found"
 
 
 class OrderNotFoundError(NotFoundError):
     """404 "Order not found": unknown, or belongs to another partner."""
 
-    api_message = "Order not found"
+    api_message: ClassVar[str | None] = "Order not found"
 
 
 class UnprocessableError(APIStatusError):
     """422: the request was understood but cannot be served."""
 
-    api_status = 422
+    api_status: ClassVar[int | None] = 422
 
 
 class CountryNotSupportedError(UnprocessableError):
     """422 "Country not supported"."""
 
-    api_message = "Country not supported"
+    api_message: ClassVar[str | None] = "Country not supported"
 
 
 class _RetryAfterError(APIStatusError):
@@ -487,7 +498,7 @@ class RateLimitError(_RetryAfterError):
     ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``.
     """
 
-    api_status = 429
+    api_status: ClassVar[int | None] = 429
 
 
 class ServerError(_RetryAfterError):

@@ -36,10 +36,10 @@ import aiohttp
 import attrs
 import yarl
 
-from . import _errors, _fork, _response, _throttle, _tracing
+from . import _errors, _fork, _log, _response, _throttle, _tracing
 from ._answers import Retryable, read
 from ._calls import Call, encode_body
-from ._config import Settings
+from ._config import SANDBOX_PREFIX, Settings
 from ._converters import converter, fast_decoder
 from ._secrets import sanitized, scrub_body, scrub_headers
 from ._validation import require_int, require_seconds
@@ -79,6 +79,10 @@ def _env_proxy(base_url: str) -> str | None:
 
 
 _CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
+_AUTH_HINT = (
+    " (the key does not start with '{0}', so it was used as a production key at {1};"
+    " sandbox keys start with '{0}')"
+)
 
 
 class _ConnectorClosedError(aiohttp.ClientConnectionError):
@@ -119,6 +123,9 @@ class Transport:
         self.settings = settings
         self._api_key = settings.api_key
         self._secret = settings.api_key.encode()
+        # A sandbox key typed without its prefix goes to production and gets a bare 401.
+        sandbox = settings.api_key.startswith(SANDBOX_PREFIX)
+        self._auth_hint = "" if sandbox else _AUTH_HINT.format(SANDBOX_PREFIX, settings.base_url)
         self._external = settings.http_session
         # A caller-owned session has its own default headers: ours go with each request.
         self._get_headers = dict(settings.headers) if self._external is not None else None
@@ -264,9 +271,33 @@ class Transport:
             require_int("max_retries", max_retries, minimum=0)
         body = encode_body(call)
         session = self._get_session()
-        clock = settings.clock
-        deadline = clock() + budget
+        deadline = settings.clock() + budget
         url = self._url(call.path, call.params)
+        # Made only when someone reads the INFO line: otherwise logging costs this check.
+        note = _log.CallLog() if log.isEnabledFor(logging.INFO) else None
+        if note is None:
+            return await self._send(session, call, url, body, budget, retries, deadline, None)
+        try:
+            result = await self._send(session, call, url, body, budget, retries, deadline, note)
+        except BaseException as exc:
+            note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
+            raise
+        note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
+        return result
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[T],
+        url: yarl.URL,
+        body: bytes | None,
+        budget: float,
+        retries: int,
+        deadline: float,
+        note: _log.CallLog | None,
+    ) -> T:
+        """The attempts of one call and the waits between them, under its deadline."""
+        clock = self.settings.clock
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
             if _tracing.enabled()
@@ -281,7 +312,7 @@ class Transport:
                         f"{call.operation} did not complete within {budget:g} s"
                     )
                 outcome = await self._once(
-                    session, call, url, body, remaining, budget, deadline, trace
+                    session, call, url, body, remaining, budget, deadline, trace, note
                 )
                 if not isinstance(outcome, Retryable):
                     return outcome
@@ -291,23 +322,12 @@ class Transport:
                 if delay is None:
                     raise outcome.error from outcome.cause
                 attempt += 1
-                asked = outcome.retry_after is not None
-                trace.retry(delay, retry_after=asked)
-                log.warning(
-                    "%s: retrying in %.3g s%s (retry %d of %d) after %s",
-                    call.operation,
-                    delay,
-                    " as the server's Retry-After asked" if asked else "",
-                    attempt,
-                    retries,
-                    _tracing.redacted(
-                        f"{type(outcome.error).__name__}: {outcome.error}", self._api_key
-                    ),
-                )
+                trace.retry(delay, retry_after=outcome.retry_after is not None)
+                _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
                 if delay > 0:
-                    await settings.sleep(delay)
+                    await self.settings.sleep(delay)
 
-    async def _once(
+    async def _once(  # noqa: PLR0913, PLR0917  see _send
         self,
         session: aiohttp.ClientSession,
         call: Call[T],
@@ -317,11 +337,22 @@ class Transport:
         budget: float,
         deadline: float,
         trace: _tracing.CallTrace,
+        note: _log.CallLog | None,
     ) -> T | Retryable:
         """One attempt: the decoded result, a :class:`Retryable`, or a raised error."""
         if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
+        started = time.perf_counter() if note is not None else 0.0
         answer = await self._attempt(session, call, url, body, remaining)
+        if note is not None:
+            sent = self._post_headers if body is not None else None
+            _log.attempt(
+                note,
+                (call.method, url.raw_path_qs, started),
+                (self.settings.headers, sent, body),
+                str(answer.cause) if isinstance(answer, _AttemptError) else answer,
+                self._api_key,
+            )
         if isinstance(answer, _AttemptError):
             trace.attempt(error=_library_error(answer.cause))
             failure = self._connection_failure(call, answer, budget, deadline)
@@ -343,7 +374,19 @@ class Transport:
                     status, _response.frozen_headers(headers), call.method, str(url)
                 )
             )
+        if status == 401 and self._auth_hint:
+            return self._unauthorized(call, url, answer)
         return self.answer(call, url, *answer)
+
+    def _unauthorized(
+        self, call: Call[T], url: yarl.URL, answer: tuple[int, Mapping[str, str], bytes]
+    ) -> T | Retryable:
+        """A 401 for a key without the ``sandbox-`` prefix: say what the prefix does."""
+        try:
+            return self.answer(call, url, *answer)
+        except _errors.AuthenticationError as exc:
+            exc.args = (f"{exc}{self._auth_hint}",)
+            raise
 
     def answer(
         self,
@@ -372,7 +415,6 @@ class Transport:
         Returned, not raised: raising inside these ``except`` blocks would attach the
         library's exception (and the key in its ``request_info``) as ``__context__``.
         """
-        started = time.perf_counter()
         try:
             async with session.request(
                 call.method,
@@ -405,14 +447,6 @@ class Transport:
             if not self.closed or call.retry.after_sent:
                 raise
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %d in %.1f ms",
-                call.method,
-                url.raw_path,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
         return status, headers, raw
 
     def _connection_failure(

@@ -123,7 +123,7 @@ class PostgresJournal:
             msg = "the PostgreSQL journal URL names no job: add ?job=NAME"
             raise _errors.ConfigurationError(msg)
         try:
-            self.lease = float(lease if lease is not None else ours.get("lease", 60.0))
+            self.lease: float = float(lease if lease is not None else ours.get("lease", 60.0))
         except ValueError:
             msg = f"lease must be a number of seconds, got {ours.get('lease')!r}"
             raise _errors.ConfigurationError(msg) from None
@@ -131,12 +131,12 @@ class PostgresJournal:
             msg = f"lease must be between 0 and 86400 seconds, got {self.lease}"
             raise _errors.ConfigurationError(msg)
         self.job_name = job
-        self.worker = worker or ours.get("worker") or _worker_identity()
-        self.connect_timeout = connect_timeout
+        self.worker: str = worker or ours.get("worker") or _worker_identity()
+        self.connect_timeout: float = connect_timeout
         rest = urllib.parse.urlencode([(k, v) for k, v in query if k not in ours])
         self._conninfo = urllib.parse.urlunsplit(parts._replace(query=rest))
         # Where, for messages: never the password.
-        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        self.where: str = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._commits = GroupCommit(self._write_group)
         self._since: datetime | None = None

@@ -42,6 +42,7 @@ from ._errors import (
     JournalCorruptedError,
     JournalError,
     JournalMismatchError,
+    JournalNotFoundError,
     JournalVersionError,
 )
 from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
@@ -230,7 +231,7 @@ class SqliteJournal:
                 raise JournalCorruptedError(msg)
         elif not create:
             msg = f"journal {path!r} does not exist"
-            raise JournalError(msg)
+            raise JournalNotFoundError(msg)
         elif not file_path.absolute().parent.is_dir():
             msg = f"journal {path!r}: its directory does not exist"
             raise JournalError(msg)

@@ -8,6 +8,7 @@ time (:class:`phygitals_async.testing.FakeTime`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Generator
 from typing import Generic, TypeVar
 
@@ -55,9 +56,13 @@ async def _poll_until(
     schedule: Schedule,
     settings: Settings,
     what: str,
-    on_status: Callable[[object], None],
+    on_status: Callable[[S], object],
 ) -> T:
     """Call ``fetch(budget)`` until ``finished`` turns a status into the result.
+
+    ``on_status`` sees every status first (awaited when it returns an awaitable); what it
+    raises ends the poll. The deadline is fixed at the start, so a slow ``on_status``
+    delays the next check, never the deadline.
 
     The last wait is cut short so that the last check is made at the deadline itself, not
     one interval before it; that check may take up to :data:`LAST_CHECK_SECONDS`. Each
@@ -81,7 +86,9 @@ async def _poll_until(
             raise PollTimeoutError(
                 f"{what} did not finish within {schedule.timeout:g} s", last_status=last
             ) from exc
-        on_status(status)
+        seen = on_status(status)
+        if inspect.isawaitable(seen):
+            await seen
         result = finished(status)
         if result is not None:
             return result
@@ -111,22 +118,25 @@ class Poll(Generic[T]):
         operation: str,
         what: str,
         name: str,
+        on_status: Callable[[S], object] | None = None,
     ) -> None:
         """Start polling in a task: ``fetch(budget)`` until ``finished(status)`` is not None.
 
-        Must be called inside a running event loop.
+        ``on_status(status)`` is called with every status read, in order, before the poll
+        decides whether to go on. Must be called inside a running event loop.
         """
         self.last_status: object = None
 
+        def record(status: S) -> object:
+            self.last_status = status
+            return None if on_status is None else on_status(status)
+
         async def run() -> T:
             with operation_span(operation):
-                return await _poll_until(fetch, finished, schedule, settings, what, self._record)
+                return await _poll_until(fetch, finished, schedule, settings, what, record)
 
         self._task: asyncio.Task[T] = asyncio.ensure_future(run())
         self._task.set_name(name)
-
-    def _record(self, status: object) -> None:
-        self.last_status = status
 
     def __await__(self) -> Generator[object, None, T]:
         return self._task.__await__()
@@ -174,6 +184,7 @@ class PurchasePoll(Poll[PurchaseResult]):
         schedule: Schedule,
         settings: Settings,
         session_id: str,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> None:
         """Poll ``fetch`` (the purchase's status) until the purchase is fulfilled."""
         super().__init__(
@@ -184,5 +195,6 @@ class PurchasePoll(Poll[PurchaseResult]):
             operation="poll_purchase",
             what=f"purchase {session_id}",
             name=f"phygitals-poll-purchase-{session_id}",
+            on_status=on_status,
         )
         self.session_id = session_id

@@ -17,6 +17,7 @@ server raises :class:`OutcomeUnknownError`, never :class:`ClientClosedError`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import inspect
 import os
@@ -224,7 +225,11 @@ class SyncRuntime:
             if self._runner is None:
                 runner = _Runner()
                 self._finalizer = weakref.finalize(self, _abandon, runner, self.client)
+                # At interpreter exit _close_at_exit closes it quietly instead: a client
+                # left open at module level (Django, gunicorn) is the intended use.
+                self._finalizer.atexit = False
                 self._runner = runner
+                _open.add(self)
             return self._runner
 
     def after_fork_in_child(self) -> None:
@@ -249,6 +254,10 @@ class SyncRuntime:
         awaitable = func(*args, **kwargs)
         coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
         return _Handoff(runner.loop, coro, runner.calls).result()
+
+    def call_overloaded(self, func: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> Any:
+        """:meth:`call` for an overloaded method: the blocking twin's overloads type it."""
+        return self.call(func, **kwargs)
 
     def call_sync(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a plain function in the portal's loop thread (for code that needs the loop).
@@ -297,10 +306,27 @@ class SyncRuntime:
             self._closed = True
             runner, self._runner = self._runner, None
             finalizer, self._finalizer = self._finalizer, None
+        _open.discard(self)
         if finalizer is not None:
             finalizer.detach()
         if runner is not None:
             _shutdown(runner, self.client)
+
+
+# The runtimes whose loop thread is running, closed at interpreter exit.
+_open: weakref.WeakSet[SyncRuntime] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close every blocking client still open when the interpreter exits, without warning.
+
+    A module-level client (the recommended setup for Django or gunicorn) is never closed
+    by the application; at exit its calls are over, and closing it is all that is left.
+    """
+    for runtime in list(_open):
+        with contextlib.suppress(Exception):
+            runtime.close()
 
 
 class SyncPoll(Generic[T]):

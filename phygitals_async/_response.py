@@ -92,11 +92,11 @@ class APIResponse(Generic[T]):
 
     def __init__(self, value: T, info: ResponseInfo, *, retries: int = 0) -> None:
         self._value = value
-        self.status_code = info.status_code
-        self.headers = info.headers
-        self.method = info.method
-        self.url = info.url
-        self.retries = retries
+        self.status_code: int = info.status_code
+        self.headers: CIMultiDictProxy[str] = info.headers
+        self.method: str = info.method
+        self.url: str = info.url
+        self.retries: int = retries
 
     @property
     def request_id(self) -> str | None:

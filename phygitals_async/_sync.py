@@ -22,10 +22,11 @@ import os
 import ssl as ssl_module
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, overload
 
 import aiohttp
 
+from ._calls import RetryPolicy
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
 from ._journal import Journal
@@ -50,6 +51,7 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._portal import SyncPoll, SyncRuntime, raw_caller
+from ._request import Params
 from ._response import APIResponse
 
 __all__ = ["Phygitals"]
@@ -221,6 +223,69 @@ class Phygitals:
         if self._owner:
             self._runtime.close()
 
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T],
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> T: ...
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Mapping[str, Any] | None = None,
+        into: type[T] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call an endpoint this SDK has no method for, through the same seam as the others.
+
+        The key, the deadline, retries, error mapping (a documented message is its typed
+        error) and :class:`OutcomeUnknownError` work as for every method. ``path`` is a path
+        under :attr:`base_url` (an absolute URL elsewhere is an :class:`InvalidRequestError`:
+        the key goes nowhere else); ``params`` is the query. With ``into=None`` the answer is
+        the parsed JSON, numbers with a fraction as exact ``Decimal``; ``into=Model`` or
+        ``list[Model]`` decodes it into the SDK's models. ``retry`` is a :class:`Retry`
+        policy; by default ``Retry.SAFE`` for GET, ``Retry.UNSAFE`` (never resent once it
+        may have reached the server) for any other method.
+
+        Example::
+
+            packs = client.request("GET", "/api/v1/vm/available", into=list[Pack])
+            raw = client.request("POST", "/api/v1/vm/buy/status", json={"session_id": s})
+        """
+        return self._runtime.call_overloaded(
+            self._client.request,
+            method=method,
+            path=path,
+            params=params,
+            json=json,
+            into=into,
+            retry=retry,
+            timeout=timeout,
+        )
+
     def list_packs(
         self,
         platform: str = "mainnet",
@@ -257,6 +322,8 @@ class Phygitals:
 
         Never resent once it may have reached the server: an ambiguous failure raises
         :class:`OutcomeUnknownError`; check ``inventory(user_id)`` before buying again.
+        An ``amount`` below 1 or above the pack's ``max_per_mint`` is the API's
+        :class:`InvalidAmountError`; one that is not an int is :class:`InvalidRequestError`.
         """
         return self._runtime.call(
             self._client.buy, pack_id=pack_id, amount=amount, user_id=user_id, timeout=timeout
@@ -280,6 +347,7 @@ class Phygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> SyncPoll[PurchaseResult]:
         """Start polling a purchase and return a blocking handle at once.
 
@@ -288,6 +356,12 @@ class Phygitals:
         ``interval`` and grows to ``max_interval``; after ``timeout`` seconds the result
         raises :class:`PollTimeoutError`. A failed purchase raises
         :class:`TransactionFailedError`.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; what it raises ends the poll with that
+        exception, and a slow callback delays the next check, not the deadline. It runs on
+        the client's event loop thread, not the caller's: it must not call the client
+        (that raises LoopThreadError).
         """
         return SyncPoll(
             self._runtime,
@@ -297,6 +371,7 @@ class Phygitals:
                 interval=interval,
                 max_interval=max_interval,
                 timeout=timeout,
+                on_status=on_status,
             ),
         )
 
@@ -307,14 +382,27 @@ class Phygitals:
         interval: float = 1.0,
         max_interval: float = 10.0,
         timeout: float = 120.0,
+        on_status: Callable[[PurchaseResult | PurchasePending], object] | None = None,
     ) -> PurchaseResult:
-        """Poll until the purchase is fulfilled; ``poll_purchase(...)``."""
+        """Poll until the purchase is fulfilled; ``poll_purchase(...)``.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+
+        Example::
+
+            result = client.wait_for_purchase(session_id, on_status=print)
+        """
         return self._runtime.call(
             self._client.wait_for_purchase,
             session_id=session_id,
             interval=interval,
             max_interval=max_interval,
             timeout=timeout,
+            on_status=on_status,
         )
 
     def inventory(
@@ -482,12 +570,15 @@ class Phygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> SyncPoll[ShippingOrder]:
         """Start polling an order and return a blocking handle at once.
 
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
-        :class:`PollTimeoutError` carrying the last order seen.
+        :class:`PollTimeoutError` carrying the last order seen. ``on_status`` sees every
+        order read, in order, on the client's event loop thread (not the caller's); what it
+        raises ends the poll.
         """
         return SyncPoll(
             self._runtime,
@@ -498,6 +589,7 @@ class Phygitals:
                 interval=interval,
                 max_interval=max_interval,
                 timeout=timeout,
+                on_status=on_status,
             ),
         )
 
@@ -509,8 +601,16 @@ class Phygitals:
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
+        on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
-        """Poll an order until its status is in ``until`` (or it is cancelled/failed)."""
+        """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; it may be a coroutine function. What it
+        raises ends the poll with that exception. A slow callback delays the next check,
+        not the deadline. With the blocking client it runs on the client's event loop
+        thread, not the caller's: it must not call the client (that is a LoopThreadError).
+        """
         return self._runtime.call(
             self._client.wait_for_shipment,
             order_id=order_id,
@@ -518,4 +618,5 @@ class Phygitals:
             interval=interval,
             max_interval=max_interval,
             timeout=timeout,
+            on_status=on_status,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -36,6 +36,9 @@ from ._cli_common import (
 )
 from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
+from ._config import API_KEY_ENV
+from ._errors import ConfigurationError
+from ._log import forced
 from ._models import OrderStatus
 from ._output import print_json
 
@@ -367,6 +370,13 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
         ):
             yield client
     else:
+        if not args.api_key and not os.environ.get(API_KEY_ENV):
+            # The client's own message names api_key=, which means nothing on a command line.
+            msg = (
+                f"no API key: pass --api-key KEY or set ${API_KEY_ENV} "
+                "(or try --sandbox-local, which needs none)"
+            )
+            raise ConfigurationError(msg)
         async with AsyncPhygitals(
             api_key=args.api_key, base_url=args.base_url, timeout=args.timeout
         ) as client:
@@ -424,8 +434,12 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    # --debug is PHYGITALS_LOG=debug: every request and answer on stderr, secrets scrubbed.
+    with forced("debug") if args.debug else contextlib.nullcontext():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         code = asyncio.run(_run(args))
         # Written output may still sit in the buffer: a closed pipe shows up here, not at exit.

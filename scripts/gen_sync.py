@@ -66,12 +66,20 @@ SYNC_DOCS = {
         ``cancel()`` and ``done()`` work from any thread. The wait between polls starts at
         ``interval`` and grows to ``max_interval``; after ``timeout`` seconds the result
         raises :class:`PollTimeoutError`. A failed purchase raises
-        :class:`TransactionFailedError`.""",
+        :class:`TransactionFailedError`.
+
+        ``on_status`` is called with every status read (the decoded answer), in order,
+        before the poll decides whether to go on; what it raises ends the poll with that
+        exception, and a slow callback delays the next check, not the deadline. It runs on
+        the client's event loop thread, not the caller's: it must not call the client
+        (that raises LoopThreadError).""",
     "poll_shipment": """Start polling an order and return a blocking handle at once.
 
         ``handle.result(timeout=None)`` blocks until the status is in ``until`` (or the
         order is cancelled/failed); after ``timeout`` seconds it raises
-        :class:`PollTimeoutError` carrying the last order seen.""",
+        :class:`PollTimeoutError` carrying the last order seen. ``on_status`` sees every
+        order read, in order, on the client's event loop thread (not the caller's); what it
+        raises ends the poll.""",
 }
 
 # Text rewrites of every copied docstring (old, new).
@@ -92,6 +100,8 @@ REWRITTEN_NAMES = {"PurchasePoll", "Poll", "AsyncIterator"}
 
 # Every rule that applied in this run (see _rules).
 _applied: set[str] = set()
+# The methods with overloads seen so far in this run.
+_overloaded: set[str] = set()
 
 
 def _rules() -> set[str]:
@@ -191,9 +201,18 @@ def _docstring(doc: str | None, indent: str) -> list[str]:
     return out
 
 
+def _is_overload(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "overload" for d in node.decorator_list)
+
+
 def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     name = node.name
     params = ast.unparse(_blocking(node.args))
+    if _is_overload(node):
+        _overloaded.add(name)
+        # The typed signatures of an overloaded method are copied as they are; the
+        # implementation that follows them gets the docstring and the body.
+        return ["    @overload", f"    def {name}({params}) -> {_returns(node)}: ..."]
     head = [f"    def {name}({params}) -> {_returns(node)}:"]
     override = SYNC_DOCS.get(name)
     doc = ast.get_docstring(node, clean=True)
@@ -225,24 +244,31 @@ def _method(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
             "        if self._owner:",
             "            self._runtime.close()",
         ]
+    return [*head, _body(node, args, returns).replace(", )", ")")]
+
+
+def _body(node: ast.FunctionDef | ast.AsyncFunctionDef, args: str, returns: str) -> str:  # noqa: PLR0911  one return per kind of method
+    """The one line of a blocking method: a call through the runtime, mostly."""
+    name = node.name
     if name in SYNC_BODIES:
         _applied.add(f"SYNC_BODIES {name}")
-        body = f"        {SYNC_BODIES[name]}"
-    elif returns == "Self":
+        return f"        {SYNC_BODIES[name]}"
+    if name in _overloaded:
+        # Its overloads type the blocking method; the one call in between cannot pick one.
+        return f"        return self._runtime.call_overloaded(self._client.{name}, {args})"
+    if returns == "Self":
         # A view of the async client (with_options) becomes a view of this client.
-        body = f"        return self._view(self._client.{name}({args}))"
-    elif isinstance(node, ast.AsyncFunctionDef):
-        body = f"        return self._runtime.call(self._client.{name}, {args})"
-    elif returns.startswith("AsyncIterator["):
-        body = f"        return self._runtime.iterate(lambda: self._client.{name}({args}))"
-    elif "Poll" in returns:
-        body = (
+        return f"        return self._view(self._client.{name}({args}))"
+    if isinstance(node, ast.AsyncFunctionDef):
+        return f"        return self._runtime.call(self._client.{name}, {args})"
+    if returns.startswith("AsyncIterator["):
+        return f"        return self._runtime.iterate(lambda: self._client.{name}({args}))"
+    if "Poll" in returns:
+        return (
             "        return SyncPoll(self._runtime, "
             f"self._runtime.call_sync(self._client.{name}, {args}))"
         )
-    else:
-        body = f"        return self._client.{name}({args})"
-    return [*head, body.replace(", )", ")")]
+    return f"        return self._client.{name}({args})"
 
 
 def _names_used(cls: ast.ClassDef) -> set[str]:
@@ -267,6 +293,8 @@ def _imports(cls: ast.ClassDef) -> list[str]:
     module = importlib.import_module("phygitals_async._client")
     modules: list[str] = ["import copy"]
     external: dict[str, set[str]] = {"collections.abc": {"Iterator"}, "typing": {"Self"}}
+    if any(_is_overload(node) for node in _public_methods(cls)):
+        external["typing"].add("overload")
     local: dict[str, set[str]] = {
         "._client": {"AsyncPhygitals"},
         "._portal": {"SyncPoll", "SyncRuntime", "raw_caller"},
@@ -308,6 +336,7 @@ def _imports(cls: ast.ClassDef) -> list[str]:
 def generate() -> str:
     """The text of _sync.py for the current _client.py; raises if a rule went unused."""
     _applied.clear()
+    _overloaded.clear()
     tree = ast.parse(SOURCE.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AsyncPhygitals")
     init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
@@ -346,7 +375,7 @@ def generate() -> str:
         out += _docstring(ast.get_docstring(prop, clean=True), "        ")
         out.append(f"        return self._client.{prop.name}")
     for node in _public_methods(cls):
-        out += ["", *_method(node)]
+        out += ["", *_method(node)] if not _is_overload(node) else _method(node)
     unused = sorted(_rules() - _applied)
     if unused:
         msg = "rewrite rules that no longer apply (remove them): " + "; ".join(unused)

@@ -159,8 +159,11 @@ def test_usage_errors_exit_2(threaded: LocalSandbox, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as caught:
         run(threaded, "buy", TOPPS, "--user", "u1")
     assert caught.value.code == 2
-    assert run(threaded, "buy", TOPPS, "--user", "u1", "--amount", "0") == 2
+    assert run(threaded, "buy", TOPPS, "--user", " ", "--amount", "1") == 2
     assert "InvalidRequestError" in capsys.readouterr().err
+    # An amount below 1 is the API's documented 400, as the README's table says.
+    assert run(threaded, "buy", TOPPS, "--user", "u1", "--amount", "0") == 1
+    assert "InvalidAmountError" in capsys.readouterr().err
     assert run(threaded, "sellback") == 2
 
 

@@ -266,9 +266,9 @@ def test_journal_show_prints_counts_totals_and_every_item(
 def test_journal_show_of_a_bad_file_is_a_clear_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A missing or foreign file: a JournalError message and exit 1, the file unchanged."""
-    assert main(["journal", "show", str(tmp_path / "none.db")]) == 1
-    assert "JournalError" in capsys.readouterr().err
+    """A missing file is a usage error (2), a foreign one exit 1; the file is unchanged."""
+    assert main(["journal", "show", str(tmp_path / "none.db")]) == 2
+    assert "JournalNotFoundError" in capsys.readouterr().err
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"\x00" * 64)
     assert main(["journal", "show", str(bad)]) == 1

@@ -217,9 +217,10 @@ async def test_retries_and_retry_after_waits_are_warnings(
     assert len(records) == 2
     assert all(r.levelno == logging.WARNING for r in records)
     messages = [r.getMessage() for r in records]
-    assert all("list_packs: retrying in" in m for m in messages)
+    assert messages[0].startswith("list_packs: retry 1 of 2 after ")
+    assert messages[0].endswith(" s: ServerError: 503 An unexpected error occurred")
     assert sum("Retry-After" in m for m in messages) == 1
-    assert any("retrying in 3 s as the server's Retry-After asked" in m for m in messages)
+    assert messages[1].startswith("list_packs: retry 2 of 2 after 3 s (the server's Retry-After)")
 
 
 async def test_outcome_unknown_is_a_warning(
@@ -278,7 +279,7 @@ def test_the_sdk_works_without_the_otel_extra() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "2"]
-    assert "list_packs: retrying in" in result.stderr  # the WARNING reaches the last resort
+    assert "list_packs: retry 1 of 2 after" in result.stderr  # the WARNING reaches the last resort
 
 
 def test_no_span_is_started_before_a_provider_is_set() -> None:

@@ -84,9 +84,9 @@ class TemporaryPostgres:
     """
 
     def __init__(self, bin_dir: Path | None = None) -> None:
-        self.bin_dir = bin_dir or find_postgres_bin()
-        self.password = secrets.token_hex(16)
-        self.port = 0
+        self.bin_dir: Path = bin_dir or find_postgres_bin()
+        self.password: str = secrets.token_hex(16)
+        self.port: int = 0
         self.root: Path | None = None
         self._run_as: dict[str, Any] = {}
         if os.geteuid() == 0:

@@ -67,14 +67,14 @@ class LocalSandbox:
         initial_faults: Sequence[Fault] = (),
         production: ProductionBehaviours | None = None,
     ) -> None:
-        self.clock = SandboxClock(start_time)
-        self.state = SandboxState(seed=seed, clock=self.clock)
+        self.clock: SandboxClock = SandboxClock(start_time)
+        self.state: SandboxState = SandboxState(seed=seed, clock=self.clock)
         if production is not None:
             self.state.production = production
-        self.faults = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
+        self.faults: FaultPlan = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
         self.control = SandboxControl(self.state, self.faults, initial_faults=initial_faults)
         self.host = host
-        self.port = port
+        self.port: int = port
         self._api_keys = api_keys
         self._admin = admin
         self._dashboard = dashboard
@@ -145,7 +145,7 @@ class LocalSandbox:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self.host, self.port))
-                port = sock.getsockname()[1]
+                port = int(sock.getsockname()[1])
                 await web.SockSite(runner, sock).start()
             except BaseException:
                 sock.close()  # a busy port must not leave the socket open behind the error

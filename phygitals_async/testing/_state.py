@@ -70,8 +70,8 @@ class SandboxState:
 
     def __init__(self, *, seed: int = 0, clock: SandboxClock | None = None) -> None:
         self.seed = seed
-        self.clock = clock or SandboxClock()
-        self.production = ProductionBehaviours()
+        self.clock: SandboxClock = clock or SandboxClock()
+        self.production: ProductionBehaviours = ProductionBehaviours()
         self.reset()
 
     def reset(self) -> None:
@@ -79,9 +79,9 @@ class SandboxState:
 
         The clock and the production behaviours are left as they are.
         """
-        self.rng = random.Random(self.seed)  # noqa: S311  deterministic test data, not secrets
-        self.ledger = Ledger()
-        self.packs = {p["id"]: p for p in PACKS}
+        self.rng: random.Random = random.Random(self.seed)  # noqa: S311  deterministic test data, not secrets
+        self.ledger: Ledger = Ledger()
+        self.packs: dict[Any, dict[str, Any]] = {p["id"]: p for p in PACKS}
         self.items: dict[str, SandboxItem] = {}
         self.users: dict[str, list[str]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}

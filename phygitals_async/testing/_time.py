@@ -36,7 +36,7 @@ class FakeTime:
     """
 
     def __init__(self, *, start: float = 1000.0, jitter: float | None = None) -> None:
-        self.now = start
+        self.now: float = start
         self.sleeps: list[float] = []
         self.jitter = jitter
 

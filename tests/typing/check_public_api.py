@@ -25,6 +25,7 @@ from phygitals_async import (
     PurchasePoll,
     PurchaseResult,
     RateLimitError,
+    Retry,
     Sellback,
     ServerError,
     ShipmentCreated,
@@ -108,3 +109,26 @@ async def testing_kit(client: AsyncPhygitals, blocking: Phygitals) -> None:
     assert_type(FakeTime().attach(blocking).sleeps, list[float])
     assert_type(time.clock(), float)
     await time.sleep(1.0)
+
+
+async def diagnostics(client: AsyncPhygitals, blocking: Phygitals) -> None:
+    # client.request: the JSON as Any without into=, the model asked for with it.
+    assert_type(await client.request("GET", "/api/v1/vm/available", into=list[Pack]), list[Pack])
+    assert_type(await client.request("GET", "/x", params={"a": [1, "b"]}), Any)
+    assert_type(
+        await client.request("POST", "/x", json={"a": 1}, into=Card, retry=Retry.UNSAFE), Card
+    )
+    assert_type(blocking.request("GET", "/x", into=Inventory, timeout=2.0), Inventory)
+    await client.request("GET", "/x", retry="safe")  # type: ignore[call-overload]
+
+    # on_status takes the decoded status (a coroutine function too).
+    def shown(status: PurchaseResult | PurchasePending) -> None:
+        del status
+
+    async def awaited(order: ShippingOrder) -> None:
+        del order
+
+    assert_type(await client.wait_for_purchase("s1", on_status=shown), PurchaseResult)
+    assert_type(await client.wait_for_shipment("o1", on_status=awaited), ShippingOrder)
+    assert_type(blocking.wait_for_purchase("s1", on_status=shown), PurchaseResult)
+    client.poll_purchase("s1", on_status=awaited)  # type: ignore[arg-type]
