@@ -26,7 +26,7 @@ import httpx
 import requests
 import yarl
 
-from benchmarks import handbuilt, payloads
+from benchmarks import against, handbuilt, payloads
 from benchmarks.measure import (
     PATHS,
     ROUNDS,
@@ -342,7 +342,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the cases and print the table; ``--quick`` for a short run."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, about a minute")
-    quick = parser.parse_args(argv).quick
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="compare this tree with a git ref (a commit, branch or tag) in one run instead",
+    )
+    options = parser.parse_args(argv)
+    quick = options.quick
+    if options.against:
+        return against.main(options.against, quick=quick)
     started = time.perf_counter()
     paths = PATHS if speedups_available() else ("pure",)
     print(
