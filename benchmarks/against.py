@@ -6,7 +6,9 @@ afterwards). One worker process per tree and decode path (``benchmarks/worker.py
 payload server. Every round sends each case to every worker in turn (the order reversed
 every other round), so drift on a shared machine hits both trees alike; only one worker
 runs at a time. Each case prints its median for REF and for this tree, the ratio now/REF
-(the median of the rounds' ratios, with their range) and each tree's ratio to raw.
+(the median of the rounds' ratios, with their range), the same ratio of the client
+process's CPU time (steadier than wall time on a shared machine) and each tree's ratio to
+raw.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Worker:
     name: str
     process: subprocess.Popen[str]
     figures: dict[str, list[float | None]] = field(default_factory=dict)
+    cpu: dict[str, list[float | None]] = field(default_factory=dict)
 
     def ask(self, case: str) -> float | None:
         """Time one round of ``case`` in this worker and keep its figure."""
@@ -58,6 +61,7 @@ class Worker:
             raise RuntimeError(msg)
         value: float | None = reply["value"]
         self.figures.setdefault(case, []).append(value)
+        self.cpu.setdefault(case, []).append(reply["cpu"])
         return value
 
 
@@ -167,7 +171,8 @@ def main(ref: str, *, quick: bool) -> int:
     _print(sides, raw, paths, ref)
     print(
         f"\n{time.perf_counter() - started:.0f} s; now/{ref} is the median of the rounds' "
-        "ratios [lowest-highest]; below 1.00x this tree is faster. x raw: each tree's "
+        "ratios [lowest-highest], in wall time and in the client's CPU time; below 1.00x this "
+        "tree is faster. x raw: each tree's "
         "median over raw aiohttp + json.loads (the bulk run: over its time, so a ratio "
         "below 1.00x is a higher throughput)."
     )
@@ -175,15 +180,26 @@ def main(ref: str, *, quick: bool) -> int:
 
 
 def _print(sides: dict[tuple[str, str], Worker], raw: Worker, paths: list[str], ref: str) -> None:
-    headers = ["case", "path", ref, "now", f"now/{ref}", "spread", "ref x raw", "now x raw"]
+    headers = [
+        "case",
+        "path",
+        ref,
+        "now",
+        f"now/{ref}",
+        "spread",
+        "cpu now/ref",
+        "cpu spread",
+        "ref x raw",
+        "now x raw",
+    ]
     lines = []
     for case, label in CASES:
         bare = _median(raw.figures.get(case, []))
         for path in paths:
-            now = sides[path, "now"].figures.get(case, [])
-            old = sides[path, "ref"].figures.get(case, [])
-            ratios = _ratios(now, old)
-            m_now, m_old = _median(now), _median(old)
+            now, old = sides[path, "now"], sides[path, "ref"]
+            ratios = _ratios(now.figures.get(case, []), old.figures.get(case, []))
+            cpu = _ratios(now.cpu.get(case, []), old.cpu.get(case, []))
+            m_now, m_old = _median(now.figures.get(case, [])), _median(old.figures.get(case, []))
             lines.append(
                 [
                     label,
@@ -192,6 +208,8 @@ def _print(sides: dict[tuple[str, str], Worker], raw: Worker, paths: list[str], 
                     _fmt(m_now),
                     _fmt(statistics.median(ratios) if ratios else None, "{:.2f}x"),
                     f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "",
+                    _fmt(statistics.median(cpu) if cpu else None, "{:.2f}x"),
+                    f"{min(cpu):.2f}-{max(cpu):.2f}" if cpu else "",
                     _fmt(m_old / bare if m_old and bare else None, "{:.2f}x"),
                     _fmt(m_now / bare if m_now and bare else None, "{:.2f}x"),
                 ]

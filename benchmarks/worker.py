@@ -7,7 +7,8 @@ version of the SDK has: the public client classes and ``Transport.answer``, the 
 of one response.
 
 It reads one case name per line on stdin, times one round of it, and writes one JSON line:
-``{"value": ...}`` (the round's figure, lower is better) or ``{"error": ...}``. The parent
+``{"value": ..., "cpu": ...}`` (the round's figure in wall time and in this process's CPU
+time, lower is better) or ``{"error": ...}``. The parent
 sends the same case to every worker in turn, so drift on a shared machine hits all alike.
 ``sdk`` times the SDK (``PHYGITALS_SPEEDUPS=0`` in its environment for the pure path);
 ``raw`` times raw aiohttp + ``json.loads``, the floor.
@@ -165,25 +166,34 @@ async def _callers(fn: Callable[[], Awaitable[object]], total: int) -> float:
     return (time.perf_counter() - start) / total
 
 
-async def _round(side: _Side, case: str, body: bytes, ids: list[str]) -> float:
-    """One round of ``case``: its figure (us per call, or ms per run)."""
+async def _round(side: _Side, case: str, body: bytes, ids: list[str]) -> tuple[float, float]:
+    """One round of ``case``: its figure (us per call, or ms per run) and the same in CPU.
+
+    CPU time is this process's (the client's threads, not the server's): on a shared
+    machine it moves far less than wall time when other work takes the cores.
+    """
     n = side.sizes
+    started = time.process_time()
+    units, scale = 1, 1e3
     if case == "one":
-        return await _timed_async(side.one, n["calls"]) * 1e6
-    if case == "callers":
-        return await _callers(side.one, n["total"]) * 1e6
-    if case == "large":
-        return await _timed_async(side.large, n["large"]) * 1e3
-    if case == "decode":
-        return _timed(lambda: side.decode(body), n["large"]) * 1e3
-    if case == "bulk":
+        value, units, scale = await _timed_async(side.one, n["calls"]) * 1e6, n["calls"], 1e6
+    elif case == "callers":
+        value, units, scale = await _callers(side.one, n["total"]) * 1e6, n["total"], 1e6
+    elif case == "large":
+        value, units = await _timed_async(side.large, n["large"]) * 1e3, n["large"]
+    elif case == "decode":
+        value, units = _timed(lambda: side.decode(body), n["large"]) * 1e3, n["large"]
+    elif case == "bulk":
         start = time.perf_counter()
         await side.bulk(ids)
-        return (time.perf_counter() - start) * 1e3
-    if case == "blocking":
-        return await asyncio.to_thread(_timed, side.blocking, n["calls"]) * 1e6
-    msg = f"unknown case {case!r}"
-    raise ValueError(msg)
+        value = (time.perf_counter() - start) * 1e3
+    elif case == "blocking":
+        value = await asyncio.to_thread(_timed, side.blocking, n["calls"]) * 1e6
+        units, scale = n["calls"], 1e6
+    else:
+        msg = f"unknown case {case!r}"
+        raise ValueError(msg)
+    return value, (time.process_time() - started) / units * scale
 
 
 async def serve(kind: str, base: str, sizes: dict[str, int]) -> None:
@@ -200,9 +210,10 @@ async def serve(kind: str, base: str, sizes: dict[str, int]) -> None:
         loop = asyncio.get_running_loop()
         while case := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
             try:
-                reply: dict[str, Any] = {"value": await _round(side, case, body, ids)}
+                value, cpu = await _round(side, case, body, ids)
+                reply: dict[str, Any] = {"value": value, "cpu": cpu}
             except NotImplementedError:
-                reply = {"value": None}
+                reply = {"value": None, "cpu": None}
             except Exception as exc:  # noqa: BLE001  reported to the parent, which stops
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             print(json.dumps(reply), flush=True)
