@@ -22,20 +22,37 @@ ROUNDS = 7  # stacks alternate in this many rounds so drift on a shared machine 
 
 @dataclass(frozen=True)
 class Goal:
-    """A ratio (SDK over baseline) to stay at or under, or to reach, for some paths."""
+    """A ratio (SDK over baseline) to stay at or under, or to reach, for some paths.
 
-    limit: float
+    ``limit`` is one figure for every path in ``paths``, or one per path.
+    """
+
+    limit: float | dict[str, float]
     paths: tuple[str, ...] = PATHS
     text: str = ""
     at_least: bool = False  # for rates, where higher is better: the ratio must reach the limit
 
+    def limit_for(self, path: str) -> float | None:
+        """The limit set for ``path``, if any."""
+        if isinstance(self.limit, dict):
+            return self.limit.get(path)
+        return self.limit if path in self.paths else None
+
     def describe(self) -> str:
         """The goal as printed in the table."""
-        return self.text or f"{'>=' if self.at_least else '<='} {self.limit:.2f}x"
+        if self.text:
+            return self.text
+        sign = ">=" if self.at_least else "<="
+        if isinstance(self.limit, dict):
+            return ", ".join(f"{p} {sign} {v:.2f}x" for p, v in self.limit.items())
+        return f"{sign} {self.limit:.2f}x"
 
-    def met(self, ratio: float) -> bool:
-        """Whether ``ratio`` (SDK over baseline) meets the goal."""
-        return ratio >= self.limit if self.at_least else ratio <= self.limit
+    def met(self, ratio: float, path: str) -> bool | None:
+        """Whether ``ratio`` (SDK over baseline) meets the goal for ``path`` (None: no goal)."""
+        limit = self.limit_for(path)
+        if limit is None:
+            return None
+        return ratio >= limit if self.at_least else ratio <= limit
 
 
 @dataclass
@@ -58,9 +75,8 @@ class Row:
     def met(self, path: str) -> str:
         """``ok``, ``miss``, or empty where this row sets no goal for ``path``."""
         ratio = self.ratio(path)
-        if self.goal is None or path not in self.goal.paths or ratio is None:
-            return ""
-        return "ok" if self.goal.met(ratio) else "miss"
+        met = None if self.goal is None or ratio is None else self.goal.met(ratio, path)
+        return "" if met is None else "ok" if met else "miss"
 
 
 def row(

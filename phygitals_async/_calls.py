@@ -148,6 +148,10 @@ class Call(Generic[T]):
         return cls(operation, "POST", path, retry, into, arguments=reported, json=json)
 
 
+# One encoder for every body: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+
+
 def encode_body(call: Call[Any]) -> bytes | None:
     """The request body as standard JSON in UTF-8, or :class:`InvalidRequestError`.
 
@@ -157,7 +161,7 @@ def encode_body(call: Call[Any]) -> bytes | None:
     if call.json is None:
         return None
     try:
-        return json.dumps(call.json, allow_nan=False, ensure_ascii=False).encode()
+        return _ENCODER.encode(call.json).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         reason = short_repr(str(exc))
     # Raised outside the except block: the message says it all.

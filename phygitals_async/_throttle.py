@@ -14,9 +14,8 @@ adapt to their own 429s only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 
 __all__ = ["AdaptiveLimit", "in_bulk_job", "on_rate_limited"]
@@ -50,6 +49,7 @@ class AdaptiveLimit:
         self.cuts = 0
         self.lowest = float(ceiling)
         self._epoch = 0
+        self._waiting = 0
         self._changed = asyncio.Condition()
 
     @property
@@ -57,30 +57,29 @@ class AdaptiveLimit:
         """How many may hold a slot now."""
         return max(1, int(self.limit))
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> _Slot:
         """Hold one slot while sending; 429s seen inside cut the limit, success grows it."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.allowed)
-            self.in_flight += 1
-        epoch = self._epoch
-        limited = False
+        return _Slot(self)
 
-        def rate_limited() -> None:
-            nonlocal limited
-            limited = True
-            self._cut(epoch)
-
-        token = on_rate_limited.set(rate_limited)
-        try:
-            yield
-        finally:
-            on_rate_limited.reset(token)
-            if not limited:
-                # One slot's worth per round: +1 after ``limit`` successes.
-                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+    async def _enter(self) -> None:
+        # Taking a free slot needs no lock (nothing awaits between the test and the count),
+        # unless others already wait: they go first. A bulk run takes a slot per item.
+        if self._waiting or self.in_flight >= self.allowed:
             async with self._changed:
-                self.in_flight -= 1
+                self._waiting += 1
+                try:
+                    await self._changed.wait_for(lambda: self.in_flight < self.allowed)
+                finally:
+                    self._waiting -= 1
+        self.in_flight += 1
+
+    async def _leave(self, *, limited: bool) -> None:
+        if not limited:
+            # One slot's worth per round: +1 after ``limit`` successes.
+            self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+        self.in_flight -= 1
+        if self._waiting:
+            async with self._changed:
                 self._changed.notify_all()
 
     def _cut(self, epoch: int) -> None:
@@ -92,3 +91,26 @@ class AdaptiveLimit:
         self.limit = max(1.0, self.limit / 2)
         self.lowest = min(self.lowest, self.limit)
         log.info("bulk sellback: answered 429, concurrency now %d", self.allowed)
+
+
+class _Slot:
+    """One holder of an :class:`AdaptiveLimit` slot, as an async context manager."""
+
+    __slots__ = ("_epoch", "_limit", "_limited", "_token")
+
+    def __init__(self, limit: AdaptiveLimit) -> None:
+        self._limit = limit
+        self._limited = False
+
+    async def __aenter__(self) -> None:
+        await self._limit._enter()  # noqa: SLF001  the slot is the limit's own half
+        self._epoch = self._limit._epoch  # noqa: SLF001
+        self._token = on_rate_limited.set(self._rate_limited)
+
+    def _rate_limited(self) -> None:
+        self._limited = True
+        self._limit._cut(self._epoch)  # noqa: SLF001
+
+    async def __aexit__(self, *_: object) -> None:
+        on_rate_limited.reset(self._token)
+        await self._limit._leave(limited=self._limited)  # noqa: SLF001
