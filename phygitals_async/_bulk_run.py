@@ -18,6 +18,8 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
@@ -44,6 +46,7 @@ SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
 
 _RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
 _CLAIM_POLL = 1.0  # seconds between looks at a shared job whose items others still hold
+_SAY_EVERY = 5.0  # seconds between the INFO lines of a worker waiting on others
 # Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
 # crash may leave up to a group of items marked begun that were never sent, which the
 # next run settles by the same no-guess rule as any begun item.
@@ -244,10 +247,17 @@ class Run:
             outcome = FailedSellback(item_id, error)
         await self.emit(outcome)
 
-    async def attempt(self, entry: JournalEntry) -> _Ambiguous | None:
-        """Send one begun item's buyback; settle it, or return why it is ambiguous."""
+    async def attempt(self, entry: JournalEntry, claimed_at: float = math.inf) -> _Ambiguous | None:
+        """Send one begun item's buyback; settle it, or return why it is ambiguous.
+
+        A claimed item (``claimed_at``, on a shared journal) is sent only while the claim
+        surely holds, checked once a slot is free, right before the request leaves.
+        """
         try:
             async with self.limit.slot():
+                if claimed_at != math.inf and not self._still_held(claimed_at):
+                    await self._give_back(entry)
+                    return None
                 sale = await self.client.sell_back(entry.item_id)
         except _errors.PhygitalsError as exc:
             if _lost(exc) or entry.attempts > 0:
@@ -258,8 +268,20 @@ class Run:
         await self.emit(sale)
         return None
 
-    async def work(self, entry: JournalEntry) -> None:
-        ambiguous = await self.attempt(entry)
+    def _still_held(self, claimed_at: float) -> bool:
+        still_held = getattr(self.journal, "still_held", None)
+        return still_held is None or bool(still_held(claimed_at))
+
+    async def _give_back(self, entry: JournalEntry) -> None:
+        # This worker was stopped longer than its lease: another may have taken the item
+        # (and sent it). Not sent here; if it is still ours, it is free for a claim again.
+        log.info("bulk sellback: the claim on %s may have lapsed; not sent", entry.item_id)
+        release = getattr(self.journal, "release", None)
+        if release is not None:
+            await release([entry.item_id])
+
+    async def work(self, entry: JournalEntry, claimed_at: float = math.inf) -> None:
+        ambiguous = await self.attempt(entry, claimed_at)
         if ambiguous is not None:
             self.ambiguous.append(ambiguous)
             if len(self.ambiguous) >= _RECONCILE_BATCH:
@@ -363,10 +385,14 @@ class Run:
         token = in_bulk_job.set(True)  # lost answers are reconciled here: no warning each
         try:
             await self._round()
+            said = -math.inf
             while isinstance(self.journal, SharedJournal) and not self.stopping:
                 held, expires_in = await self.journal.outstanding()
                 if not held:
                     break
+                if time.monotonic() - said >= _SAY_EVERY:
+                    said = time.monotonic()
+                    await self._say_who_holds(held)
                 # Others are working (they settle soon) or died (their leases run out):
                 # look again when the soonest lease ends, or sooner.
                 await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
@@ -380,12 +406,30 @@ class Run:
                 ", ".join(f"{n} {how}" for how, n in sorted(self.reconciled.items())),
             )
 
+    async def _say_who_holds(self, held: int) -> None:
+        """One INFO line: what this worker waits for, held by whom, until when."""
+        holders = getattr(self.journal, "holders", None)
+        who = ""
+        if holders is not None:
+            me = getattr(self.journal, "worker", None)
+            others = [h for h in await holders() if h.items and h.worker != me]
+            who = "; ".join(
+                f"{h.worker}: {h.items} until {h.lease_until:%H:%M:%S}"
+                + (" (lease ended: settled by the next claim)" if h.expired else "")
+                for h in others
+            )
+        log.info(
+            "bulk sellback: waiting for %d items other workers hold%s",
+            held,
+            f" ({who})" if who else "",
+        )
+
     async def _round(self) -> None:
         feed = _Feed(self)
 
         async def worker() -> None:
-            while (entry := await feed.take()) is not None:
-                await self.work(entry)
+            while (taken := await feed.take()) is not None:
+                await self.work(*taken)
 
         async with _one_error(), anyio.create_task_group() as tasks:
             tasks.start_soon(feed.fill)
@@ -412,9 +456,15 @@ class _Feed:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.journal = run.journal
-        self.low = run.workers
-        self.group = max(run.workers, _BEGIN_GROUP)
-        self.ready: collections.deque[JournalEntry] = collections.deque()
+        self.shared = isinstance(self.journal, SharedJournal)
+        if self.shared:
+            # A fleet's worker claims about what it sends at once: a dead one strands little.
+            self.low, self.group = max(1, run.concurrency // 2), run.concurrency
+        else:
+            self.low, self.group = run.workers, max(run.workers, _BEGIN_GROUP)
+        # Each item with when it was claimed (monotonic; infinite where nobody else may
+        # take it), so a claim that may have lapsed is never sent.
+        self.ready: collections.deque[tuple[JournalEntry, float]] = collections.deque()
         self.done = False
         self.wanted = asyncio.Event()
         self.arrived = asyncio.Event()
@@ -469,10 +519,11 @@ class _Feed:
             await self._room()
             if self.run.stopping:
                 return
+            at = time.monotonic()  # before the statement: the lease runs from no earlier
             claimed = await journal.claim(self.group)  # begun by the claim itself
             if not claimed:
                 return
-            self.ready.extend(claimed)
+            self.ready.extend((entry, at) for entry in claimed)
             self.arrived.set()
 
     async def _room(self) -> None:
@@ -485,11 +536,11 @@ class _Feed:
         if group and not self.run.stopping:
             # Durable before any of them is sent: a crash can never hide a request.
             begun = set(await self.journal.begin([e.item_id for e in group]))
-            self.ready.extend(e for e in group if e.item_id in begun)
+            self.ready.extend((e, math.inf) for e in group if e.item_id in begun)
             self.arrived.set()
 
-    async def take(self) -> JournalEntry | None:
-        """The next begun item, or ``None`` when the job has no more (or the run stops)."""
+    async def take(self) -> tuple[JournalEntry, float] | None:
+        """The next begun item and when it was claimed, or ``None`` when none is left."""
         while not self.ready:
             if self.done:
                 return None
@@ -500,10 +551,10 @@ class _Feed:
             self.ready.clear()
             self.wanted.set()
             return None
-        entry = self.ready.popleft()
+        taken = self.ready.popleft()
         if len(self.ready) < self.low:
             self.wanted.set()
-        return entry
+        return taken
 
 
 async def _bounded(

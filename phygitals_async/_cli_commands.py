@@ -20,7 +20,7 @@ from ._client import AsyncPhygitals
 from ._demo import run_demo
 from ._errors import ConfigurationError
 from ._journal import Journal, JournalState, entries_of
-from ._journal_postgres import PostgresJournal
+from ._journal_postgres import Holder, PostgresJournal
 from ._journal_summary import JournalSummary, journal_from, summarize
 from ._models import (
     Address,
@@ -243,12 +243,16 @@ async def journal_show(args: argparse.Namespace) -> int:
     try:
         job = await journal.open_for_reading()
         summary = await summarize(journal, job)
+        # A shared job says who holds what (a dead worker shows as an ended lease).
+        holders = await journal.holders() if isinstance(journal, PostgresJournal) else None
         if args.json:
-            await _print_journal_json(journal, summary)
+            await _print_journal_json(journal, summary, holders)
         else:
             # A URL may carry a password: name the job by where it is, never by its URL.
             name = str(journal) if isinstance(journal, PostgresJournal) else args.journal
             _print_journal(name, summary)
+            if holders:
+                _print_holders(holders)
     finally:
         await journal.close()
     return EXIT_OK
@@ -268,6 +272,21 @@ def _print_journal(name: str, summary: JournalSummary) -> None:
     table(["state", "items", "amount"], [*rows, ("total", summary.total, "")])
 
 
+def _print_holders(holders: list[Holder]) -> None:
+    print("\nworkers")
+    rows = [
+        (
+            h.worker,
+            h.items,
+            "-" if h.lease_until is None else when(h.lease_until),
+            "-" if h.heartbeat_at is None else when(h.heartbeat_at),
+            "lease ended" if h.expired else "",
+        )
+        for h in holders
+    ]
+    table(["worker", "items held", "lease until", "last heartbeat", ""], rows)
+
+
 def _quoted(summary: JournalSummary) -> str:
     """The quoted sum of unconfirmed sales, never a missing quote shown as $0.00."""
     count, unquoted = summary.counts[JournalState.UNCONFIRMED], summary.unquoted
@@ -279,7 +298,9 @@ def _quoted(summary: JournalSummary) -> str:
     return text + (f" ({unquoted} without a quote)" if unquoted else "")
 
 
-async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None:
+async def _print_journal_json(
+    journal: Journal, summary: JournalSummary, holders: list[Holder] | None = None
+) -> None:
     # Items are written as they stream from the journal: a 100,000-item job stays small.
     head = {
         **to_jsonable(summary.job),
@@ -289,6 +310,8 @@ async def _print_journal_json(journal: Journal, summary: JournalSummary) -> None
         "unconfirmed_amount": str(summary.unconfirmed_amount),
         "unconfirmed_without_quote": summary.unquoted,
     }
+    if holders is not None:
+        head["holders"] = [to_jsonable(h) for h in holders]
     out = sys.stdout
     out.write(json.dumps(head, indent=2)[:-2] + ',\n  "items": [')
     separator = "\n    "

@@ -129,6 +129,8 @@ class JournalEntry:
         attempts: how many buybacks were begun for the item, across runs.
         begun_at: when the last one was begun (timezone-aware), or ``None``.
         settled_at: when the current state was recorded, or ``None`` while pending.
+        worker: on a shared journal, the worker holding the unsettled item, or ``None``.
+        lease_until: on a shared journal, when that worker's claim ends, or ``None``.
     """
 
     item_id: str
@@ -143,6 +145,8 @@ class JournalEntry:
     attempts: int = 0
     begun_at: datetime | None = None
     settled_at: datetime | None = None
+    worker: str | None = None
+    lease_until: datetime | None = None
 
 
 @runtime_checkable

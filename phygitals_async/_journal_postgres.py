@@ -14,8 +14,13 @@ confirmed sale (the API's own answer, with its amount), which always replaces a 
 unknown, retryable or unconfirmed state.
 
 The URL names the job: ``postgresql://user:pass@host:5432/db?job=season-end``, with
-optional ``lease`` (seconds, default 60) and ``worker`` (an identity; by default
-host:pid:random). Other query parameters go to libpq unchanged.
+optional ``lease`` (seconds, default 10) and ``worker`` (an identity; by default
+host:pid:random). A worker claims about as many items as it sends at once and renews its
+leases (and its heartbeat) every third of the lease, so a worker killed with ``-9``
+delays the job by about a lease, while a slow but living one keeps its claims. A worker
+that was stopped longer than its lease (SIGSTOP, a frozen VM) may have lost its claims to
+others: it sends none of the items it had claimed before the gap, and gives them back.
+Other query parameters go to libpq unchanged.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ import contextlib
 import os
 import secrets
 import socket
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
+
+import attrs
 
 from . import _errors
 from . import _journal_postgres_sql as _sql
@@ -42,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
 
 SCHEMA_VERSION = 1
+DEFAULT_LEASE = 10.0  # seconds: about what a dead worker costs the job
+_MARGIN = 1.0  # seconds of a lease not relied on (statement time, clock steps)
 _PAGE = 1000
 _DEADLOCK_RETRIES = 3
 _CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
@@ -54,6 +64,27 @@ def is_postgres_url(value: object) -> bool:
 
 def _worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@attrs.frozen
+class Holder:
+    """A worker of a shared job, as ``journal show`` lists it.
+
+    Attributes:
+        worker: its identity (host:pid:random by default).
+        items: the unsettled items it holds now.
+        lease_until: when its soonest lease ends (``None`` when it holds nothing).
+        latest_lease: when its latest lease ends.
+        heartbeat_at: its last heartbeat (``None`` for a worker of an older version).
+        expired: whether its soonest lease has ended (a dead or stopped worker).
+    """
+
+    worker: str
+    items: int
+    lease_until: datetime | None
+    latest_lease: datetime | None
+    heartbeat_at: datetime | None
+    expired: bool
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
@@ -73,6 +104,8 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         attempts=attempts,
         begun_at=begun_at,
         settled_at=settled_at,
+        worker=row[12] if len(row) > 12 else None,
+        lease_until=row[13] if len(row) > 13 else None,
     )
 
 
@@ -91,8 +124,9 @@ class PostgresJournal:
         url: ``postgresql://...?job=NAME`` (``lease`` and ``worker`` are optional query
             parameters; the others are passed to the database driver).
         job: the job's name, instead of ``?job=``.
-        lease: seconds a claim is held without renewal; a worker renews its claims every
-            third of it, so only a dead or cut-off worker's claims expire.
+        lease: seconds a claim is held without renewal (default 10); a worker renews its
+            claims every third of it, so only a dead or cut-off worker's claims expire, and
+            a dead worker delays the job by about this much.
         worker: this worker's identity, recorded on its claims.
         connect_timeout: seconds to wait for the database when opening.
         create: whether opening creates the job when it does not exist; ``False`` for
@@ -123,7 +157,9 @@ class PostgresJournal:
             msg = "the PostgreSQL journal URL names no job: add ?job=NAME"
             raise _errors.ConfigurationError(msg)
         try:
-            self.lease: float = float(lease if lease is not None else ours.get("lease", 60.0))
+            self.lease: float = float(
+                lease if lease is not None else ours.get("lease", DEFAULT_LEASE)
+            )
         except ValueError:
             msg = f"lease must be a number of seconds, got {ours.get('lease')!r}"
             raise _errors.ConfigurationError(msg) from None
@@ -143,6 +179,11 @@ class PostgresJournal:
         #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
         self.create = create
         self._renewer: asyncio.Task[None] | None = None
+        # Monotonic times: the last renewal that followed the one before without a gap
+        # longer than a lease, and the start of the last such gap (claims made before it
+        # may have been taken over).
+        self._renewed_at = 0.0
+        self._valid_from = 0.0
 
     def __repr__(self) -> str:
         return f"PostgresJournal({self.where!r}, job={self.job_name!r}, worker={self.worker!r})"
@@ -164,7 +205,8 @@ class PostgresJournal:
         except ImportError:
             msg = (
                 "a postgresql:// journal needs the postgres extra:"
-                " pip install 'phygitals-async[postgres]'"
+                " pip install 'phygitals-async[postgres]' (from a checkout of the SDK:"
+                " pip install '.[postgres]')"
             )
             raise _errors.JournalError(msg) from None
         try:
@@ -406,6 +448,23 @@ class PostgresJournal:
                 {"job": self.job_name, "ids": list(item_ids), "worker": self.worker},
             )
 
+    async def holders(self) -> list[Holder]:
+        """Every worker holding unsettled items of the job, or with a heartbeat recorded."""
+        rows = await self._execute(_sql.HOLDERS, {"job": self.job_name})
+        return [Holder(*row) for row in rows]
+
+    def still_held(self, claimed_at: float) -> bool:
+        """Whether items claimed at ``claimed_at`` (``time.monotonic()``) are surely still ours.
+
+        A lease lasts :attr:`lease` seconds from the claim or the last renewal, whichever is
+        later; after a gap in renewals longer than that (the process was stopped), claims
+        made before the gap may have been taken over, and are not ours to send.
+        """
+        if claimed_at < self._valid_from:
+            return False
+        held_since = max(claimed_at, self._renewed_at)
+        return time.monotonic() < held_since + self.lease - _MARGIN
+
     async def outstanding(self) -> tuple[int, float | None]:
         """Pending items this worker does not hold, and seconds until the soonest lease ends.
 
@@ -529,6 +588,10 @@ class PostgresJournal:
         await self._execute(
             _sql.RELEASE.format(only=""), {"job": self.job_name, "worker": self.worker}
         )
+        await self._execute(
+            "DELETE FROM phygitals_journal_worker WHERE job = %(job)s AND worker = %(worker)s",
+            {"job": self.job_name, "worker": self.worker},
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -545,13 +608,19 @@ class PostgresJournal:
     async def _renew(self) -> None:
         # A separate connection: renewals must not queue behind the runner's statements.
         db = await self._connect()
+        self._renewed_at = time.monotonic()
         try:
             while True:
-                await asyncio.sleep(self.lease / 3)
+                started = time.monotonic()
+                if started - self._renewed_at > self.lease - _MARGIN:
+                    # A gap (the process was stopped): what was claimed before may be gone.
+                    self._valid_from = started
                 await db.execute(
                     _sql.RENEW,
                     {"job": self.job_name, "worker": self.worker, "lease": self.lease},
                 )
+                self._renewed_at = started  # the leases run from before the statement
+                await asyncio.sleep(self.lease / 3)
         except Exception:  # noqa: BLE001, S110  the runner's own statements report the loss
             pass
         finally:

@@ -11,6 +11,7 @@ __all__ = [
     "BEGIN",
     "CLAIM",
     "COLUMNS",
+    "HOLDERS",
     "PENDING",
     "RELEASE",
     "RENEW",
@@ -58,6 +59,13 @@ CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
     WHERE state = 'unknown' OR (state = 'failed' AND retry);
 CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
     ON phygitals_journal_item (job, position);
+CREATE TABLE IF NOT EXISTS phygitals_journal_worker (
+    job             text NOT NULL REFERENCES phygitals_journal_job (job) ON DELETE CASCADE,
+    worker          text NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job, worker)
+);
 """
 
 # Claims: the next items nobody holds (or whose holder's lease expired), in job order, begun
@@ -152,13 +160,33 @@ RETURNING (xmax = 0) AS inserted
 
 COLUMNS = (
     "item_id, position, state, quoted_amount, amount, error_type, error_message,"
-    " status_code, retry, attempts, begun_at, settled_at"
+    " status_code, retry, attempts, begun_at, settled_at, worker, lease_until"
 )
+
+# Who holds what: each worker with unsettled items (or a heartbeat), the items it holds,
+# when its soonest and latest leases end, and its last heartbeat.
+HOLDERS = """
+SELECT COALESCE(h.worker, w.worker), COALESCE(h.items, 0), h.soonest, h.latest,
+    w.heartbeat_at, COALESCE(h.soonest, now()) < now()
+FROM (
+    SELECT worker, count(*) AS items, min(lease_until) AS soonest, max(lease_until) AS latest
+    FROM phygitals_journal_item
+    WHERE job = %(job)s AND state = 'pending' AND worker IS NOT NULL
+    GROUP BY worker
+) AS h
+FULL JOIN (SELECT worker, heartbeat_at FROM phygitals_journal_worker WHERE job = %(job)s) AS w
+    ON w.worker = h.worker
+ORDER BY 1
+"""
 
 # A live worker's leases, renewed; rows another statement has locked right now are being
 # settled or taken over, and are skipped rather than waited for.
 RENEW = """
-WITH mine AS (
+WITH beat AS (
+    INSERT INTO phygitals_journal_worker (job, worker) VALUES (%(job)s, %(worker)s)
+    ON CONFLICT (job, worker) DO UPDATE SET heartbeat_at = now()
+    RETURNING worker
+), mine AS (
     SELECT item_id FROM phygitals_journal_item
     WHERE job = %(job)s AND worker = %(worker)s AND state = 'pending'
     ORDER BY position

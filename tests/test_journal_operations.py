@@ -8,6 +8,7 @@ bounds its waits, so a regression fails instead of hanging.
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import signal
@@ -386,3 +387,165 @@ def test_a_full_disk_stops_the_run_and_a_rerun_resumes(sandbox: Sandbox, tmp_pat
     assert report["unknown"] == []
     paid = Decimal(report["total_amount"]) + Decimal(report["unconfirmed_amount"])
     assert paid == sum((Decimal(v) for v in sandbox.ledger()["sold"].values()), Decimal(0))
+
+
+# -- a fleet on one PostgreSQL job ----------------------------------------------------------
+
+
+def held_by(url: str, pid: int) -> int:
+    """How many unsettled items the worker of process ``pid`` holds now."""
+    return sum(1 for _ in holders_rows(url, f"%:{pid}:%"))
+
+
+def holders_rows(url: str, pattern: str) -> list[tuple[str]]:
+    import psycopg  # noqa: PLC0415  only these tests need the driver
+
+    base, _, query = url.partition("?")
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    job = params.pop("job")
+    params.pop("lease", None)
+    conninfo = base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+    with psycopg.connect(conninfo) as db:
+        rows = db.execute(
+            "SELECT item_id FROM phygitals_journal_item"
+            " WHERE job = %s AND state = 'pending' AND worker LIKE %s",
+            (job, pattern),
+        ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def show_json(url: str) -> dict[str, Any]:
+    shown = subprocess.run(  # noqa: S603  our own interpreter
+        [sys.executable, "-m", "phygitals_async.cli", "journal", "show", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=STEP,
+        check=True,
+    )
+    data: dict[str, Any] = json.loads(shown.stdout)
+    return data
+
+
+def start_workers(
+    sandbox: Sandbox, url: str, n: int, logs: Path | None = None
+) -> list[subprocess.Popen[str]]:
+    """``n`` worker processes on one job; with ``logs``, each logs at INFO to a file there."""
+    workers = []
+    for k in range(n):
+        stderr: Any = subprocess.DEVNULL
+        if logs is not None:
+            stderr = (logs / f"worker{k}.log").open("w")
+        try:
+            workers.append(
+                subprocess.Popen(  # noqa: S603  our own interpreter and script
+                    job(sandbox, url, concurrency=8),
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    env={**os.environ, "PHYGITALS_LOG": "info"},
+                )
+            )
+        finally:
+            if logs is not None:
+                stderr.close()  # the child has its own descriptor
+    return workers
+
+
+def stop_all(workers: list[subprocess.Popen[str]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGCONT)
+            worker.kill()
+        worker.wait(timeout=STEP)
+        if worker.stdout is not None:
+            worker.stdout.close()
+
+
+def finish(workers: list[subprocess.Popen[str]], timeout: float) -> list[dict[str, Any]]:
+    reports = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=timeout)
+        assert worker.returncode == 0
+        reports.append(json.loads(out.splitlines()[-1]))
+    return reports
+
+
+def assert_once_each(reports: list[dict[str, Any]], sandbox: Sandbox, items: int) -> None:
+    ledger = sandbox.ledger()
+    assert ledger["executions"] == len(ledger["sold"]) == items  # no sale executed twice
+    paid = sum((Decimal(v) for v in ledger["sold"].values()), Decimal(0))
+    for report in reports:  # each worker's report covers the whole job, each item once
+        assert len(report["succeeded"]) + len(report["unconfirmed"]) == items
+        assert Decimal(report["total_amount"]) + Decimal(report["unconfirmed_amount"]) == paid
+
+
+ITEMS_FLEET = 1200
+
+
+@pytest.fixture
+def slow_sandbox() -> Iterator[Sandbox]:
+    yield from start_sandbox(ITEMS_FLEET, "--latency", "0.1")  # answers in ~100 ms
+
+
+@pytest.mark.timeout(120)
+def test_a_dead_worker_costs_the_fleet_about_a_lease(
+    slow_sandbox: Sandbox, pg_url: str, tmp_path: Path
+) -> None:
+    """Kill -9 a worker holding claims: the others finish within the default lease + a few s.
+
+    While they wait, they say at INFO how many items they wait for and who holds them.
+    """
+    url = with_job(pg_url, "fleet")
+    workers = start_workers(slow_sandbox, url, 3, logs=tmp_path)
+    try:
+        victim = workers[0]
+        wait_for(
+            "the first worker to hold claims",
+            lambda: slow_sandbox.ledger()["executions"] >= 100 and held_by(url, victim.pid) > 0,
+        )
+        shown = show_json(url)  # a live worker's claims, with their lease expiry
+        mine = [h for h in shown["holders"] if f":{victim.pid}:" in h["worker"]]
+        assert mine, shown["holders"]
+        assert mine[0]["items"] > 0
+        assert mine[0]["lease_until"]
+        assert any(i["worker"] == mine[0]["worker"] and i["lease_until"] for i in shown["items"])
+        assert shown["counts"]["pending"] > 0
+        victim.kill()
+        victim.wait(timeout=STEP)
+        killed_at = time.monotonic()
+        reports = finish(workers[1:], timeout=STEP * 4)
+        # The default lease is 10 s (the former one, 60 s): the job waits about one lease.
+        assert time.monotonic() - killed_at < 25
+    finally:
+        stop_all(workers)
+    assert_once_each(reports, slow_sandbox, ITEMS_FLEET)
+    said = (tmp_path / "worker1.log").read_text() + (tmp_path / "worker2.log").read_text()
+    assert "waiting for" in said
+    assert f":{workers[0].pid}:" in said  # the dead worker, named
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_stopped_past_its_lease_neither_resends_nor_double_reports(
+    slow_sandbox: Sandbox, pg_url: str
+) -> None:
+    """SIGSTOP longer than the lease, then SIGCONT: its lapsed claims are not sent."""
+    url = with_job(pg_url, "paused", lease=2)
+    workers = start_workers(slow_sandbox, url, 2)
+    paused = workers[0]
+    try:
+        wait_for(
+            "the first worker to hold claims",
+            lambda: slow_sandbox.ledger()["executions"] >= 100 and held_by(url, paused.pid) > 0,
+        )
+        paused.send_signal(signal.SIGSTOP)
+        at_stop = slow_sandbox.ledger()["buybacks"]
+        time.sleep(5)  # longer than its 2 s lease: the other worker takes its items over
+        paused.send_signal(signal.SIGCONT)
+        reports = finish(workers, timeout=STEP * 4)
+    finally:
+        stop_all(workers)
+    assert_once_each(reports, slow_sandbox, ITEMS_FLEET)
+    # Every item sent once, but for the paused worker's requests in flight at the stop
+    # (at most its concurrency, 8), which the other settles by the no-guess rule.
+    assert slow_sandbox.ledger()["buybacks"] <= ITEMS_FLEET + 8
+    assert at_stop <= ITEMS_FLEET

@@ -20,12 +20,22 @@ limits); each shard halves its own on a 429 and grows back, so the fleet slows t
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # procrastinate finds tasks by their module's name and warns about an app defined in
+    # "__main__": run as a script, this file runs as the module "fleet" instead (its folder
+    # is on sys.path), so `start` and `worker` name the tasks alike.
+    import fleet
+
+    fleet.main()
+    sys.exit(0)
+
 import argparse
 import asyncio
 import contextlib
 import os
 import socket
-import sys
 from collections import Counter
 
 import procrastinate
@@ -45,7 +55,9 @@ def journal_url(job: str) -> str:
 
 
 @app.task(name="sell_shard", queue=QUEUE)
-async def sell_shard(job: str, shard: int, concurrency: int, lease: float = 60.0) -> dict[str, int]:
+async def sell_shard(
+    job: str, shard: int, concurrency: int, lease: float | None = None
+) -> dict[str, int]:
     """Sell the job's items until none are left to claim; count the outcomes seen.
 
     The counts include outcomes other shards had settled before this one started (the
@@ -66,7 +78,7 @@ async def sell_shard(job: str, shard: int, concurrency: int, lease: float = 60.0
     return dict(counts)
 
 
-async def start(job: str, user_id: str, shards: int, concurrency: int, lease: float) -> None:
+async def start(job: str, user_id: str, shards: int, concurrency: int, lease: float | None) -> None:
     """Record the job's items (the owner's whole inventory), then queue its shard tasks."""
     async with AsyncPhygitals() as client:
         inventory = await client.inventory(user_id)
@@ -126,7 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--user", required=True)
     s.add_argument("--shards", type=int, default=4)
     s.add_argument("--concurrency", type=int, default=8, help="per shard")
-    s.add_argument("--lease", type=float, default=60.0, help="seconds")
+    s.add_argument(
+        "--lease",
+        type=float,
+        default=None,
+        help="seconds a dead worker's claims stay held (default: the SDK's, 10)",
+    )
     w = commands.add_parser("worker", help="run shard tasks until stopped")
     w.add_argument("--concurrency", type=int, default=1, help="shard tasks at once")
     w.add_argument("--heartbeat", type=float, default=10.0, help="seconds")
@@ -141,7 +158,3 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(start(args.job, args.user, args.shards, args.concurrency, args.lease))
     else:
         asyncio.run(worker(args.concurrency, args.heartbeat, args.stalled_after))
-
-
-if __name__ == "__main__":
-    main()
