@@ -458,8 +458,9 @@ class _Feed:
         self.journal = run.journal
         self.shared = isinstance(self.journal, SharedJournal)
         if self.shared:
-            # A fleet's worker claims about what it sends at once: a dead one strands little.
-            self.low, self.group = max(1, run.concurrency // 2), run.concurrency
+            # A fleet's worker claims about what its workers hold at once (one item each):
+            # a dead one strands little.
+            self.low, self.group = run.concurrency, run.workers
         else:
             self.low, self.group = run.workers, max(run.workers, _BEGIN_GROUP)
         # Each item with when it was claimed (monotonic; infinite where nobody else may
