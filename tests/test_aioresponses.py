@@ -1,4 +1,4 @@
-"""Mocking the SDK with aioresponses: the error mapping holds, and the README recipe runs.
+"""Mocking the SDK with aioresponses: the error mapping holds, and the testing guide's recipe runs.
 
 ``aioresponses-ng`` (import name ``aioresponses``) replaces aiohttp's request method, so
 these run with no server at all; the same documented answers as tests/test_errors.py,
@@ -21,7 +21,7 @@ import phygitals_async as p
 from phygitals_async.testing import FakeTime
 
 API = "https://api.phygitals.com/_/api/v1"
-README = Path(__file__).resolve().parent.parent / "README.md"
+TESTING_GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "testing.md"
 RECIPE_MARK = "<!-- tested: aioresponses recipe -->"
 
 
@@ -111,18 +111,19 @@ async def test_an_unmatched_request_is_a_connection_error() -> None:
 
 
 def readme_recipe() -> str:
-    text = README.read_text()
+    text = TESTING_GUIDE.read_text()
     assert RECIPE_MARK in text
     match = re.match(r"\s*```python\n(.*?)```", text.split(RECIPE_MARK, 1)[1], re.DOTALL)
     assert match, "the marker must be followed by a ```python block"
     return match.group(1)
 
 
-async def test_readme_recipe_runs_as_printed() -> None:
-    """The README's aioresponses recipe, executed as it stands, passes."""
+async def test_guide_recipe_runs_as_printed() -> None:
+    """The testing guide's aioresponses recipe, executed as it stands, passes."""
     namespace: dict[str, Any] = {"__name__": "readme_recipe"}
-    # The README's own code, run to prove it right; nothing else reaches exec.
-    exec(compile(readme_recipe(), "README.md (aioresponses recipe)", "exec"), namespace)  # noqa: S102
+    # The guide's own code, run to prove it right; nothing else reaches exec.
+    code = compile(readme_recipe(), "docs/guides/testing.md (aioresponses recipe)", "exec")
+    exec(code, namespace)  # noqa: S102
     tests = [value for name, value in namespace.items() if name.startswith("test_")]
     assert tests
     for test in tests:

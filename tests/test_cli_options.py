@@ -186,10 +186,9 @@ def test_unknown_wait_status_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert "invalid choice: 'shiped'" in capsys.readouterr().err
 
 
-def test_readme_command_line_section_matches_the_parser() -> None:
-    """The README's CLI section names every command, every global option and each exit code."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Command line\n", 1)[1].split("\n## ", 1)[0]
+def test_cli_guide_matches_the_parser() -> None:
+    """The CLI guide names every command, every global option and each exit code."""
+    section = (Path(__file__).parent.parent / "docs" / "guides" / "cli.md").read_text()
     for path, parser in parsers(cli._parser()):
         if path:
             assert " ".join(path) in section, path

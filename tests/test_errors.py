@@ -273,7 +273,7 @@ async def test_unknown_field_is_rejected_only_in_strict_mode(
 
 
 # One source for the contract: the classes' api_status / api_message, checked against the
-# lookup, the module's error tree, the README's table and the sandbox.
+# lookup, the module's error tree, the errors guide's table and the sandbox.
 
 _DOCUMENTED_MESSAGES = [
     cls
@@ -333,9 +333,10 @@ def _limit_messages(cls: type[p.APIStatusError]) -> list[str]:
 
 
 def _readme_table() -> list[tuple[list[str], str, list[str]]]:
-    """The README error table: (classes, status, backticked messages) per row."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("| class | status | documented message |", 1)[1]
+    """The errors guide's table: (classes, status, backticked messages) per row."""
+    guide = Path(__file__).parent.parent / "docs" / "guides" / "errors.md"
+    text = guide.read_text(encoding="utf-8")
+    section = text.split("| class | status | documented message |", 1)[1]
     rows = []
     for line in section.splitlines()[2:]:
         if not line.startswith("|"):
@@ -346,7 +347,7 @@ def _readme_table() -> list[tuple[list[str], str, list[str]]]:
     return rows
 
 
-def test_readme_error_table_matches_the_classes() -> None:
+def test_errors_guide_table_matches_the_classes() -> None:
     rows = _readme_table()
     seen: set[str] = set()
     for names, status, messages in rows:

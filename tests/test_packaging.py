@@ -1,10 +1,10 @@
-"""Packaging keeps its claims: honest metadata, an sdist that tests itself, a tested README.
+"""Packaging keeps its claims: honest metadata, an sdist that tests itself, tested docs.
 
-The sdist carries its tests, the wheel's metadata states what the project promises, and
-the README's third-party test passes against the installed wheel. The sdist is built from
-this checkout and the wheel from that unpacked sdist (so the sdist is proven to build),
-once per session; the wheel goes into a bare venv that borrows this environment's
-dependencies, which keeps the whole module to a few seconds.
+The sdist carries its tests and the docs they read, the wheel's metadata states what the
+project promises, and the testing guide's third-party test passes against the installed
+wheel. The sdist is built from this checkout and the wheel from that unpacked sdist (so
+the sdist is proven to build), once per session; the wheel goes into a bare venv that
+borrows this environment's dependencies, which keeps the whole module to a few seconds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+TESTING_GUIDE = ROOT / "docs" / "guides" / "testing.md"
+POLICIES = ROOT / "docs" / "policies.md"
 THIRD_PARTY_MARK = "<!-- tested: third-party pytest example -->"
 
 
@@ -95,18 +96,19 @@ def _requirement_names(metadata: Message, extra: str | None) -> set[str]:
 
 
 def test_sdist_ships_every_test_file_and_what_the_tests_run(sdist: Path) -> None:
-    """Every file under tests/ (conftest.py too) and examples/, gen_sync.py and LICENSE."""
+    """Every file under tests/ (conftest.py too), examples/ and docs/, gen_sync.py, LICENSE."""
     with tarfile.open(sdist) as archive:
         members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     wanted = {
         path.relative_to(ROOT).as_posix()
-        for folder in ("tests", "examples")
+        for folder in ("tests", "examples", "docs")
         for path in (ROOT / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
     assert "tests/conftest.py" in wanted
     assert wanted <= members, sorted(wanted - members)
     assert {"LICENSE", "README.md", "CHANGELOG.md", "scripts/gen_sync.py"} <= members
+    assert "mkdocs.yml" in members
     assert not [m for m in members if m.endswith(".pyc") or "__pycache__" in m]
 
 
@@ -153,8 +155,8 @@ def test_a_plain_install_pulls_no_test_tools(wheel: Path) -> None:
 
 
 def third_party_snippet() -> str:
-    """The code block that follows the marker in README.md, exactly as printed there."""
-    text = README.read_text()
+    """The code block that follows the marker in the testing guide, exactly as printed there."""
+    text = TESTING_GUIDE.read_text()
     assert THIRD_PARTY_MARK in text
     after = text.split(THIRD_PARTY_MARK, 1)[1]
     match = re.match(r"\s*```python\n(.*?)```", after, re.DOTALL)
@@ -162,17 +164,17 @@ def third_party_snippet() -> str:
     return match.group(1)
 
 
-def test_readme_snippet_is_about_fifteen_lines() -> None:
-    """The README's third-party example stays short enough to copy."""
+def test_third_party_snippet_is_about_fifteen_lines() -> None:
+    """The testing guide's third-party example stays short enough to copy."""
     lines = [line for line in third_party_snippet().splitlines() if line.strip()]
     assert 10 <= len(lines) <= 20
 
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
-def test_readme_third_party_test_passes_against_the_installed_wheel(
+def test_third_party_test_passes_against_the_installed_wheel(
     installed: Path, tmp_path: Path, mode: str
 ) -> None:
-    """The README's example, copied into a fresh project, passes on the wheel in both modes."""
+    """The guide's example, copied into a fresh project, passes on the wheel in both modes."""
     (tmp_path / "test_shop.py").write_text(third_party_snippet())
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
@@ -185,9 +187,9 @@ def test_readme_third_party_test_passes_against_the_installed_wheel(
     assert re.search(r"\b2 passed\b", out), out
 
 
-def test_readme_floor_table_matches_the_wheel(wheel: Path) -> None:
-    """The README's table of dependency floors says what the metadata requires."""
-    table = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \|", README.read_text(), re.MULTILINE))
+def test_policies_floor_table_matches_the_wheel(wheel: Path) -> None:
+    """The policies page's table of dependency floors says what the metadata requires."""
+    table = dict(re.findall(r"^\| (\w+) \| ([\d.]+) \|", POLICIES.read_text(), re.MULTILINE))
     runtime = [
         line.replace(" ", "")
         for line in _metadata(wheel).get_all("Requires-Dist") or []

@@ -1,4 +1,4 @@
-"""The README's retry table is the retry policy each endpoint's call carries."""
+"""The retries guide's table is the retry policy each endpoint's call carries."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from endpoints import ENDPOINTS, call_of
 
 from phygitals_async._calls import Retry, RetryPolicy
 
-README = Path(__file__).parent.parent / "README.md"
+GUIDE = Path(__file__).parent.parent / "docs" / "guides" / "retries.md"
 
-# The README's short names for the GETs, as SDK methods.
+# The guide's short names for the GETs, as SDK methods.
 _GETS = {
     "packs": "list_packs",
     "pulls": "recent_pulls",
@@ -23,8 +23,8 @@ _GETS = {
 
 
 def _rows() -> list[tuple[str, str]]:
-    """(call cell, "resent automatically on" cell) of each row of the README table."""
-    text = README.read_text(encoding="utf-8")
+    """(call cell, "resent automatically on" cell) of each row of the guide's table."""
+    text = GUIDE.read_text(encoding="utf-8")
     section = text.split("| call | resent automatically on |", 1)[1]
     rows = []
     for line in section.splitlines()[2:]:
@@ -60,7 +60,7 @@ def _policy(resent: str) -> RetryPolicy:
         elif phrase.isdigit():
             statuses.add(int(phrase))
         else:
-            pytest.fail(f"the README's retry table says something new: {phrase!r}")
+            pytest.fail(f"the retries guide's table says something new: {phrase!r}")
     return RetryPolicy(statuses=frozenset(statuses), **fields)
 
 
@@ -68,7 +68,7 @@ ROWS = _rows()
 
 
 @pytest.mark.parametrize(("calls", "resent"), ROWS, ids=[calls for calls, _ in ROWS])
-def test_readme_row_is_the_policy_of_its_calls(calls: str, resent: str) -> None:
+def test_guide_row_is_the_policy_of_its_calls(calls: str, resent: str) -> None:
     expected = _policy(resent)
     assert expected in {Retry.SAFE, Retry.BUYBACK, Retry.UNSAFE}
     by_name = {endpoint.name: endpoint for endpoint in ENDPOINTS}
@@ -77,7 +77,7 @@ def test_readme_row_is_the_policy_of_its_calls(calls: str, resent: str) -> None:
         assert call.retry == expected, method
 
 
-def test_readme_table_names_every_endpoint_once() -> None:
+def test_guide_table_names_every_endpoint_once() -> None:
     named = [method for calls, _ in ROWS for method in _methods(calls)]
     assert sorted(named) == sorted(endpoint.name for endpoint in ENDPOINTS)
 
