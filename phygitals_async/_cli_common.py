@@ -226,8 +226,13 @@ def draining_on_interrupt() -> Iterator[asyncio.Event]:
             stop.set()
             report_line("interrupted: finishing the sellbacks in flight (Ctrl+C again to abort)")
             return
-        loop.remove_signal_handler(signal.SIGINT)  # a third Ctrl+C raises as usual
-        if task is not None:
+        loop.remove_signal_handler(signal.SIGINT)
+        if callable(before):
+            # asyncio.run's own handler: it cancels the command and makes asyncio.run
+            # raise KeyboardInterrupt (exit 130); a third Ctrl+C raises at once.
+            signal.signal(signal.SIGINT, before)
+            before(signal.SIGINT, None)
+        elif task is not None:
             task.cancel()
 
     try:
