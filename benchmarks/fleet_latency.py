@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import random
@@ -30,11 +31,12 @@ import statistics
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from benchmarks import payloads
+from benchmarks import payloads, plots
 from benchmarks.run import KEY
 from phygitals_async import (
     AsyncPhygitals,
@@ -171,7 +173,9 @@ def run_job(url: str, base: str, workers: int, kill_at: Callable[[], bool] | Non
     return time.perf_counter() - started
 
 
-def case_scaling(pg: TemporaryPostgres, items: int, limit: int) -> list[str]:
+def case_scaling(
+    pg: TemporaryPostgres, items: int, limit: int, runs: list[dict[str, float]]
+) -> list[str]:
     """Items/s of 1, 2 and 4 workers against the ideal, and the late share of 429s."""
     lines = []
     server = Server(limit)
@@ -192,6 +196,7 @@ def case_scaling(pg: TemporaryPostgres, items: int, limit: int) -> list[str]:
             refused = sum(status == 429 for status in later) / max(1, len(later))
             at_limit = workers * CONCURRENCY >= limit
             met = rate >= 0.9 * ideal and (not at_limit or refused < 0.05)
+            runs.append({"workers": workers, "rate": rate, "ideal": ideal, "refused": refused})
             lines.append(
                 f"{workers} worker(s) x {CONCURRENCY}: {rate:7,.0f} items/s of ideal"
                 f" {ideal:5,.0f} ({rate / ideal:4.0%}); 429s in the second half {refused:5.1%}"
@@ -277,12 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--limit", type=int, default=24, help="concurrent sellbacks (429)")
     parser.add_argument("--only", choices=["scaling", "ceiling", "kill"])
+    parser.add_argument("--save", metavar="FILE", help="write the scaling runs as JSON")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     items = 1_500 if args.quick else 6_000
+    runs: list[dict[str, float]] = []
     with TemporaryPostgres() as pg:
         if args.only in (None, "scaling"):
-            case_scaling(pg, items, args.limit)
+            case_scaling(pg, items, args.limit, runs)
+            if args.save:
+                command = "python -m benchmarks.fleet_latency" + (" --quick" if args.quick else "")
+                data = {**plots.provenance(command), "scaling": runs}
+                Path(args.save).write_text(json.dumps(data, indent=1) + "\n")
         if args.only in (None, "ceiling"):
             case_ceiling(pg, 5_000 if args.quick else 20_000)
         if args.only in (None, "kill"):

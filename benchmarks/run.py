@@ -26,7 +26,7 @@ import httpx
 import requests
 import yarl
 
-from benchmarks import against, handbuilt, payloads
+from benchmarks import against, handbuilt, payloads, plots
 from benchmarks.measure import (
     PATHS,
     ROUNDS,
@@ -376,8 +376,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REF",
         help="compare this tree with a git ref (a commit, branch or tag) in one run instead",
     )
+    parser.add_argument("--save", metavar="FILE", help="also write the run's rows as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the pictures of a run saved with --save (docs/images/benchmarks/)",
+    )
+    parser.add_argument(
+        "--fleet", metavar="FILE", help="with --plot: a run saved by benchmarks.fleet_latency"
+    )
     options = parser.parse_args(argv)
     quick = options.quick
+    if options.plot:
+        return plots.main(options.plot, options.fleet)
     if options.against:
         return against.main(options.against, quick=quick)
     started = time.perf_counter()
@@ -408,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += case_memory(paths, [2_000, 20_000] if quick else [10_000, 100_000])
     print()
     print_table(rows, paths)
+    if options.save:
+        command = "python -m benchmarks" + (" --quick" if quick else "")
+        plots.save(rows, options.save, command)
     print(
         f"\n{time.perf_counter() - started:.0f} s; ratios are SDK / baseline (time or memory), "
         "lower is better; each path is compared with the baseline measured in the same rounds."
