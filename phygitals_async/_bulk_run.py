@@ -321,9 +321,13 @@ class Run:
         return {item.id for item in inventory.items}
 
     async def reconcile(self, batch: list[_Ambiguous], *, concurrency: int) -> None:
-        """Settle ambiguous answers by the inventory; a lost answer is tried once more."""
+        """Settle ambiguous answers by the inventory; a lost answer is tried once more.
+
+        Once the run is asked to stop, nothing is sent again: an item still owned after a
+        lost answer stays begun (pending), and the next run settles it.
+        """
         again = await self._settle_by_inventory(batch, final=False)
-        if not again:
+        if not again or self.stopping:
             return
         begun = set(await self.journal.begin([a.entry.item_id for a in again]))
         later: list[_Ambiguous] = []
