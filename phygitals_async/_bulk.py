@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 
 import anyio
@@ -26,6 +26,7 @@ from ._journal import (
     Journal,
     JournalItem,
     JournalState,
+    SharedJournal,
     entries_of,
 )
 from ._journal_memory import MemoryJournal
@@ -81,7 +82,9 @@ def _input(
         items = iter(items)
         first = next(items, None)
         owners = {first.owner} if isinstance(first, Item) and first.owner is not None else set()
-        items = itertools.chain(() if first is None else (first,), items)
+        rest = itertools.chain(() if first is None else (first,), items)
+        # Checked as they are included, still before anything is sent.
+        items = _one_owner(rest, user_id or next(iter(owners), None))
     if len(owners) > 1:
         msg = f"the items belong to several users ({', '.join(sorted(owners))}): one job per user"
         raise _errors.InvalidRequestError(msg)
@@ -90,6 +93,22 @@ def _input(
         msg = f"user_id {user_id!r} differs from the items' owner {owner!r}"
         raise _errors.InvalidRequestError(msg)
     return items, user_id or owner
+
+
+def _one_owner(items: Iterable[str | Item], owner: str | None) -> Iterator[str | Item]:
+    """The items, refusing one read for another user than ``owner``."""
+    for item in items:
+        if (
+            isinstance(item, Item)
+            and owner is not None
+            and item.owner is not None
+            and item.owner != owner
+        ):
+            msg = (
+                f"the items belong to several users ({owner}, {item.owner}, ...): one job per user"
+            )
+            raise _errors.InvalidRequestError(msg)
+        yield item
 
 
 def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
@@ -227,7 +246,14 @@ async def _open(
         order: list[str] | None = [] if keep_order and fresh else None
         added = 0
         if items is not None:
-            completed = job.runs > 1 and not extend and await _is_completed(book)
+            # A shared job is filled by whichever worker starts first while others run:
+            # only a job run alone can be told complete.
+            completed = (
+                job.runs > 1
+                and not extend
+                and not isinstance(book, SharedJournal)
+                and await _is_completed(book)
+            )
             added = await _include(client, book, items, job.user_id, order, completed=completed)
         total, done = added, 0
         if job.runs > 1:  # a resumed job: count what earlier runs settled

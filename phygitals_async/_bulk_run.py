@@ -20,7 +20,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import partial
 from typing import Protocol
 
 import anyio
@@ -225,14 +226,35 @@ class Run:
         self.workers = concurrency if instant_commits else 2 * concurrency
         # Lost answers this run settled, by how: for one summary line instead of a warning each.
         self.reconciled: collections.Counter[str] = collections.Counter()
+        # A journal that failed mid-run: no item starts after it; answers still arriving
+        # are kept here, to be named in the error.
+        self.journal_failure: _errors.JournalError | None = None
+        self.unrecorded: list[JournalSettlement] = []
 
     @property
     def stopping(self) -> bool:
-        """Whether the caller asked to stop starting items (requests sent still finish)."""
-        return self.stop is not None and self.stop.is_set()
+        """Whether to start no more items: the caller asked, or the journal failed."""
+        return self.journal_failure is not None or (self.stop is not None and self.stop.is_set())
+
+    def raise_journal_failure(self) -> None:
+        """Raise the journal's failure, naming the answered sales it could not record."""
+        failure = self.journal_failure
+        if failure is None:
+            return
+        sold = [s for s in self.unrecorded if s.state is JournalState.SOLD]
+        if not sold:
+            raise failure
+        named = ", ".join(f"{s.item_id} for {s.amount}" for s in sold[:20])
+        more = f" and {len(sold) - 20} more" if len(sold) > 20 else ""
+        msg = (
+            f"{failure}; {len(sold)} sales answered meanwhile could not be recorded"
+            f" ({named}{more}): a rerun with the journal settles them"
+        )
+        raise type(failure)(msg) from failure
 
     async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
-        await self.journal.settle([settlement])
+        if not await self._record(settlement):
+            return
         item_id = settlement.item_id
         outcome: SellbackOutcome
         if settlement.state is JournalState.SOLD:
@@ -250,23 +272,59 @@ class Run:
     async def attempt(self, entry: JournalEntry, claimed_at: float = math.inf) -> _Ambiguous | None:
         """Send one begun item's buyback; settle it, or return why it is ambiguous.
 
-        A claimed item (``claimed_at``, on a shared journal) is sent only while the claim
-        surely holds, checked once a slot is free, right before the request leaves.
+        Right before the request leaves (once a slot is free) the item is sent only if the
+        run is not stopping and, for a claimed item (``claimed_at``, on a shared journal),
+        while the claim surely holds. An item not sent stays begun for a later run.
         """
-        try:
-            async with self.limit.slot():
-                if claimed_at != math.inf and not self._still_held(claimed_at):
-                    await self._give_back(entry)
-                    return None
+        async with self.limit.slot():
+            if self.stopping:
+                return None
+            if claimed_at != math.inf and not self._still_held(claimed_at):
+                await self._give_back(entry)
+                return None
+            try:
                 sale = await self.client.sell_back(entry.item_id)
-        except _errors.PhygitalsError as exc:
-            if _lost(exc) or entry.attempts > 0:
-                return _Ambiguous(entry, exc)
-            await self.settle(_failure(entry.item_id, exc, JournalState.FAILED), exc)
+            except _errors.PhygitalsError as exc:
+                error: _errors.PhygitalsError | None = exc
+            else:
+                error = None
+        if error is not None:
+            if _lost(error) or entry.attempts > 0:
+                return _Ambiguous(entry, error)
+            await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
             return None
-        await self.journal.settle([JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)])
-        await self.emit(sale)
+        settlement = JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
+        if await self._record(settlement):
+            await self.emit(sale)
         return None
+
+    async def _record(self, settlement: JournalSettlement) -> bool:
+        """Commit an outcome; on a journal failure, stop the run but keep what was answered.
+
+        Requests already sent still finish; what they answer cannot be recorded, so each
+        answered sale is logged at WARNING (item and amount) and named in the error the run
+        raises at its end. A rerun settles those items by the no-guess rule.
+        """
+        if self.journal_failure is None:
+            try:
+                await self.journal.settle([settlement])
+            except _errors.JournalError as exc:
+                self.journal_failure = exc
+            else:
+                return True
+        self.unrecorded.append(settlement)
+        if settlement.state is JournalState.SOLD:
+            log.warning(
+                "bulk sellback: %s sold for %s, but the journal could not record it",
+                settlement.item_id,
+                settlement.amount,
+            )
+        return False
+
+    def lease_clock(self) -> float:
+        """Now, on the clock the journal's leases are measured with."""
+        clock = getattr(self.journal, "lease_clock", None)
+        return float(clock()) if clock is not None else time.monotonic()
 
     def _still_held(self, claimed_at: float) -> bool:
         still_held = getattr(self.journal, "still_held", None)
@@ -329,13 +387,15 @@ class Run:
         again = await self._settle_by_inventory(batch, final=False)
         if not again or self.stopping:
             return
+        # On a shared journal begin() claims the items: their lease runs from before it.
+        at = self.lease_clock() if isinstance(self.journal, SharedJournal) else math.inf
         begun = set(await self.journal.begin([a.entry.item_id for a in again]))
         later: list[_Ambiguous] = []
 
         async def retry(ambiguous: _Ambiguous) -> None:
             # Counted as begun before: a refusal now may be the first attempt's sale.
             entry = attrs.evolve(ambiguous.entry, attempts=ambiguous.entry.attempts + 1)
-            result = await self.attempt(entry)
+            result = await self.attempt(entry, at)
             if result is not None:
                 later.append(result)
 
@@ -403,6 +463,7 @@ class Run:
                 await self._round()
         finally:
             in_bulk_job.reset(token)
+        self.raise_journal_failure()
         if self.reconciled:
             log.info(
                 "bulk sellback: %d lost answers reconciled through the owner's inventory (%s)",
@@ -436,12 +497,26 @@ class Run:
                 await self.work(*taken)
 
         async with _one_error(), anyio.create_task_group() as tasks:
-            tasks.start_soon(feed.fill)
+            tasks.start_soon(self.guarded, feed.fill)
             for _ in range(self.workers):
-                tasks.start_soon(worker)
+                tasks.start_soon(self.guarded, worker)
         batch, self.ambiguous = self.ambiguous, []
-        await self.reconcile(batch, concurrency=self.concurrency)
-        await self.journal.flush()
+        await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
+        if self.journal_failure is None:
+            await self.guarded(self.journal.flush)
+        self.raise_journal_failure()
+
+    async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work``; a journal failure stops the run instead of cancelling the others.
+
+        Tasks that are sending keep going: their requests end as they would, and what
+        they answer is kept (see :meth:`_record`).
+        """
+        try:
+            await work()
+        except _errors.JournalError as exc:
+            if self.journal_failure is None:
+                self.journal_failure = exc
 
 
 class _Feed:
@@ -524,12 +599,32 @@ class _Feed:
             await self._room()
             if self.run.stopping:
                 return
-            at = time.monotonic()  # before the statement: the lease runs from no earlier
+            at = self.run.lease_clock()  # before the statement: the lease runs from then
             claimed = await journal.claim(self.group)  # begun by the claim itself
             if not claimed:
                 return
-            self.ready.extend((entry, at) for entry in claimed)
+            self.ready.extend((entry, at) for entry in await self._sift(claimed))
             self.arrived.set()
+
+    async def _sift(self, claimed: Sequence[JournalEntry]) -> list[JournalEntry]:
+        """The claimed items to send: earlier runs' unknown ones follow the same rules here."""
+        unknown = [e for e in claimed if e.state is JournalState.UNKNOWN and e.attempts > 0]
+        if not unknown:
+            return list(claimed)
+        send = [e for e in claimed if e not in unknown]
+        if self.run.owner is not None:
+            send += await self.run.sold_already(unknown)
+        else:
+            for entry in unknown:
+                if _NO_OWNER in (entry.error_message or ""):
+                    # Without an owner the answer would be the same: it stays unknown.
+                    error = _rebuild_error(entry)
+                    await self.run.settle(
+                        _failure(entry.item_id, error, JournalState.UNKNOWN), error
+                    )
+                else:
+                    send.append(entry)
+        return sorted(send, key=lambda e: e.position)
 
     async def _room(self) -> None:
         while len(self.ready) >= self.low:

@@ -235,6 +235,9 @@ def draining_on_interrupt() -> Iterator[asyncio.Event]:
         elif task is not None:
             task.cancel()
 
+    if before is signal.SIG_IGN:  # started to ignore Ctrl+C (`cmd &`): keep ignoring it
+        yield stop
+        return
     try:
         loop.add_signal_handler(signal.SIGINT, interrupted)
     except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover  not POSIX

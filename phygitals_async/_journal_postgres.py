@@ -62,6 +62,12 @@ def is_postgres_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
+def _lease_clock() -> float:
+    # CLOCK_BOOTTIME keeps counting while the system is suspended; monotonic may not.
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
 def _worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -453,17 +459,26 @@ class PostgresJournal:
         rows = await self._execute(_sql.HOLDERS, {"job": self.job_name})
         return [Holder(*row) for row in rows]
 
+    def lease_clock(self) -> float:
+        """Seconds on the clock leases are judged by: monotonic, counting a suspended system."""
+        return _lease_clock()
+
+    @property
+    def _margin(self) -> float:
+        return min(_MARGIN, self.lease / 4)
+
     def still_held(self, claimed_at: float) -> bool:
-        """Whether items claimed at ``claimed_at`` (``time.monotonic()``) are surely still ours.
+        """Whether items claimed at ``claimed_at`` (:meth:`lease_clock`) are surely still ours.
 
         A lease lasts :attr:`lease` seconds from the claim or the last renewal, whichever is
-        later; after a gap in renewals longer than that (the process was stopped), claims
-        made before the gap may have been taken over, and are not ours to send.
+        later; after a gap in renewals longer than that (the process was stopped, or a
+        renewal was slow or failed), claims made before the gap may have been taken over,
+        and are not ours to send.
         """
         if claimed_at < self._valid_from:
             return False
         held_since = max(claimed_at, self._renewed_at)
-        return time.monotonic() < held_since + self.lease - _MARGIN
+        return _lease_clock() < held_since + self.lease - self._margin
 
     async def outstanding(self) -> tuple[int, float | None]:
         """Pending items this worker does not hold, and seconds until the soonest lease ends.
@@ -606,25 +621,37 @@ class PostgresJournal:
         self._renewer = asyncio.ensure_future(self._renew())
 
     async def _renew(self) -> None:
-        # A separate connection: renewals must not queue behind the runner's statements.
-        db = await self._connect()
-        self._renewed_at = time.monotonic()
+        # A separate connection: renewals must not queue behind the runner's statements. A
+        # failed renewal (a dropped connection) is tried again; the gap it leaves is
+        # judged like any other.
+        db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         try:
             while True:
-                started = time.monotonic()
-                if started - self._renewed_at > self.lease - _MARGIN:
-                    # A gap (the process was stopped): what was claimed before may be gone.
-                    self._valid_from = started
-                await db.execute(
-                    _sql.RENEW,
-                    {"job": self.job_name, "worker": self.worker, "lease": self.lease},
-                )
-                self._renewed_at = started  # the leases run from before the statement
+                started = _lease_clock()
+                try:
+                    if db is None or db.closed:
+                        db = await self._connect()
+                    await db.execute(
+                        _sql.RENEW,
+                        {"job": self.job_name, "worker": self.worker, "lease": self.lease},
+                    )
+                except Exception:  # noqa: BLE001  the runner's own statements report a loss
+                    await asyncio.sleep(self.lease / 6)
+                    continue
+                self._renewed(started, _lease_clock())
                 await asyncio.sleep(self.lease / 3)
-        except Exception:  # noqa: BLE001, S110  the runner's own statements report the loss
-            pass
         finally:
-            await db.close()
+            if db is not None:
+                await db.close()
+
+    def _renewed(self, started: float, ended: float) -> None:
+        """A renewal ran from ``started`` to ``ended``: extend, or mark a gap."""
+        if self._renewed_at and ended - self._renewed_at > self.lease - self._margin:
+            # Leases may have lapsed before this renewal reached them (the process was
+            # stopped, or renewals were slow or failing): what was claimed before may be
+            # another worker's now.
+            self._valid_from = ended
+        self._renewed_at = started
 
     async def __aenter__(self) -> Self:
         return self

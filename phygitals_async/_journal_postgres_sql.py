@@ -174,7 +174,11 @@ FROM (
     WHERE job = %(job)s AND state = 'pending' AND worker IS NOT NULL
     GROUP BY worker
 ) AS h
-FULL JOIN (SELECT worker, heartbeat_at FROM phygitals_journal_worker WHERE job = %(job)s) AS w
+FULL JOIN (
+    -- Workers holding nothing are listed while they beat (a dead one drops off).
+    SELECT worker, heartbeat_at FROM phygitals_journal_worker
+    WHERE job = %(job)s AND heartbeat_at > now() - interval '10 minutes'
+) AS w
     ON w.worker = h.worker
 ORDER BY 1
 """

@@ -213,7 +213,7 @@ class Item(_Owned):
 
     :attr:`owner` is the user whose inventory (or purchase) the SDK read the item from;
     it is not part of the API's data, so it is left out of ``to_dict()``, ``repr`` and
-    ``==``, and survives pickling and copying.
+    ``==``; it survives pickling and copying, not ``attrs.evolve``.
     """
 
     id: str

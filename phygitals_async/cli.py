@@ -447,7 +447,7 @@ def _main(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         discard_stdout()
         return EXIT_PIPE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         report_line("interrupted")
         return EXIT_INTERRUPTED
     except ValueError as exc:  # ConfigurationError, InvalidRequestError, a bad Address

@@ -326,3 +326,47 @@ async def test_unknown_outcomes_are_rechecked_on_the_next_run(
     assert second.this_run == p.RunTotals(unconfirmed=1, unconfirmed_amount=items[0].buyback_price)
     assert sandbox.ledger.requests["vm/buyback"] == 1  # settled by the inventory alone
     assert sandbox.ledger.sellback_executions == 1
+
+
+async def test_a_stop_starts_nothing_more_and_leaves_the_rest_for_a_rerun(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """stop= set mid-run: the requests in flight finish and are recorded, no new one leaves."""
+    items = await stock(client, "u1", 20)
+    sandbox.faults.add(Fault.latency(0.02, route="vm/buyback"))
+    stop = asyncio.Event()
+    at_stop: list[int] = []
+
+    def progress(done: int, _total: int) -> None:
+        if done >= 1 and not stop.is_set():
+            stop.set()
+            at_stop.append(sandbox.ledger.requests["vm/buyback"])
+
+    journal = tmp_path / "run.db"
+    report = await client.sell_back_many(
+        items, concurrency=2, journal=journal, on_progress=progress, stop=stop
+    )
+    sent = sandbox.ledger.requests["vm/buyback"]
+    # Only the requests already on their way when it stopped (concurrency 2) arrive after.
+    assert sent <= at_stop[0] + 2
+    assert sent < 20
+    assert len(report.succeeded) == sent
+    assert report.remaining == 20 - sent
+    assert not report.ok
+    rest = await client.sell_back_many(journal=journal)
+    assert len(rest.succeeded) == 20
+    assert sandbox.ledger.sellback_executions == 20
+
+
+async def test_items_of_two_owners_in_a_stream_are_refused_before_sending(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A generator mixing two users' items: InvalidRequestError, nothing sold."""
+    mine = await stock(client, "u1", 2)
+    theirs = await stock(client, "u2", 2)
+    owned = [*(await client.inventory("u1")).items, *(await client.inventory("u2")).items]
+    assert {i.owner for i in owned} == {"u1", "u2"}
+    with pytest.raises(p.InvalidRequestError, match="several users"):
+        await client.sell_back_many((i for i in owned), journal=tmp_path / "run.db")
+    assert sandbox.ledger.requests["vm/buyback"] == 0
+    assert len(mine) == len(theirs) == 2
