@@ -80,7 +80,9 @@ class AdaptiveLimit:
         self.in_flight -= 1
         if self._waiting:
             async with self._changed:
-                self._changed.notify_all()
+                # Wake as many as may now send, not every waiter: a bulk run keeps more
+                # workers than slots, and each wake-up of one that must wait again is work.
+                self._changed.notify(max(1, self.allowed - self.in_flight))
 
     def _cut(self, epoch: int) -> None:
         # Requests sent before the last cut were counted in it: one cut per round of 429s.
