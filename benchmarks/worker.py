@@ -105,7 +105,7 @@ class _Sdk(_Side):
         import yarl  # noqa: PLC0415  after PYTHONPATH decided which tree this is
 
         from phygitals_async import AsyncPhygitals, Inventory, Phygitals  # noqa: PLC0415
-        from phygitals_async._calls import Call, Retry  # noqa: PLC0415
+        from phygitals_async._http._calls import Call, Retry  # noqa: PLC0415
 
         self.client = AsyncPhygitals(api_key=KEY, base_url=self.base + "/_", max_connections=256)
         self.blocking_client = Phygitals(api_key=KEY, base_url=self.base + "/_")

@@ -21,7 +21,6 @@ Everything public is importable from here; the modules behind it are private.
 
 import attrs
 
-from ._calls import Retry, RetryPolicy
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
     APIConnectionError,
@@ -66,7 +65,10 @@ from ._errors import (
     UnprocessableError,
     UserNotFoundError,
 )
-from ._journal import (
+from ._http._calls import Retry, RetryPolicy
+from ._http._response import APIResponse
+from ._journal._postgres import PostgresJournal
+from ._journal._protocol import (
     Journal,
     JournalEntry,
     JournalItem,
@@ -74,7 +76,6 @@ from ._journal import (
     JournalSettlement,
     JournalState,
 )
-from ._journal_postgres import PostgresJournal
 from ._models import (
     Address,
     Attribute,
@@ -105,7 +106,6 @@ from ._models import (
 )
 from ._polling import Poll, PurchasePoll
 from ._portal import SyncPoll
-from ._response import APIResponse
 from ._sync import Phygitals
 from ._version import __version__
 

@@ -21,8 +21,7 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _bulk
-from ._calls import Call, OneOf, Retry, RetryPolicy
+from ._bulk import _sellback as _bulk
 from ._config import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,
@@ -32,9 +31,12 @@ from ._config import (
     resolve_key,
 )
 from ._errors import ConfigurationError
-from ._http import Transport
-from ._journal import Journal
-from ._log import configure as configure_logging
+from ._http._calls import Call, OneOf, Retry, RetryPolicy
+from ._http._log import configure as configure_logging
+from ._http._request import Params, request_call
+from ._http._response import APIResponse, raw_call
+from ._http._transport import Transport
+from ._journal._protocol import Journal
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -58,8 +60,6 @@ from ._models import (
     owned,
 )
 from ._polling import Poll, PurchasePoll, Schedule
-from ._request import Params, request_call
-from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
     MAX_JSON_INT,

@@ -39,8 +39,8 @@ from ._errors import (
     LoopThreadError,
     PollCancelledError,
 )
+from ._http._response import APIResponse
 from ._polling import Poll
-from ._response import APIResponse
 
 __all__ = ["SyncPoll", "SyncRuntime", "raw_caller"]
 

@@ -26,10 +26,12 @@ from typing import Any, Self, overload
 
 import aiohttp
 
-from ._calls import RetryPolicy
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
-from ._journal import Journal
+from ._http._calls import RetryPolicy
+from ._http._request import Params
+from ._http._response import APIResponse
+from ._journal._protocol import Journal
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -51,8 +53,6 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._portal import SyncPoll, SyncRuntime, raw_caller
-from ._request import Params
-from ._response import APIResponse
 
 __all__ = ["Phygitals"]
 

@@ -25,7 +25,7 @@ from phygitals_async import (
     ShippingOrder,
     ShippingQuote,
 )
-from phygitals_async._calls import Retry, RetryPolicy
+from phygitals_async._http._calls import Retry, RetryPolicy
 from phygitals_async._models import BuybackAnswer
 
 # Every type a response body is decoded into, with the retry policy of the call that reads it.

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 import phygitals_async as p
-from phygitals_async._calls import Call
+from phygitals_async._http._calls import Call
 from phygitals_async.testing import SandboxState
 
 TOPPS = "BSG6DyEihFFtfvxtL9mKYsvTwiZXB1rq5gARMTJC2xAM"

@@ -183,7 +183,7 @@ def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
         coro.close()  # type: ignore[attr-defined]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("phygitals_async.cli.asyncio.run", interrupted)
+    monkeypatch.setattr("phygitals_async.cli._main.asyncio.run", interrupted)
     assert cli.main(["--api-key", "sandbox-x", "packs"]) == 130
 
 
@@ -264,7 +264,7 @@ def test_progress_bar_draws_on_a_terminal() -> None:
     """The progress bar redraws one line on a TTY and ends it when done; silent otherwise."""
     import io  # noqa: PLC0415  only this test fakes a terminal
 
-    from phygitals_async._output import ProgressBar  # noqa: PLC0415
+    from phygitals_async.cli._output import ProgressBar  # noqa: PLC0415
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from test_cli_options import parsers
 
-from phygitals_async import cli
-from phygitals_async._completion import SHELLS, completion_script
+from phygitals_async.cli import _main as cli
+from phygitals_async.cli._completion import SHELLS, completion_script
 
 BOUND = 30
 

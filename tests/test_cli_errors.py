@@ -12,8 +12,8 @@ import pytest
 from conftest import ADDRESS, TOPPS
 
 import phygitals_async as p
-from phygitals_async import cli
-from phygitals_async._output import ProgressBar, WaitProgress, money, table
+from phygitals_async.cli import _main as cli
+from phygitals_async.cli._output import ProgressBar, WaitProgress, money, table
 from phygitals_async.testing import LocalSandbox
 
 

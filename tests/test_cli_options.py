@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from phygitals_async import __version__, cli
-from phygitals_async import _cli_common as common
+from phygitals_async import __version__
+from phygitals_async.cli import _common as common
+from phygitals_async.cli import _main as cli
 
 # The smallest valid arguments of every command; a new command must be added here, which
 # puts it under every test of this module.

@@ -259,7 +259,7 @@ def sandbox_url_for_loops() -> Iterator[str]:
 
 def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTPS_PROXY is used unless NO_PROXY covers the host."""
-    from phygitals_async._http import _env_proxy  # noqa: PLC0415  private helper, unit-tested
+    from phygitals_async._http._transport import _env_proxy  # noqa: PLC0415  private helper, unit-tested
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)

@@ -25,7 +25,7 @@ from phygitals_async import (
     PurchaseResult,
     ShippingOrder,
 )
-from phygitals_async._converters import explain, make_converter
+from phygitals_async._decode._converter import explain, make_converter
 
 ITEM: dict[str, Any] = {
     "id": "i",
@@ -259,15 +259,15 @@ def test_generated_hooks_agree_on_every_field(strict: bool) -> None:
 
 def test_without_msgspec_the_converter_decodes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """With msgspec missing, or switched off, there is no fast path and nothing else changes."""
-    from phygitals_async._converters import (  # noqa: PLC0415
+    from phygitals_async._decode._converter import (  # noqa: PLC0415
         SPEEDUPS_ENV,
         _msgspec_installed,
         fast_decoder,
     )
 
     monkeypatch.setitem(sys.modules, "msgspec", None)
-    monkeypatch.delitem(sys.modules, "phygitals_async._fastdecode", raising=False)
-    monkeypatch.delattr(phygitals_async, "_fastdecode", raising=False)
+    monkeypatch.delitem(sys.modules, "phygitals_async._decode._fast", raising=False)
+    monkeypatch.delattr(sys.modules["phygitals_async._decode"], "_fast", raising=False)
     _msgspec_installed.cache_clear()
     try:
         assert fast_decoder() is None

@@ -34,12 +34,12 @@ from phygitals_async import (
     Pack,
     PurchasePending,
     PurchaseResult,
-    _answers,
 )
-from phygitals_async._answers import Retryable
-from phygitals_async._calls import Call, Retry, RetryPolicy
-from phygitals_async._converters import NOT_DECODED, fast_decoder, make_converter
-from phygitals_async._http import Transport
+from phygitals_async._decode._converter import NOT_DECODED, fast_decoder, make_converter
+from phygitals_async._http import _answers
+from phygitals_async._http._answers import Retryable
+from phygitals_async._http._calls import Call, Retry, RetryPolicy
+from phygitals_async._http._transport import Transport
 from phygitals_async._models import AttributeValue
 
 

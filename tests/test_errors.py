@@ -14,7 +14,7 @@ from conftest import ADDRESS, Recorder
 
 import phygitals_async as p
 from phygitals_async import _errors
-from phygitals_async._converters import STRICT_ENV
+from phygitals_async._decode._converter import STRICT_ENV
 from phygitals_async._errors import error_class_for
 
 KEY = "sandbox-test-key"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import phygitals_async as p
-from phygitals_async._answers import Retryable
+from phygitals_async._http._answers import Retryable
 from phygitals_async._limits import MAX_MESSAGE_CHARS
 
 # Per case; the unbounded decoder took seconds to forever on the hostile ones.

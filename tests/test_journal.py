@@ -12,8 +12,8 @@ import pytest
 from conftest import TOPPS
 
 import phygitals_async as p
-from phygitals_async import _journal_sqlite as journal_sqlite
-from phygitals_async._journal_sqlite import SCHEMA_VERSION, SqliteJournal
+from phygitals_async._journal import _sqlite as journal_sqlite
+from phygitals_async._journal._sqlite import SCHEMA_VERSION, SqliteJournal
 from phygitals_async.testing import LocalSandbox
 
 

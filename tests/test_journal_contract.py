@@ -19,8 +19,8 @@ import pytest
 from conftest import TOPPS
 
 import phygitals_async as p
-from phygitals_async._journal_memory import MemoryJournal
-from phygitals_async._journal_sqlite import SqliteJournal
+from phygitals_async._journal._memory import MemoryJournal
+from phygitals_async._journal._sqlite import SqliteJournal
 from phygitals_async.cli import main
 from phygitals_async.testing import LocalSandbox
 

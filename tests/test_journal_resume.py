@@ -13,7 +13,7 @@ import pytest
 from conftest import TOPPS
 
 import phygitals_async as p
-from phygitals_async._journal_sqlite import SqliteJournal
+from phygitals_async._journal._sqlite import SqliteJournal
 from phygitals_async.cli import main
 from phygitals_async.testing import Fault, LocalSandbox
 

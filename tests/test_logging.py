@@ -13,7 +13,7 @@ import pytest
 from conftest import TOPPS, FakeTime, Recorder
 
 import phygitals_async as p
-from phygitals_async import _log
+from phygitals_async._http import _log
 from phygitals_async.testing import Fault, LocalSandbox
 
 KEY = "sandbox-l0g-s3cr3t-never-shown"  # a fake key whose leaks are hunted

@@ -11,7 +11,7 @@ import pytest
 from conftest import ADDRESS, TOPPS, FakeTime
 
 import phygitals_async as p
-from phygitals_async._answers import parse_retry_after
+from phygitals_async._http._answers import parse_retry_after
 from phygitals_async.testing import Fault, LocalSandbox
 
 FAULTS: dict[str, Callable[[str], Fault]] = {

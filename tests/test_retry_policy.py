@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from endpoints import ENDPOINTS, call_of
 
-from phygitals_async._calls import Retry, RetryPolicy
+from phygitals_async._http._calls import Retry, RetryPolicy
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import TOPPS
 
 import phygitals_async as p
-from phygitals_async._throttle import AdaptiveLimit, on_rate_limited
+from phygitals_async._bulk._throttle import AdaptiveLimit, on_rate_limited
 from phygitals_async.testing import Fault, LocalSandbox
 
 BUSY = {"error": "A buyback request for this item is already being processed"}

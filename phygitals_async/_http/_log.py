@@ -27,9 +27,9 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 
+from .._tracing import log
 from ._answers import Retryable
 from ._secrets import REDACTED
-from ._tracing import log
 
 __all__ = [
     "BODY_LIMIT",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from ._journal import JournalSettlement
+from ._protocol import JournalSettlement
 
 __all__ = ["GroupCommit"]
 
@@ -79,7 +79,7 @@ class GroupCommit:
     def _fail(self, exc: Exception | asyncio.CancelledError, done: asyncio.Future[None]) -> None:
         failure: BaseException = exc
         if isinstance(exc, asyncio.CancelledError):
-            from ._errors import JournalError  # noqa: PLC0415  only on this rare path
+            from .._errors import JournalError  # noqa: PLC0415  only on this rare path
 
             failure = JournalError("the journal was closed before these outcomes were written")
         self._failure = failure

@@ -36,13 +36,15 @@ import aiohttp
 import attrs
 import yarl
 
-from . import _errors, _fork, _log, _response, _throttle, _tracing
+from .. import _errors, _fork, _tracing
+from .._bulk import _throttle
+from .._config import SANDBOX_PREFIX, Settings
+from .._decode._converter import converter, fast_decoder
+from .._validation import require_int, require_seconds
+from . import _log, _response
 from ._answers import Retryable, read
 from ._calls import Call, encode_body
-from ._config import SANDBOX_PREFIX, Settings
-from ._converters import converter, fast_decoder
 from ._secrets import sanitized, scrub_body, scrub_headers
-from ._validation import require_int, require_seconds
 
 __all__ = ["Transport"]
 

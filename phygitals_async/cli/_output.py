@@ -16,8 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from ._converters import to_builtins
-from ._models import Item
+from .._decode._converter import to_builtins
+from .._models import Item
 
 __all__ = [
     "ProgressBar",

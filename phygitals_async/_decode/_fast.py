@@ -44,8 +44,8 @@ from typing import Any, Literal, Union, cast, get_args, get_origin
 import attrs
 import msgspec
 
+from .._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 from ._construct import construction
-from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 
 __all__ = ["Refused", "Rules", "make_decoder"]
 

@@ -20,19 +20,18 @@ from decimal import Decimal
 import anyio
 import attrs
 
-from . import _errors
-from ._bulk_run import DONE, Client, Run, SellbackOutcome, StopFlag, outcome_of
-from ._journal import (
+from .. import _errors
+from .._journal._memory import MemoryJournal
+from .._journal._postgres import PostgresJournal
+from .._journal._protocol import (
     Journal,
     JournalItem,
     JournalState,
     entries_of,
 )
-from ._journal_memory import MemoryJournal
-from ._journal_postgres import PostgresJournal
-from ._journal_sqlite import SqliteJournal
-from ._journal_summary import journal_from
-from ._models import (
+from .._journal._sqlite import SqliteJournal
+from .._journal._summary import journal_from
+from .._models import (
     BulkSellbackReport,
     FailedSellback,
     Inventory,
@@ -41,7 +40,8 @@ from ._models import (
     Sellback,
     UnconfirmedSellback,
 )
-from ._validation import item_id_of, require_id, require_int
+from .._validation import item_id_of, require_id, require_int
+from ._run import DONE, Client, Run, SellbackOutcome, StopFlag, outcome_of
 
 __all__ = ["JournalSpec", "SellbackOutcome", "iter_sell_back", "sell_back_many"]
 

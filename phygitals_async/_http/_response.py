@@ -27,7 +27,7 @@ from typing import Generic, ParamSpec, TypeVar
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._errors import InvalidRequestError
+from .._errors import InvalidRequestError
 
 __all__ = ["APIResponse", "ResponseInfo", "capture", "frozen_headers", "raw_call", "sink"]
 

@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar
 from urllib.parse import quote, unquote
 
+from .._errors import InvalidRequestError
+from .._limits import short_repr
 from ._calls import Call, OneOf, Retry, RetryPolicy
-from ._errors import InvalidRequestError
-from ._limits import short_repr
 
 __all__ = ["METHODS", "ParamValue", "Params", "request_call"]
 

@@ -20,11 +20,11 @@ import traceback
 from collections.abc import Iterator
 from typing import TypeVar
 
-from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
-from ._errors import PollTimeoutError
+from .._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
+from .._errors import PollTimeoutError
+from .._polling import Poll
+from .._version import __version__
 from ._output import WaitProgress, colour
-from ._polling import Poll
-from ._version import __version__
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -13,11 +13,11 @@ import errno
 import sys
 from collections.abc import Sequence
 
-from .._output import print_json_line
-from ._faults import Fault
-from ._server import DEFAULT_KEY, LocalSandbox
-from ._specs import parse_duration, parse_fault_spec
-from ._state import ProductionBehaviours
+from ..testing._faults import Fault
+from ..testing._server import DEFAULT_KEY, LocalSandbox
+from ..testing._specs import parse_duration, parse_fault_spec
+from ..testing._state import ProductionBehaviours
+from ._output import print_json_line
 
 __all__ = ["ServeError", "parse_duration", "parse_fault_spec", "serve"]
 

@@ -20,8 +20,8 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from . import _errors
-from ._limits import short_repr
+from .. import _errors
+from .._limits import short_repr
 
 __all__ = ["Call", "OneOf", "Retry", "RetryPolicy", "encode_body"]
 

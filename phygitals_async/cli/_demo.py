@@ -12,8 +12,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
-from ._client import AsyncPhygitals
-from ._models import Address, Item
+from .._client import AsyncPhygitals
+from .._models import Address, Item
 from ._output import items_table, money, print_json_line, table
 
 __all__ = ["DEMO_STEPS", "run_demo"]

@@ -31,10 +31,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
-from . import _errors
-from . import _journal_postgres_sql as _sql
-from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
-from ._journal_commit import GroupCommit
+from .. import _errors
+from . import _postgres_sql as _sql
+from ._commit import GroupCommit
+from ._protocol import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 if TYPE_CHECKING:
     import psycopg

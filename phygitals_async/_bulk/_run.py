@@ -24,8 +24,8 @@ from typing import Protocol
 import anyio
 import attrs
 
-from . import _errors
-from ._journal import (
+from .. import _errors
+from .._journal._protocol import (
     Journal,
     JournalEntry,
     JournalSettlement,
@@ -33,7 +33,7 @@ from ._journal import (
     SharedJournal,
     entries_of,
 )
-from ._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
+from .._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
 from ._throttle import AdaptiveLimit, in_bulk_job
 
 __all__ = ["DONE", "Client", "Run", "SellbackOutcome", "StopFlag", "outcome_of", "unknown_error"]

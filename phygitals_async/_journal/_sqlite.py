@@ -37,7 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import (
+from .._errors import (
     JournalBusyError,
     JournalCorruptedError,
     JournalError,
@@ -45,8 +45,8 @@ from ._errors import (
     JournalNotFoundError,
     JournalVersionError,
 )
-from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
-from ._journal_commit import GroupCommit
+from ._commit import GroupCommit
+from ._protocol import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 try:
     import fcntl

@@ -17,8 +17,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from ._cli_commands import COMMANDS, ORDER_MAX_INTERVAL, PURCHASE_MAX_INTERVAL, journal_show
-from ._cli_common import (
+from .._client import AsyncPhygitals
+from .._config import API_KEY_ENV
+from .._errors import ConfigurationError
+from .._http._log import forced
+from .._models import OrderStatus
+from ._commands import COMMANDS, ORDER_MAX_INTERVAL, PURCHASE_MAX_INTERVAL, journal_show
+from ._common import (
     DEFAULT_TIMEOUT,
     EXIT_API,
     EXIT_INTERRUPTED,
@@ -34,12 +39,7 @@ from ._cli_common import (
     report_line,
     seconds,
 )
-from ._client import AsyncPhygitals
 from ._completion import SHELLS, completion_script
-from ._config import API_KEY_ENV
-from ._errors import ConfigurationError
-from ._log import forced
-from ._models import OrderStatus
 from ._output import print_json
 
 __all__ = ["main"]
@@ -97,7 +97,7 @@ def _spec(parse: str) -> Callable[[str], Any]:
     """An argparse type that reads a start-up option as the sandbox's control API does."""
 
     def read(text: str) -> Any:
-        from .testing import _serve  # noqa: PLC0415  only `sandbox` needs the sandbox
+        from . import _serve  # noqa: PLC0415  only `sandbox` needs the sandbox
 
         try:
             return getattr(_serve, parse)(text)
@@ -362,7 +362,7 @@ _COMMANDS = COMMANDS
 @contextlib.asynccontextmanager
 async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
     if args.sandbox_local or args.command == "demo":
-        from .testing import LocalSandbox  # noqa: PLC0415  only the sandbox commands need it
+        from ..testing import LocalSandbox  # noqa: PLC0415  only the sandbox commands need it
 
         async with (
             LocalSandbox(seed=getattr(args, "seed", 0)) as sandbox,
@@ -384,7 +384,7 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncPhygitals]:
 
 
 async def _serve(args: argparse.Namespace, serve_for: float | None) -> int:
-    from .testing._serve import ServeError, serve  # noqa: PLC0415  only this command serves
+    from ._serve import ServeError, serve  # noqa: PLC0415  only this command serves
 
     try:
         await serve(

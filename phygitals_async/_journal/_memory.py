@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ._errors import JournalError
-from ._journal import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+from .._errors import JournalError
+from ._protocol import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
 
 __all__ = ["MemoryJournal"]
 

@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CommandError, watch
-from ._client import AsyncPhygitals
-from ._demo import run_demo
-from ._errors import ConfigurationError
-from ._journal import Journal, JournalState, entries_of
-from ._journal_postgres import PostgresJournal
-from ._journal_summary import JournalSummary, journal_from, summarize
-from ._models import (
+from .._client import AsyncPhygitals
+from .._errors import ConfigurationError
+from .._journal._postgres import PostgresJournal
+from .._journal._protocol import Journal, JournalState, entries_of
+from .._journal._summary import JournalSummary, journal_from, summarize
+from .._models import (
     Address,
     BulkSellbackReport,
     Card,
@@ -34,6 +32,8 @@ from ._models import (
     ShippingOrder,
     ShippingQuote,
 )
+from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CommandError, watch
+from ._demo import run_demo
 from ._output import ProgressBar, items_table, money, print_json, table, to_jsonable, when
 
 __all__ = ["COMMANDS", "ORDER_MAX_INTERVAL", "PURCHASE_MAX_INTERVAL", "Command", "journal_show"]

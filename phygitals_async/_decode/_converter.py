@@ -55,10 +55,10 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.strategies import configure_union_passthrough
 from cattrs.v import format_exception
 
-from . import _errors
+from .. import _errors
+from .._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
+from .._models import Attribute, AttributeValue, PurchasePending, PurchaseResult, install_codec
 from ._construct import construction
-from ._limits import MAX_NUMBER_CHARS, BodyError, bounded_decimal, check_decimal, short_repr
-from ._models import Attribute, AttributeValue, PurchasePending, PurchaseResult, install_codec
 
 __all__ = [
     "NOT_DECODED",
@@ -496,7 +496,7 @@ def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
 def _msgspec_installed() -> bool:
     # Asked once: every client asks, and a failed import searches the path again each time.
     try:
-        from . import _fastdecode  # noqa: F401, PLC0415  optional: only with the speedups extra
+        from . import _fast as _fastdecode  # noqa: F401, PLC0415  optional: only with the speedups extra
     except ImportError:
         return False
     return True
@@ -515,7 +515,7 @@ def _json_integer(value: int) -> None:
 
 @cache
 def _fast_decoder(strict: bool) -> FastDecoder:
-    from . import _fastdecode  # noqa: PLC0415  importable: _msgspec_installed() said so
+    from . import _fast as _fastdecode  # noqa: PLC0415  importable: _msgspec_installed() said so
 
     # The converter's own value rules, so that both paths accept exactly the same values.
     rules = _fastdecode.Rules(

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import attrs
 
-from ._errors import InvalidRequestError
-from ._journal import Journal, JournalJob, JournalState, entries_of
-from ._journal_postgres import PostgresJournal, is_postgres_url
-from ._journal_sqlite import SqliteJournal
+from .._errors import InvalidRequestError
+from ._postgres import PostgresJournal, is_postgres_url
+from ._protocol import Journal, JournalJob, JournalState, entries_of
+from ._sqlite import SqliteJournal
 
 __all__ = ["JournalSummary", "journal_from", "summarize"]
 

@@ -21,11 +21,11 @@ import attrs
 import cattrs
 import yarl
 
-from . import _errors
+from .. import _errors
+from .._bulk._throttle import on_rate_limited
+from .._decode._converter import NOT_DECODED, FastDecoder, explain
+from .._limits import BodyError, cap_message, decode_json, short_repr
 from ._calls import Call
-from ._converters import NOT_DECODED, FastDecoder, explain
-from ._limits import BodyError, cap_message, decode_json, short_repr
-from ._throttle import on_rate_limited
 
 __all__ = ["GC_PAUSE_BYTES", "Retryable", "gc_paused", "parse_retry_after", "read"]
 

@@ -1,0 +1,1 @@
+"""The wire format: the cattrs converter and the msgspec fast path."""

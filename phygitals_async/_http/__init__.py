@@ -1,0 +1,1 @@
+"""The seam: every request leaves through ``Transport`` here."""

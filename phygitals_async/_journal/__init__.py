@@ -1,0 +1,1 @@
+"""The job record of bulk sellback: the Journal protocol and its backends."""
