@@ -74,9 +74,7 @@ def test_no_import_cycle() -> None:
 
 def test_only_the_cli_entry_points_import_the_cli() -> None:
     cli = f"{PACKAGE}.cli"
-    importers = {
-        name for name, deps in GRAPH.items() if not name.startswith(cli) and cli in deps
-    }
+    importers = {name for name, deps in GRAPH.items() if not name.startswith(cli) and cli in deps}
     # `python -m phygitals_async.testing` is `phygitals sandbox` by another name.
     assert importers == {f"{PACKAGE}.testing.__main__"}
 
