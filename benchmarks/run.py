@@ -70,12 +70,12 @@ MEMORY = Goal(1.5)
 
 def speedups_available() -> bool:
     """Whether the msgspec path is installed (and not switched off)."""
-    return _transport(fast=True)._fast is not None
+    return _transport(fast=True)._reader.fast is not None
 
 
 def pure(client: AsyncPhygitals) -> AsyncPhygitals:
     """``client`` with the msgspec path switched off: the converter decodes everything."""
-    client._transport._fast = None
+    client._transport._reader.fast = None
     return client
 
 
@@ -83,7 +83,7 @@ def _transport(*, fast: bool) -> Transport:
     # Never connected: only its decoding runs.
     seam = AsyncPhygitals(api_key=KEY, base_url="http://bench/_")._transport
     if not fast:
-        seam._fast = None
+        seam._reader.fast = None
     return seam
 
 
@@ -95,7 +95,8 @@ def decoder(*, fast: bool) -> Callable[[bytes], Inventory]:
 
     def decode(body: bytes) -> Inventory:
         with gc_paused():
-            result = _answers.decode(call, url, body, {}, seam._converter, seam._fast)
+            reader = seam._reader
+            result = _answers.decode(call, url, body, {}, reader.converter, reader.fast)
         assert isinstance(result, Inventory)  # a benchmark body always decodes
         return result
 

@@ -65,16 +65,15 @@ from ._errors import (
     UnprocessableError,
     UserNotFoundError,
 )
-from ._http._calls import Retry, RetryPolicy
-from ._http._response import APIResponse
-from ._journal._postgres import PostgresJournal
-from ._journal._protocol import (
+from ._http import APIResponse, Retry, RetryPolicy
+from ._journal import (
     Journal,
     JournalEntry,
     JournalItem,
     JournalJob,
     JournalSettlement,
     JournalState,
+    PostgresJournal,
 )
 from ._models import (
     Address,

@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import aiohttp
 
-from ._bulk import _sellback as _bulk
+from . import _bulk
 from ._config import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,
@@ -31,12 +31,19 @@ from ._config import (
     resolve_key,
 )
 from ._errors import ConfigurationError
-from ._http._calls import Call, OneOf, Retry, RetryPolicy
-from ._http._log import configure as configure_logging
-from ._http._request import Params, request_call
-from ._http._response import APIResponse, raw_call
-from ._http._transport import Transport
-from ._journal._protocol import Journal
+from ._http import (
+    APIResponse,
+    Call,
+    OneOf,
+    Params,
+    Retry,
+    RetryPolicy,
+    Transport,
+    configure_logging,
+    raw_call,
+    request_call,
+)
+from ._journal import Journal
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -564,15 +571,7 @@ class AsyncPhygitals:
                 stop=stop,
             )
             if span is not None:
-                span.set_attributes(
-                    {
-                        "phygitals.items": report.total,
-                        "phygitals.succeeded": len(report.succeeded),
-                        "phygitals.failed": len(report.failed),
-                        "phygitals.unknown": len(report.unknown),
-                        "phygitals.unconfirmed": len(report.unconfirmed),
-                    }
-                )
+                span.set_attributes(_bulk.span_attributes(report))
             return report
 
     def iter_sell_back(

@@ -34,6 +34,7 @@ import aiohttp
 import attrs
 import yarl
 
+from ._decode import strict_default
 from ._errors import ConfigurationError
 from ._limits import short_repr
 from ._validation import check_session, require_int, require_seconds
@@ -228,6 +229,8 @@ class Settings:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
+    # Reject response fields the models do not know (the SDK's own tests run this way).
+    strict_decoding: bool = attrs.field(factory=strict_default)
 
     def __attrs_post_init__(self) -> None:
         check_session(self.http_session, self.trace_configs)

@@ -39,7 +39,7 @@ from ._errors import (
     LoopThreadError,
     PollCancelledError,
 )
-from ._http._response import APIResponse
+from ._http import APIResponse
 from ._polling import Poll
 
 __all__ = ["SyncPoll", "SyncRuntime", "raw_caller"]

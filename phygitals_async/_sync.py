@@ -28,10 +28,8 @@ import aiohttp
 
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
-from ._http._calls import RetryPolicy
-from ._http._request import Params
-from ._http._response import APIResponse
-from ._journal._protocol import Journal
+from ._http import APIResponse, Params, RetryPolicy
+from ._journal import Journal
 from ._models import (
     Address,
     BulkSellbackReport,

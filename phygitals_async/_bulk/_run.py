@@ -25,7 +25,7 @@ import anyio
 import attrs
 
 from .. import _errors
-from .._journal._protocol import (
+from .._journal import (
     Journal,
     JournalEntry,
     JournalSettlement,

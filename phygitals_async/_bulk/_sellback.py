@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
@@ -21,16 +20,16 @@ import anyio
 import attrs
 
 from .. import _errors
-from .._journal._memory import MemoryJournal
-from .._journal._postgres import PostgresJournal
-from .._journal._protocol import (
+from .._journal import (
     Journal,
     JournalItem,
+    JournalSpec,
     JournalState,
+    commits_instantly,
     entries_of,
+    is_shared,
+    open_journal,
 )
-from .._journal._sqlite import SqliteJournal
-from .._journal._summary import journal_from
 from .._models import (
     BulkSellbackReport,
     FailedSellback,
@@ -43,10 +42,9 @@ from .._models import (
 from .._validation import item_id_of, require_id, require_int
 from ._run import DONE, Client, Run, SellbackOutcome, StopFlag, outcome_of
 
-__all__ = ["JournalSpec", "SellbackOutcome", "iter_sell_back", "sell_back_many"]
+__all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many", "span_attributes"]
 
 Items = Inventory | Iterable[str | Item]
-JournalSpec = str | os.PathLike[str] | Journal
 
 _INCLUDE_BATCH = 1000  # items written to the journal per transaction when a job starts
 
@@ -90,22 +88,6 @@ def _input(
         msg = f"user_id {user_id!r} differs from the items' owner {owner!r}"
         raise _errors.InvalidRequestError(msg)
     return items, user_id or owner
-
-
-def _journal_for(spec: JournalSpec | None, resume_only: bool) -> Journal:
-    if spec is None:
-        if resume_only:
-            msg = "give the items to sell, or a journal whose job to resume"
-            raise _errors.InvalidRequestError(msg)
-        return MemoryJournal()
-    journal = journal_from(spec)
-    if resume_only and isinstance(journal, PostgresJournal) and not isinstance(spec, Journal):
-        journal.create = False  # a worker resuming a job name that is not there: a typo
-    if resume_only and isinstance(journal, SqliteJournal) and not os.path.lexists(journal.path):
-        # Resuming a journal that is not there is a typo, not an empty job.
-        msg = f"journal {journal.path!r} does not exist: there is no job to resume"
-        raise _errors.JournalNotFoundError(msg)
-    return journal
 
 
 async def _include(
@@ -220,10 +202,10 @@ async def _open(
         msg = f"extend must be True or False, got {extend!r}"
         raise _errors.InvalidRequestError(msg)
     items, owner = _input(items_or_ids, user_id)
-    book = _journal_for(journal, resume_only=items is None)
+    book = open_journal(journal, resume_only=items is None)
     try:
         job = await book.open(user_id=owner, base_url=client.base_url)
-        fresh = job.runs == 1 and isinstance(book, MemoryJournal | SqliteJournal)
+        fresh = job.runs == 1 and not is_shared(book)
         order: list[str] | None = [] if keep_order and fresh else None
         added = 0
         if items is not None:
@@ -375,7 +357,7 @@ async def sell_back_many(
             if on_progress is not None:
                 on_progress(done, opened.total)
 
-        instant = isinstance(opened.journal, MemoryJournal)
+        instant = commits_instantly(opened.journal)
         run = Run(
             client,
             opened.journal,
@@ -421,7 +403,7 @@ async def iter_sell_back(
                     send.send,
                     keep_errors=False,
                     stop=stop,
-                    instant_commits=isinstance(opened.journal, MemoryJournal),
+                    instant_commits=commits_instantly(opened.journal),
                 )
                 await run.run()
 
@@ -438,3 +420,14 @@ async def iter_sell_back(
                 await asyncio.gather(producer, return_exceptions=True)
     finally:
         await _close(opened.journal)
+
+
+def span_attributes(report: BulkSellbackReport) -> dict[str, int]:
+    """What a ``sell_back_many`` span records of its report (the ``otel`` extra)."""
+    return {
+        "phygitals.items": report.total,
+        "phygitals.succeeded": len(report.succeeded),
+        "phygitals.failed": len(report.failed),
+        "phygitals.unknown": len(report.unknown),
+        "phygitals.unconfirmed": len(report.unconfirmed),
+    }

@@ -6,30 +6,45 @@ sent is answered 429, then grows back by one request per round of successes, as 
 with its window. Every worker of a fleet does the same on the 429s it sees, so a fleet slows
 down together and its total concurrency never exceeds the sum of its workers' ceilings.
 
-The transport learns which limit to tell through :data:`on_rate_limited`, a context
-variable the bulk runner sets around each sellback: concurrent runs on one client each
-adapt to their own 429s only.
+Each slot observes its own sellback through the seam's one hook (:func:`.._http.observe`),
+scoped to the task that sends it: concurrent runs on one client each adapt to their own
+429s only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from contextvars import ContextVar
 
-__all__ = ["AdaptiveLimit", "in_bulk_job", "on_rate_limited"]
+from .._http import Attempt, observe
+
+__all__ = ["AdaptiveLimit", "in_bulk_job"]
 
 log = logging.getLogger("phygitals_async")
 
-#: Called by the transport each time a request of the current context is answered 429.
-on_rate_limited: ContextVar[Callable[[], None] | None] = ContextVar(
-    "phygitals_on_rate_limited", default=None
-)
 
-#: True inside a bulk sellback run, which reconciles lost answers itself: the transport
-#: then logs a lost answer at DEBUG, not as a WARNING to act on.
-in_bulk_job: ContextVar[bool] = ContextVar("phygitals_in_bulk_job", default=False)
+def _settles_lost_answers(attempt: Attempt) -> bool:
+    # A bulk run reconciles lost answers through the owner's inventory, and says so once.
+    return attempt.lost
+
+
+class _InBulkJob:
+    """Marks a bulk run: the seam then logs its lost answers at DEBUG, not as WARNINGs.
+
+    ``token = in_bulk_job.set(True)`` ... ``in_bulk_job.reset(token)``, as the context
+    variable it replaced was used, around the run; it observes the run's calls.
+    """
+
+    def set(self, _: bool) -> observe:
+        token = observe(_settles_lost_answers)
+        token.__enter__()
+        return token
+
+    def reset(self, token: observe) -> None:
+        token.__exit__()
+
+
+in_bulk_job = _InBulkJob()
 
 
 class AdaptiveLimit:
@@ -96,7 +111,7 @@ class AdaptiveLimit:
 class _Slot:
     """One holder of an :class:`AdaptiveLimit` slot, as an async context manager."""
 
-    __slots__ = ("_epoch", "_limit", "_limited", "_token")
+    __slots__ = ("_epoch", "_limit", "_limited", "_observing")
 
     def __init__(self, limit: AdaptiveLimit) -> None:
         self._limit = limit
@@ -105,12 +120,14 @@ class _Slot:
     async def __aenter__(self) -> None:
         await self._limit._enter()  # noqa: SLF001  the slot is the limit's own half
         self._epoch = self._limit._epoch  # noqa: SLF001
-        self._token = on_rate_limited.set(self._rate_limited)
+        self._observing = observe(self._seen)
+        self._observing.__enter__()
 
-    def _rate_limited(self) -> None:
-        self._limited = True
-        self._limit._cut(self._epoch)  # noqa: SLF001
+    def _seen(self, attempt: Attempt) -> None:
+        if attempt.status == 429:
+            self._limited = True
+            self._limit._cut(self._epoch)  # noqa: SLF001
 
     async def __aexit__(self, *_: object) -> None:
-        on_rate_limited.reset(self._token)
+        self._observing.__exit__()
         await self._limit._leave(limited=self._limited)  # noqa: SLF001

@@ -451,9 +451,14 @@ def _converter(strict: bool, detailed: bool) -> cattrs.Converter:
     return make_converter(strict=strict, detailed=detailed)
 
 
-def converter() -> cattrs.Converter:
-    """The shared converter; strict when the ``PHYGITALS_STRICT_DECODING=1`` switch is on."""
-    return _converter(os.environ.get(STRICT_ENV) == "1", False)  # noqa: FBT003  cache key
+def strict_default() -> bool:
+    """Strict decoding's default: the ``PHYGITALS_STRICT_DECODING=1`` switch (the SDK's tests)."""
+    return os.environ.get(STRICT_ENV) == "1"
+
+
+def converter(*, strict: bool | None = None) -> cattrs.Converter:
+    """The shared converter of a mode; ``strict`` defaults to :func:`strict_default`."""
+    return _converter(strict_default() if strict is None else strict, False)  # noqa: FBT003
 
 
 def _describe(exc: BaseException, tp: type | None) -> str:
@@ -487,9 +492,7 @@ def fast_decoder(*, strict: bool | None = None) -> FastDecoder | None:
     """
     if os.environ.get(SPEEDUPS_ENV) == "0" or not _msgspec_installed():
         return None
-    if strict is None:
-        strict = os.environ.get(STRICT_ENV) == "1"
-    return _fast_decoder(strict)
+    return _fast_decoder(strict_default() if strict is None else strict)
 
 
 @cache
@@ -546,13 +549,13 @@ def _fast_decoder(strict: bool) -> FastDecoder:
     return decode
 
 
-def explain(data: object, into: Any) -> list[str]:
+def explain(data: object, into: Any, *, strict: bool | None = None) -> list[str]:
     """Where ``data`` fails to decode into ``into``, as cattrs' detailed messages.
 
-    At most a few messages, each cut to a line or two.
+    At most a few messages, each cut to a line or two. ``strict`` as for :func:`converter`.
     """
     try:
-        _converter(os.environ.get(STRICT_ENV) == "1", True).structure(data, into)  # noqa: FBT003
+        _converter(strict_default() if strict is None else strict, True).structure(data, into)  # noqa: FBT003
     except cattrs.BaseValidationError as exc:
         lines = cattrs.transform_error(exc, format_exception=_describe)
     except Exception as exc:  # noqa: BLE001  a hook's own error, reported as it is

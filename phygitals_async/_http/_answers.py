@@ -22,12 +22,11 @@ import cattrs
 import yarl
 
 from .. import _errors
-from .._bulk._throttle import on_rate_limited
-from .._decode._converter import NOT_DECODED, FastDecoder, explain
+from .._decode import NOT_DECODED, FastDecoder, converter, explain, fast_decoder
 from .._limits import BodyError, cap_message, decode_json, short_repr
 from ._calls import Call
 
-__all__ = ["GC_PAUSE_BYTES", "Retryable", "gc_paused", "parse_retry_after", "read"]
+__all__ = ["GC_PAUSE_BYTES", "Reader", "Retryable", "gc_paused", "parse_retry_after"]
 
 T = TypeVar("T")
 
@@ -85,28 +84,40 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def read(
-    call: Call[T],
-    url: yarl.URL,
-    status: int,
-    headers: Mapping[str, str],
-    raw: bytes,
-    conv: cattrs.Converter,
-    fast: FastDecoder | None,
-) -> T | Retryable:
-    """A response as the decoded result, a :class:`Retryable`, or a raised error."""
-    if 200 <= status < 300:
-        if len(raw) < GC_PAUSE_BYTES:
-            return decode(call, url, raw, headers, conv, fast)
-        with gc_paused():
-            return decode(call, url, raw, headers, conv, fast)
-    error = status_error(call, url, status, headers, raw)
-    if status == 429 and (tell := on_rate_limited.get()) is not None:
-        tell()  # a bulk run adapts its concurrency (see _throttle)
-    if not call.retry.retries_status(status):
-        raise error
-    retry_after = getattr(error, "retry_after", None) if call.retry.retry_after else None
-    return Retryable(error, retry_after if isinstance(retry_after, float) else None, None)
+class Reader:
+    """Reads answers into results: owns the converter and the fast decoder.
+
+    ``strict`` (``Settings.strict_decoding``) rejects response fields the models do not
+    know. The fast decoder is the msgspec path of the ``speedups`` extra, ``None`` without
+    it; the converter decides whatever it leaves.
+    """
+
+    __slots__ = ("converter", "fast", "strict")
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.converter = converter(strict=strict)
+        self.fast = fast_decoder(strict=strict)
+
+    def read(
+        self,
+        call: Call[T],
+        url: yarl.URL,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> T | Retryable:
+        """A response as the decoded result, a :class:`Retryable`, or a raised error."""
+        if 200 <= status < 300:
+            if len(raw) < GC_PAUSE_BYTES:
+                return decode(call, url, raw, headers, self.converter, self.fast, self.strict)
+            with gc_paused():
+                return decode(call, url, raw, headers, self.converter, self.fast, self.strict)
+        error = status_error(call, url, status, headers, raw)
+        if not call.retry.retries_status(status):
+            raise error
+        retry_after = getattr(error, "retry_after", None) if call.retry.retry_after else None
+        return Retryable(error, retry_after if isinstance(retry_after, float) else None, None)
 
 
 def decode(
@@ -116,8 +127,12 @@ def decode(
     headers: Mapping[str, str],
     conv: cattrs.Converter,
     fast: FastDecoder | None,
+    strict: bool | None = None,
 ) -> T | Retryable:
-    """A 2xx body as ``call.into``, or a :class:`Retryable` for an unreadable body."""
+    """A 2xx body as ``call.into``, or a :class:`Retryable` for an unreadable body.
+
+    ``strict`` is the converter's mode, for the explanation of a body that does not fit.
+    """
     if fast is not None:
         result = fast(raw, call.form)
         if result is not NOT_DECODED:
@@ -130,7 +145,7 @@ def decode(
         if not call.retry.unreadable_2xx:
             raise
         return Retryable(exc, None, exc.__cause__)
-    return structure(call, url, raw, data, conv)
+    return structure(call, url, raw, data, conv, strict)
 
 
 def parse(
@@ -165,12 +180,20 @@ def parse(
     return data
 
 
-def structure(call: Call[T], url: yarl.URL, raw: bytes, data: Any, conv: cattrs.Converter) -> T:
+def structure(
+    call: Call[T],
+    url: yarl.URL,
+    raw: bytes,
+    data: Any,
+    conv: cattrs.Converter,
+    strict: bool | None = None,
+) -> T:
     try:
         # Built from call.form, the runtime spelling of T.
         return cast("T", conv.structure(data, call.form))
     except Exception as exc:  # whatever the shape breaks, it is one error to the caller
-        details = "; ".join(explain(data, call.form)) or f"{type(exc).__name__}: {exc}"
+        reasons = explain(data, call.form, strict=strict)
+        details = "; ".join(reasons) or f"{type(exc).__name__}: {exc}"
         raise _errors.ResponseValidationError(
             cap_message(
                 f"{call.operation}: the response does not match the documented shape: {details}"

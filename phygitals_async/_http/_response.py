@@ -12,14 +12,12 @@ in another thread's loop), so "the last response" of a shared object belongs to 
 call finished last. The wrapper ties the metadata to the one call that produced it, and
 keeps every method's return type unchanged.
 
-Mechanism: the wrapper sets a context variable for the duration of its one call; the HTTP
-seam, running in the same task, records each response it reads there. Calls that are not
-wrapped pay one context-variable lookup.
+Mechanism: the wrapper observes its one call (:func:`._observe.observe`) and keeps each
+answer the seam reads; calls that are not wrapped pay one lookup for observers.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, ParamSpec, TypeVar
@@ -28,13 +26,12 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._errors import InvalidRequestError
+from ._observe import REQUEST_ID_HEADER, Attempt, observe
 
-__all__ = ["APIResponse", "ResponseInfo", "capture", "frozen_headers", "raw_call", "sink"]
+__all__ = ["APIResponse", "ResponseInfo", "capture", "frozen_headers", "raw_call"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
-
-REQUEST_ID_HEADER = "X-Request-Id"
 
 
 @attrs.frozen
@@ -47,25 +44,18 @@ class ResponseInfo:
     url: str
 
 
-_SINK: contextvars.ContextVar[list[ResponseInfo] | None] = contextvars.ContextVar(
-    "phygitals_async_responses", default=None
-)
-
-
-def sink() -> list[ResponseInfo] | None:
-    """Where the wrapped call running in this context keeps its responses, if any."""
-    return _SINK.get()
-
-
 @contextmanager
 def capture() -> Iterator[list[ResponseInfo]]:
     """Collect the responses read in this context while the block runs."""
     sink: list[ResponseInfo] = []
-    token = _SINK.set(sink)
-    try:
+
+    def keep(attempt: Attempt) -> None:
+        if attempt.status is not None:
+            headers = frozen_headers(attempt.headers)
+            sink.append(ResponseInfo(attempt.status, headers, attempt.method, attempt.url))
+
+    with observe(keep):
         yield sink
-    finally:
-        _SINK.reset(token)
 
 
 def frozen_headers(headers: object) -> CIMultiDictProxy[str]:

@@ -37,20 +37,17 @@ import attrs
 import yarl
 
 from .. import _errors, _fork, _tracing
-from .._bulk import _throttle
 from .._config import SANDBOX_PREFIX, Settings
-from .._decode._converter import converter, fast_decoder
 from .._validation import require_int, require_seconds
-from . import _log, _response
-from ._answers import Retryable, read
+from . import _log
+from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
+from ._observe import Attempt, observers, tell
 from ._secrets import sanitized, scrub_body, scrub_headers
 
 __all__ = ["Transport"]
 
 T = TypeVar("T")
-A = TypeVar("A")
-B = TypeVar("B")
 
 log = _tracing.log
 
@@ -137,9 +134,7 @@ class Transport:
         self._forked_away = False
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str | tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
-        self._converter = converter()
-        # The msgspec path when the speedups extra is installed; the converter decides the rest.
-        self._fast = fast_decoder()
+        self._reader = Reader(strict=settings.strict_decoding)
         self._proxy: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -360,25 +355,27 @@ class Transport:
             failure = self._connection_failure(call, answer, budget, deadline)
             if not (call.retry.after_sent if answer.sent else call.retry.before_sent):
                 if isinstance(failure, _errors.OutcomeUnknownError):
-                    # A bulk run settles its lost answers itself, and says so once.
-                    level = logging.DEBUG if _throttle.in_bulk_job.get() else logging.WARNING
-                    log.log(level, "%s", _tracing.redacted(str(failure), self._api_key))
+                    self._lost(call, url, failure)
                 raise failure from answer.cause
             if self.closed:  # aclose() dropped the connection: that is the reason to report
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
             return Retryable(failure, None, answer.cause)
         status, headers, _ = answer
         trace.attempt(status=status)
-        sink = _response.sink()
-        if sink is not None:
-            sink.append(
-                _response.ResponseInfo(
-                    status, _response.frozen_headers(headers), call.method, str(url)
-                )
-            )
+        seen = observers()
+        if seen:
+            tell(seen, Attempt(call.method, str(url), status, headers))
         if status == 401 and self._auth_hint:
             return self._unauthorized(call, url, answer)
         return self.answer(call, url, *answer)
+
+    def _lost(self, call: Call[Any], url: yarl.URL, failure: Exception) -> None:
+        """Log an answer lost for good: a WARNING, unless an observer settles it itself."""
+        seen = observers()
+        # A bulk run reconciles its lost answers through the inventory, and says so once.
+        settled = bool(seen) and tell(seen, Attempt(call.method, str(url), None, {}, lost=True))
+        level = logging.DEBUG if settled else logging.WARNING
+        log.log(level, "%s", _tracing.redacted(str(failure), self._api_key))
 
     def _unauthorized(
         self, call: Call[T], url: yarl.URL, answer: tuple[int, Mapping[str, str], bytes]
@@ -402,7 +399,7 @@ class Transport:
 
         Everything a server can send ends here as a model or a :class:`PhygitalsError`.
         """
-        return read(call, url, status, headers, raw, self._converter, self._fast)
+        return self._reader.read(call, url, status, headers, raw)
 
     async def _attempt(
         self,

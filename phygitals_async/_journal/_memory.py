@@ -23,6 +23,9 @@ _STATE, _QUOTED, _ATTEMPTS, _BEGUN, _SETTLED = 1, 2, 8, 9, 10  # position is 0
 class MemoryJournal:
     """A :class:`Journal` held in a dict, in job order."""
 
+    #: Nothing is written anywhere: a run need not group its commits.
+    commits_instantly = True
+
     def __init__(self) -> None:
         self._rows: dict[str, list[Any]] = {}
         self._job: JournalJob | None = None

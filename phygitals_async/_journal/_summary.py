@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from decimal import Decimal
 
 import attrs
 
-from .._errors import InvalidRequestError
-from ._postgres import PostgresJournal, is_postgres_url
 from ._protocol import Journal, JournalJob, JournalState, entries_of
-from ._sqlite import SqliteJournal
 
-__all__ = ["JournalSummary", "journal_from", "summarize"]
-
-
-def journal_from(spec: str | os.PathLike[str] | Journal) -> Journal:
-    """The journal a ``journal=`` argument names: a file path, a URL, or a journal object."""
-    if is_postgres_url(spec):
-        return PostgresJournal(str(spec))
-    if isinstance(spec, str | os.PathLike):
-        path = os.fspath(spec)
-        if not path:
-            msg = "journal must be a file path, got ''"
-            raise InvalidRequestError(msg)
-        return SqliteJournal(path)
-    if isinstance(spec, Journal):
-        return spec
-    msg = f"journal must be a file path or a journal object, got {spec!r}"
-    raise InvalidRequestError(msg)
+__all__ = ["JournalSummary", "summarize"]
 
 
 @attrs.frozen

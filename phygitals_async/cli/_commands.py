@@ -17,9 +17,15 @@ from typing import Any, TypeVar
 
 from .._client import AsyncPhygitals
 from .._errors import ConfigurationError
-from .._journal._postgres import PostgresJournal
-from .._journal._protocol import Journal, JournalState, entries_of
-from .._journal._summary import JournalSummary, journal_from, summarize
+from .._journal import (
+    Journal,
+    JournalState,
+    JournalSummary,
+    PostgresJournal,
+    entries_of,
+    summarize,
+)
+from .._journal import open_journal as journal_from
 from .._models import (
     Address,
     BulkSellbackReport,

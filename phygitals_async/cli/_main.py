@@ -20,7 +20,7 @@ from typing import Any
 from .._client import AsyncPhygitals
 from .._config import API_KEY_ENV
 from .._errors import ConfigurationError
-from .._http._log import forced
+from .._http import forced_logging as forced
 from .._models import OrderStatus
 from ._commands import COMMANDS, ORDER_MAX_INTERVAL, PURCHASE_MAX_INTERVAL, journal_show
 from ._common import (

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from .._decode._converter import to_builtins
+from .._decode import to_builtins
 from .._models import Item
 
 __all__ = [

@@ -1,9 +1,9 @@
 """``phygitals sandbox``: serve a local sandbox until interrupted, for another process's app.
 
-It lives with the sandbox so that the command line is the only production module that
-reaches into :mod:`phygitals_async.testing`, and only for the sandbox commands. It needs
-nothing of the command line back: a failure to listen is a :class:`ServeError` that the
-command line words as its own.
+The command line is the only part of the package that imports
+:mod:`phygitals_async.testing`, and only for the sandbox commands; the kit needs nothing of
+the command line back. A failure to listen is a :class:`ServeError` that the command line
+words as its own.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import errno
 import sys
 from collections.abc import Sequence
 
-from ..testing._faults import Fault
-from ..testing._server import DEFAULT_KEY, LocalSandbox
+from ..testing import DEFAULT_KEY, Fault, LocalSandbox, ProductionBehaviours
 from ..testing._specs import parse_duration, parse_fault_spec
-from ..testing._state import ProductionBehaviours
 from ._output import print_json_line
 
 __all__ = ["ServeError", "parse_duration", "parse_fault_spec", "serve"]

@@ -9,16 +9,19 @@ import pytest
 from support import TOPPS
 
 import phygitals_async as p
-from phygitals_async._bulk._throttle import AdaptiveLimit, on_rate_limited
+from phygitals_async._bulk import AdaptiveLimit
+from phygitals_async._http import Attempt
+from phygitals_async._http._observe import observers, tell
 from phygitals_async.testing import Fault, LocalSandbox
 
 BUSY = {"error": "A buyback request for this item is already being processed"}
 
 
 def told() -> None:
-    tell = on_rate_limited.get()
-    assert tell is not None
-    tell()
+    """A 429 answer, told to the observers of this context as the seam tells them."""
+    seen = observers()
+    assert seen
+    tell(seen, Attempt("POST", "http://127.0.0.1:9/_/api/v1/vm/buyback", 429, {}))
 
 
 async def test_a_round_of_429s_halves_the_limit_once() -> None:

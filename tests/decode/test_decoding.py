@@ -279,7 +279,7 @@ def test_without_msgspec_the_converter_decodes_everything(monkeypatch: pytest.Mo
     async_client = phygitals_async.AsyncPhygitals(
         api_key="sandbox-k", base_url="http://127.0.0.1:9"
     )
-    assert async_client._transport._fast is None
+    assert async_client._transport._reader.fast is None
 
 
 @attrs.frozen

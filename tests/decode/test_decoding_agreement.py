@@ -220,8 +220,8 @@ def body_for(into: Any) -> st.SearchStrategy[str]:
 def transport(strict: bool, fast: bool) -> Transport:
     """A seam that is never connected: only its decoding runs."""
     seam = AsyncPhygitals(api_key="sandbox-k", base_url="http://127.0.0.1:9")._transport
-    seam._converter = make_converter(strict=strict)
-    seam._fast = fast_decoder(strict=strict) if fast else None
+    seam._reader.converter = make_converter(strict=strict)
+    seam._reader.fast = fast_decoder(strict=strict) if fast else None
     return seam
 
 
@@ -232,7 +232,8 @@ def outcome(seam: Transport, raw: bytes, into: Any, retry: RetryPolicy) -> tuple
     """What the seam makes of ``raw``: the model's repr, or the error's class and message."""
     call: Call[Any] = Call("op", "GET", "/api/v1/x", retry, into)
     try:
-        result = _answers.decode(call, URL, raw, {}, seam._converter, seam._fast)
+        reader = seam._reader
+        result = _answers.decode(call, URL, raw, {}, reader.converter, reader.fast)
     except Exception as exc:  # noqa: BLE001  compared below, class and message
         return ("raised", type(exc), str(exc))
     if isinstance(result, Retryable):
@@ -387,7 +388,7 @@ async def test_a_client_over_loopback_decodes_through_msgspec(client: AsyncPhygi
     from support import ADDRESS, TOPPS  # noqa: PLC0415  the shared sandbox fixtures
 
     seam = client._transport
-    decode = seam._fast
+    decode = seam._reader.fast
     assert decode is not None
     taken: list[tuple[Any, bool]] = []
 
@@ -396,7 +397,7 @@ async def test_a_client_over_loopback_decodes_through_msgspec(client: AsyncPhygi
         taken.append((into, result is not NOT_DECODED))
         return result
 
-    seam._fast = spy
+    seam._reader.fast = spy
     await client.list_packs()
     purchase = await client.buy(TOPPS, amount=2, user_id="u1")
     result = await client.wait_for_purchase(purchase.session_id, interval=0)
