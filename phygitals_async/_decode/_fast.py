@@ -33,19 +33,19 @@ them (``gc=False``). Plain frozen models are built by setting their slots (see
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import NoneType, UnionType
-from typing import Any, Literal, Union, cast, get_args, get_origin
+from types import NoneType
+from typing import Any, cast, get_args, get_origin
 
 import attrs
 import msgspec
 
 from .._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
 from ._construct import construction
+from ._types import is_homogeneous_tuple, is_literal, is_optional, non_null, open_enum
 
 __all__ = ["Refused", "Rules", "make_decoder"]
 
@@ -74,27 +74,6 @@ Decoder = Callable[[bytes], Any]
 _TIME = ["    v = fromisoformat(v)", "    if v.tzinfo is None: v = v.replace(tzinfo=UTC)"]
 
 
-def _is_optional(tp: Any) -> bool:
-    return get_origin(tp) in (Union, UnionType) and NoneType in get_args(tp)
-
-
-def _is_literal(tp: Any) -> bool:
-    return get_origin(tp) is Literal
-
-
-def _is_homogeneous_tuple(tp: Any) -> bool:
-    args = get_args(tp)
-    return get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
-
-
-def _open_enum(tp: Any) -> type[enum.Enum] | None:
-    args = set(get_args(tp)) - {NoneType}
-    members = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-    if get_origin(tp) in (Union, UnionType) and len(members) == 1 and args == {members[0], str}:
-        return members[0]
-    return None
-
-
 class _Builder:
     """Generates the wire structs and conversion functions for one set of rules."""
 
@@ -121,7 +100,7 @@ class _Builder:
 
         ``None`` instead of lines: the decoded value is already right.
         """
-        if tp in (str, bool) or _is_literal(tp):
+        if tp in (str, bool) or is_literal(tp):
             return tp, None
         if tp is int:
             return int, None if self.rules.integer is None else ["    integer(v)"]
@@ -133,9 +112,9 @@ class _Builder:
             return str, _TIME
         for matches, handler in (
             (lambda tp: tp == Mapping[str, Any], self.mapping),
-            (lambda tp: _open_enum(tp) is not None, self.open_enum),
-            (_is_optional, self.optional),
-            (_is_homogeneous_tuple, self.array),
+            (lambda tp: open_enum(tp) is not None, self.open_enum),
+            (is_optional, self.optional),
+            (is_homogeneous_tuple, self.array),
             (attrs.has, self.nested),
         ):
             if matches(tp):
@@ -158,14 +137,14 @@ class _Builder:
 
     def open_enum(self, tp: Any) -> tuple[Any, list[str]]:
         """``SomeEnum | str``: a string, the member when the value is known."""
-        enum_type = _open_enum(tp)
+        enum_type = open_enum(tp)
         assert enum_type is not None  # noqa: S101  only called where it matched
         members = self.constant({member.value: member for member in enum_type})
         wire: Any = str | None if NoneType in get_args(tp) else str
         return wire, [f"    if v is not None: v = {members}.get(v, v)"]
 
     def optional(self, tp: Any) -> tuple[Any, list[str] | None]:
-        (inner,) = (a for a in get_args(tp) if a is not NoneType)
+        inner = non_null(tp)
         wire, lines = self.wire(inner)
         if lines is None:
             return wire | None, None

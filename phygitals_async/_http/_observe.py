@@ -18,16 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 
-import attrs
-
 __all__ = ["Attempt", "Observer", "observe", "observers"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
-@attrs.frozen
 class Attempt:
-    """One attempt of a call as the seam saw it.
+    """One attempt of a call as the seam saw it (made for every attempt a hook observes).
 
     Attributes:
         method: the HTTP method.
@@ -38,16 +35,31 @@ class Attempt:
             not be resent (the outcome is unknown).
     """
 
-    method: str
-    url: str
-    status: int | None
-    headers: Mapping[str, str]
-    lost: bool = False
+    # A plain slotted class: it is built on the hot path of every observed attempt.
+    __slots__ = ("headers", "lost", "method", "status", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        headers: Mapping[str, str],
+        *,
+        lost: bool = False,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.lost = lost
 
     @property
     def request_id(self) -> str | None:
         """The ``X-Request-Id`` response header, when the answer had one."""
         return self.headers.get(REQUEST_ID_HEADER)
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.method} {self.url} -> {self.status} lost={self.lost}>"
 
 
 #: Called with each attempt; returns ``True`` when it reconciles a lost answer itself.
