@@ -2,7 +2,7 @@
 
 A run opens the job's journal (an in-memory one without ``journal=``), includes the items
 it was given, then works every unsettled item of the job, whichever run included it (see
-``_bulk_run`` for how each item is settled without guessing).
+``_run`` for how each item is settled without guessing).
 
 Memory follows the concurrency, not the job: items stream from the journal a page at a
 time. The report of a resumed job is read back from the journal, so it covers every run.

@@ -1,6 +1,6 @@
 """Keeping the API key out of everything an error carries.
 
-The seam (``_http.py``) applies these at the edge, so no error it raises can reach the key:
+The seam (``_transport``) applies these at the edge, so no error it raises can reach the key:
 
 - a response body or header that echoes the key (a debugging proxy) has it replaced by
   :data:`REDACTED` before anything is decoded from it;

@@ -2,7 +2,7 @@
 
 A journal holds one **job**: every item the job ever included, in the order it was first
 given, with the item's state and what is known about it. Backends implement
-:class:`Journal`; the SQLite one (the default, stdlib only) lives in ``_journal_sqlite``,
+:class:`Journal`; the SQLite one (the default, stdlib only) lives in ``_sqlite``,
 an in-memory one backs runs without a journal.
 
 States of an item (:class:`JournalState`)::

@@ -3,7 +3,7 @@
 Every statement runs on one worker thread owned by the journal, so the event loop never
 waits on the disk. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
 items, committed before it returns; settlements are group-committed as soon as the writer
-is free (see ``_journal_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
+is free (see ``_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
 crash of the process, ``kill -9`` included.
 
 A run holds the journal exclusively: an OS lock (``flock``) on ``JOURNAL.lock`` beside the
