@@ -27,6 +27,7 @@ from ._config import (
     PRODUCTION_URL,
     SANDBOX_URL,
     Settings,
+    request_headers,
     resolve_base_url,
     resolve_key,
 )
@@ -75,14 +76,12 @@ from ._validation import (
     item_ids_of,
     path_segment,
     quote_id_of,
-    request_headers,
     require_id,
     require_int,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
 
-S = TypeVar("S")
 T = TypeVar("T")
 P = ParamSpec("P")
 

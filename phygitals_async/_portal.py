@@ -346,6 +346,12 @@ class SyncPoll(Generic[T]):
         """The last status the poll saw."""
         return self._poll.last_status
 
+    @property
+    def session_id(self) -> str | None:
+        """The purchase polled, as :attr:`PurchasePoll.session_id`; ``None`` for an order."""
+        session_id: object = getattr(self._poll, "session_id", None)
+        return session_id if isinstance(session_id, str) else None
+
     def _runs_here(self) -> SyncRuntime:
         if os.getpid() != self._pid:
             msg = (

@@ -153,10 +153,11 @@ def test_works_inside_a_running_event_loop(sync_client: p.Phygitals) -> None:
 def test_poll_handle_blocks_for_the_result(
     threaded: LocalSandbox, sync_client: p.Phygitals
 ) -> None:
-    """poll_purchase returns a blocking handle: result(), done(), last_status."""
+    """poll_purchase returns a blocking handle: result(), done(), last_status, session_id."""
     threaded.production.pending_polls = 2
     purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
     handle = sync_client.poll_purchase(purchase.session_id, interval=0)
+    assert handle.session_id == purchase.session_id
     result = handle.result(timeout=10)
     assert result.session_id == purchase.session_id
     assert handle.done()
@@ -296,6 +297,7 @@ def test_blocking_reads_and_shipment_polling(
     order_id = sync_client.ship_request(quote.cheapest).order_id
     threaded.state.advance_order(order_id, "delivered")
     handle = sync_client.poll_shipment(order_id, interval=0)
+    assert handle.session_id is None  # an order, not a purchase
     order = handle.result(timeout=10)
     assert order.status is p.OrderStatus.DELIVERED
     assert sync_client.wait_for_shipment(order_id, interval=0).delivered_at is not None
