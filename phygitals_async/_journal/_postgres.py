@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any, Self
 from .. import _errors
 from . import _postgres_sql as _sql
 from ._commit import GroupCommit
-from ._protocol import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+from ._protocol import (
+    JournalEntry,
+    JournalItem,
+    JournalJob,
+    JournalSettlement,
+    JournalState,
+    check_binding,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -247,18 +254,18 @@ class PostgresJournal:
         )
 
     def _check_binding(self, job: JournalJob, user_id: str | None, base_url: str) -> None:
-        if job.base_url != base_url:
-            msg = (
-                f"journal job {self.job_name!r} sells through {job.base_url},"
-                f" not {base_url}: use another job name"
-            )
-            raise _errors.JournalMismatchError(msg)
-        if job.user_id is not None and user_id is not None and job.user_id != user_id:
-            msg = (
-                f"journal job {self.job_name!r} belongs to user {job.user_id!r},"
-                f" not {user_id!r}: use another job name"
-            )
-            raise _errors.JournalMismatchError(msg)
+        where = f"journal job {self.job_name!r}"
+        check_binding(
+            job,
+            user_id,
+            base_url,
+            environment=lambda bound, asked: (
+                f"{where} sells through {bound}, not {asked}: use another job name"
+            ),
+            owner=lambda bound, asked: (
+                f"{where} belongs to user {bound!r}, not {asked!r}: use another job name"
+            ),
+        )
 
     # -- the Journal interface -----------------------------------------------------------
 

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 import attrs
+
+from .._errors import JournalMismatchError
 
 __all__ = [
     "SETTLED_STATES",
@@ -47,6 +49,7 @@ __all__ = [
     "JournalSettlement",
     "JournalState",
     "SharedJournal",
+    "check_binding",
 ]
 
 
@@ -265,3 +268,26 @@ class SharedJournal(Journal, Protocol):
     async def outstanding(self) -> tuple[int, float | None]:
         """Unsettled items other workers hold, and seconds until the soonest lease ends."""
         ...
+
+
+def check_binding(
+    job: JournalJob,
+    user_id: str | None,
+    base_url: str,
+    *,
+    environment: Callable[[str, str], str],
+    owner: Callable[[str, str], str],
+) -> None:
+    """Refuse to run a job bound to another environment or owner, before anything is sent.
+
+    A job belongs to the API base URL it was opened for, and to its owner once one is
+    known. ``environment`` and ``owner`` word the refusal for the backend, given the job's
+    value and this run's.
+
+    Raises:
+        JournalMismatchError: the job is another environment's or another user's.
+    """
+    if job.base_url != base_url:
+        raise JournalMismatchError(environment(job.base_url, base_url))
+    if job.user_id is not None and user_id is not None and job.user_id != user_id:
+        raise JournalMismatchError(owner(job.user_id, user_id))

@@ -41,12 +41,18 @@ from .._errors import (
     JournalBusyError,
     JournalCorruptedError,
     JournalError,
-    JournalMismatchError,
     JournalNotFoundError,
     JournalVersionError,
 )
 from ._commit import GroupCommit
-from ._protocol import JournalEntry, JournalItem, JournalJob, JournalSettlement, JournalState
+from ._protocol import (
+    JournalEntry,
+    JournalItem,
+    JournalJob,
+    JournalSettlement,
+    JournalState,
+    check_binding,
+)
 
 try:
     import fcntl
@@ -277,18 +283,18 @@ class SqliteJournal:
         return JournalJob(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4])
 
     def _check_job(self, job: JournalJob, user_id: str | None, base_url: str) -> None:
-        if job.base_url != base_url:
-            msg = (
-                f"journal {self.path!r} is a job for {job.base_url}, not {base_url};"
-                " use another journal file"
-            )
-            raise JournalMismatchError(msg)
-        if job.user_id is not None and user_id is not None and job.user_id != user_id:
-            msg = (
-                f"journal {self.path!r} is a job for user {job.user_id!r}, not {user_id!r};"
-                " use another journal file"
-            )
-            raise JournalMismatchError(msg)
+        where = f"journal {self.path!r}"
+        check_binding(
+            job,
+            user_id,
+            base_url,
+            environment=lambda bound, asked: (
+                f"{where} is a job for {bound}, not {asked}; use another journal file"
+            ),
+            owner=lambda bound, asked: (
+                f"{where} is a job for user {bound!r}, not {asked!r}; use another journal file"
+            ),
+        )
 
     # -- the run lock ------------------------------------------------------------------------
 
