@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from .._client import AsyncPhygitals
-from .._models import Address, Item
+from .._models import Address, BulkSellbackReport, Inventory, Item, Pack
 from ._output import items_table, money, print_json_line, table
 
 __all__ = ["DEMO_STEPS", "run_demo"]
@@ -62,7 +62,15 @@ async def run_demo(
     ``wait_timeout`` is the most seconds to wait for the pull.
     """
     show = _Out(out or sys.stdout, json_lines)
+    pack = await _packs(client, show)
+    await _buy(client, show, pack, wait_timeout)
+    inventory = await _inventory(client, show)
+    to_sell, report = await _sellback(client, show, inventory)
+    await _ship(client, show, next(i for i in inventory.items if i not in to_sell))
+    await _done(client, show, report)
 
+
+async def _packs(client: AsyncPhygitals, show: _Out) -> Pack:
     title = "Packs on sale"
     show.heading(title)
     packs = await client.list_packs()
@@ -80,8 +88,10 @@ async def run_demo(
         ],
     )
     show.record("packs", title, packs=packs)
-    pack = next(p for p in packs if p.purchasable and "Digital" not in p.categories)
+    return next(p for p in packs if p.purchasable and "Digital" not in p.categories)
 
+
+async def _buy(client: AsyncPhygitals, show: _Out, pack: Pack, wait_timeout: float) -> None:
     title = f"Buying 3 pulls of {pack.name} for {DEMO_USER}"
     show.heading(title)
     purchase = await client.buy(pack.id, amount=3, user_id=DEMO_USER)
@@ -91,12 +101,19 @@ async def run_demo(
     show.items(result.nfts)
     show.record("buy", title, purchase=purchase, result=result)
 
+
+async def _inventory(client: AsyncPhygitals, show: _Out) -> Inventory:
     title = f"Inventory of {DEMO_USER}"
     show.heading(title)
     inventory = await client.inventory(DEMO_USER)
     show.items(inventory.items, expiry=True)
     show.record("inventory", title, inventory=inventory)
+    return inventory
 
+
+async def _sellback(
+    client: AsyncPhygitals, show: _Out, inventory: Inventory
+) -> tuple[list[Item], BulkSellbackReport]:
     title = "Selling two back (bulk sellback)"
     show.heading(title)
     to_sell = sorted(inventory.items, key=lambda i: i.buyback_price)[:2]
@@ -115,8 +132,10 @@ async def run_demo(
         unknown=report.unknown,
         total_amount=report.total_amount,
     )
+    return to_sell, report
 
-    keep = next(i for i in inventory.items if i not in to_sell)
+
+async def _ship(client: AsyncPhygitals, show: _Out, keep: Item) -> None:
     title = f"Shipping {keep.name}"
     show.heading(title)
     quote = await client.ship_quote(
@@ -152,6 +171,8 @@ async def run_demo(
     )
     show.record("ship", title, quote=quote, order=order)
 
+
+async def _done(client: AsyncPhygitals, show: _Out, report: BulkSellbackReport) -> None:
     title = "Done"
     show.heading(title)
     remaining = await client.inventory(DEMO_USER)
