@@ -33,7 +33,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +43,7 @@ from .._errors import (
     JournalNotFoundError,
     JournalVersionError,
 )
+from . import _sqlite_sql as _sql
 from ._commit import GroupCommit
 from ._protocol import (
     JournalEntry,
@@ -67,105 +67,11 @@ _APPLICATION_ID = 0x5048594A
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 512  # rows read per query while streaming
 
-_SCHEMA = (
-    """CREATE TABLE job (
-        id             INTEGER PRIMARY KEY CHECK (id = 1),
-        schema_version INTEGER NOT NULL,
-        base_url       TEXT NOT NULL,
-        user_id        TEXT,
-        created_at     TEXT NOT NULL,
-        runs           INTEGER NOT NULL
-    )""",
-    """CREATE TABLE items (
-        position       INTEGER PRIMARY KEY,
-        item_id        TEXT NOT NULL UNIQUE,
-        state          TEXT NOT NULL,
-        quoted_amount  TEXT,
-        amount         TEXT,
-        error_type     TEXT,
-        error_message  TEXT,
-        status_code    INTEGER,
-        retry          INTEGER NOT NULL DEFAULT 0,
-        attempts       INTEGER NOT NULL DEFAULT 0,
-        begun_at       TEXT,
-        settled_at     TEXT
-    )""",
-)
-_SELECT = (
-    "SELECT item_id, position, state, quoted_amount, amount, error_type, error_message,"
-    " status_code, retry, attempts, begun_at, settled_at FROM items"
-)
-
-# Each write is one statement over a JSON array where SQLite can (3.38 and later): the
-# rows are walked inside SQLite, which holds the GIL once per batch instead of once per row.
-_JSON = sqlite3.sqlite_version_info >= (3, 38)
-_BEGIN = (
-    "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
-    " amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL,"
-    " retry = 0, settled_at = NULL WHERE item_id IN (SELECT value FROM json_each(?))"
-)
-_ADD = (
-    "INSERT INTO items (item_id, state, quoted_amount) VALUES (?, 'pending', ?)"
-    " ON CONFLICT (item_id) DO UPDATE"
-    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
-)
-_ADD_JSON = (
-    "INSERT INTO items (item_id, state, quoted_amount)"
-    " SELECT json_extract(value, '$[0]'), 'pending', json_extract(value, '$[1]')"
-    " FROM json_each(?) WHERE true ORDER BY key"
-    " ON CONFLICT (item_id) DO UPDATE"
-    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
-)
-_SETTLE = (
-    "UPDATE items SET state = ?, amount = ?, quoted_amount = COALESCE(?, quoted_amount),"
-    " error_type = ?, error_message = ?, status_code = ?, retry = ?, settled_at = ?"
-    " WHERE item_id = ?"
-)
-_SETTLE_JSON = (
-    "UPDATE items SET state = s.state, amount = s.amount,"
-    " quoted_amount = COALESCE(s.quoted, items.quoted_amount), error_type = s.etype,"
-    " error_message = s.message, status_code = s.status, retry = s.retry, settled_at = ?"
-    " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS state,"
-    " json_extract(value, '$[2]') AS amount, json_extract(value, '$[3]') AS quoted,"
-    " json_extract(value, '$[4]') AS etype, json_extract(value, '$[5]') AS message,"
-    " json_extract(value, '$[6]') AS status, json_extract(value, '$[7]') AS retry"
-    " FROM json_each(?)) AS s WHERE items.item_id = s.id"
-)
-
 T = TypeVar("T")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _money(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
-_STATES = {state.value: state for state in JournalState}
-
-
-def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    item_id, position, state, quoted, amount, etype, message, status, retry, attempts = row[:10]
-    return JournalEntry(
-        item_id=item_id,
-        position=position,
-        state=_STATES[state],
-        quoted_amount=_money(quoted),
-        amount=_money(amount),
-        error_type=etype,
-        error_message=message,
-        status_code=status,
-        retry=bool(retry),
-        attempts=attempts,
-        begun_at=_time(row[10]),
-        settled_at=_time(row[11]),
-    )
 
 
 class SqliteJournal:
@@ -273,7 +179,7 @@ class SqliteJournal:
             row = db.execute(
                 "SELECT schema_version, base_url, user_id, created_at, runs FROM job"
             ).fetchone()
-            db.execute(_SELECT + " LIMIT 1").fetchall()
+            db.execute(_sql.SELECT + " LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             msg = f"journal {path!r} is corrupted: {exc}"
             raise JournalCorruptedError(msg) from exc
@@ -352,7 +258,7 @@ class SqliteJournal:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             if job is None:
-                for statement in _SCHEMA:
+                for statement in _sql.SCHEMA:
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -418,10 +324,10 @@ class SqliteJournal:
         try:
             last = db.execute("SELECT COALESCE(MAX(position), -1) FROM items").fetchone()[0]
             # New items are appended, known ones only learn a price.
-            if _JSON:
-                db.execute(_ADD_JSON, (json.dumps(rows),))
+            if _sql.JSON:
+                db.execute(_sql.ADD_JSON, (json.dumps(rows),))
             else:
-                db.executemany(_ADD, rows)
+                db.executemany(_sql.ADD, rows)
             added: int = db.execute(
                 "SELECT COUNT(*) FROM items WHERE position > ?", (last,)
             ).fetchone()[0]
@@ -447,11 +353,11 @@ class SqliteJournal:
             )
             for s in latest
         ]
-        if _JSON:
-            db.execute(_SETTLE_JSON, (_now(), json.dumps(rows)))
+        if _sql.JSON:
+            db.execute(_sql.SETTLE_JSON, (_now(), json.dumps(rows)))
         else:
             now = _now()
-            db.executemany(_SETTLE, [(*row[1:], now, row[0]) for row in rows])
+            db.executemany(_sql.SETTLE, [(*row[1:], now, row[0]) for row in rows])
 
     def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
         db = self._conn()
@@ -460,7 +366,7 @@ class SqliteJournal:
             if batch:
                 self._write_settlements(db, batch)
             if begin:
-                db.execute(_BEGIN, (_now(), json.dumps(list(begin))))
+                db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -509,11 +415,11 @@ class SqliteJournal:
 
     def _page(self, after: int, states: tuple[str, ...] | None) -> list[JournalEntry]:
         db = self._conn()
-        query = _SELECT + " WHERE position > ?"
+        query = _sql.SELECT + " WHERE position > ?"
         if states is not None:
             query += f" AND state IN ({', '.join('?' * len(states))})"
         query += f" ORDER BY position LIMIT {_PAGE}"
-        return [_entry(row) for row in db.execute(query, (after, *(states or ())))]
+        return [_sql.entry(row) for row in db.execute(query, (after, *(states or ())))]
 
     async def entries(
         self, states: Collection[JournalState] | None = None

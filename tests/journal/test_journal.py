@@ -12,7 +12,7 @@ import pytest
 from support import TOPPS
 
 import phygitals_async as p
-from phygitals_async._journal import _sqlite as journal_sqlite
+from phygitals_async._journal import _sqlite_sql as journal_sql
 from phygitals_async._journal._sqlite import SCHEMA_VERSION, SqliteJournal
 from phygitals_async.testing import LocalSandbox
 
@@ -202,7 +202,7 @@ async def test_entries_stream_in_pages_and_filter_by_state(
     Both ways of writing are checked: one statement per batch (SQLite 3.38 and later) and
     one per row (older SQLite).
     """
-    monkeypatch.setattr(journal_sqlite, "_JSON", one_statement)
+    monkeypatch.setattr(journal_sql, "JSON", one_statement)
     journal = SqliteJournal(tmp_path / "big.db")
     await journal.open(user_id=None, base_url="http://127.0.0.1:1/_")
     ids = [f"v1|{n}|0" for n in range(1500)]
