@@ -45,10 +45,8 @@ from benchmarks.measure import (
 from benchmarks.peers import PACKS, PInventory
 from benchmarks.server import LARGE_ITEMS
 from phygitals_async import AsyncPhygitals, Inventory, Phygitals
-from phygitals_async._http import _answers
+from phygitals_async._http import Call, Retry, Transport, _answers
 from phygitals_async._http._answers import gc_paused
-from phygitals_async._http._calls import Call, Retry
-from phygitals_async._http._transport import Transport
 
 KEY = "sandbox-bench"
 
