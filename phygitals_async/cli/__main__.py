@@ -2,5 +2,5 @@
 
 from ._main import main
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no branch  only ever run as a program
     raise SystemExit(main())

@@ -286,7 +286,3 @@ def _main(args: argparse.Namespace) -> int:
         report(exc, args.debug)
         return EXIT_API
     return code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -165,3 +165,20 @@ def test_readme_command_line_section_matches_the_parser() -> None:
     exit_line = section.split("Exit codes: ", 1)[1]
     for code in codes:
         assert f" {code} " in f" {exit_line}", code
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["sellback", "--user", "u1", "--all", "--expiring-within", "soon"], "a duration"),
+        (["sandbox", "--pending-polls", "two"], "a whole number of polls"),
+    ],
+)
+def test_option_values_are_checked_as_typed(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed option value is a usage error that says what was expected."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == common.EXIT_USAGE
+    assert complaint in capsys.readouterr().err
