@@ -11,7 +11,7 @@ for one case). Each case starts its own throwaway PostgreSQL server:
    process works through its first items; its RSS is read with the client open, after
    2,000, 10,000 and 30,000 outcomes, and its peak at the end. Flat numbers mean memory
    does not grow with the items worked nor with the job's size.
-3. ``fleet``: the recipe of ``examples/procrastinate_fleet`` end to end, as tests/test_fleet.py
+3. ``fleet``: the recipe of ``examples/procrastinate_fleet`` end to end, as tests/bulk/test_fleet.py
    runs it but with 20,000 items (2,000 with ``--quick``): 4 procrastinate worker processes
    against a sandbox process with faults, one killed with SIGKILL a quarter of the way, a
    replacement started; then every item's outcome is checked against the sandbox's ledger.
@@ -40,7 +40,7 @@ from phygitals_async import AsyncPhygitals, JournalItem, JournalState, PostgresJ
 from phygitals_async.testing import TemporaryPostgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fleet_harness import SandboxProcess, run_fleet_with_kill, stock
+from support.fleet_harness import SandboxProcess, run_fleet_with_kill, stock
 
 CONCURRENCY = 8
 

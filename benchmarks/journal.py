@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.measure import Goal, Row, payload_server, print_table, row
 from benchmarks.run import KEY
 from phygitals_async import AsyncPhygitals, JournalItem
-from phygitals_async._journal_sqlite import SqliteJournal
+from phygitals_async._journal._sqlite import SqliteJournal
 from phygitals_async.testing import TemporaryPostgres
 
 TARGET = 0.9

@@ -44,10 +44,9 @@ from benchmarks.measure import (
 )
 from benchmarks.peers import PACKS, PInventory
 from benchmarks.server import LARGE_ITEMS
-from phygitals_async import AsyncPhygitals, Inventory, Phygitals, _answers
-from phygitals_async._answers import gc_paused
-from phygitals_async._calls import Call, Retry
-from phygitals_async._http import Transport
+from phygitals_async import AsyncPhygitals, Inventory, Phygitals
+from phygitals_async._http import Call, Retry, Transport, _answers
+from phygitals_async._http._answers import gc_paused
 
 KEY = "sandbox-bench"
 
@@ -69,12 +68,12 @@ MEMORY = Goal(1.5)
 
 def speedups_available() -> bool:
     """Whether the msgspec path is installed (and not switched off)."""
-    return _transport(fast=True)._fast is not None
+    return _transport(fast=True)._reader.fast is not None
 
 
 def pure(client: AsyncPhygitals) -> AsyncPhygitals:
     """``client`` with the msgspec path switched off: the converter decodes everything."""
-    client._transport._fast = None
+    client._transport._reader.fast = None
     return client
 
 
@@ -82,7 +81,7 @@ def _transport(*, fast: bool) -> Transport:
     # Never connected: only its decoding runs.
     seam = AsyncPhygitals(api_key=KEY, base_url="http://bench/_")._transport
     if not fast:
-        seam._fast = None
+        seam._reader.fast = None
     return seam
 
 
@@ -94,7 +93,8 @@ def decoder(*, fast: bool) -> Callable[[bytes], Inventory]:
 
     def decode(body: bytes) -> Inventory:
         with gc_paused():
-            result = _answers.decode(call, url, body, {}, seam._converter, seam._fast)
+            reader = seam._reader
+            result = _answers.decode(call, url, body, {}, reader.converter, reader.fast)
         assert isinstance(result, Inventory)  # a benchmark body always decodes
         return result
 

@@ -21,7 +21,6 @@ Everything public is importable from here; the modules behind it are private.
 
 import attrs
 
-from ._calls import Retry, RetryPolicy
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
     APIConnectionError,
@@ -66,6 +65,7 @@ from ._errors import (
     UnprocessableError,
     UserNotFoundError,
 )
+from ._http import APIResponse, Retry, RetryPolicy
 from ._journal import (
     Journal,
     JournalEntry,
@@ -73,8 +73,8 @@ from ._journal import (
     JournalJob,
     JournalSettlement,
     JournalState,
+    PostgresJournal,
 )
-from ._journal_postgres import PostgresJournal
 from ._models import (
     Address,
     Attribute,
@@ -105,7 +105,6 @@ from ._models import (
 )
 from ._polling import Poll, PurchasePoll
 from ._portal import SyncPoll
-from ._response import APIResponse
 from ._sync import Phygitals
 from ._version import __version__
 

@@ -22,19 +22,29 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 import aiohttp
 
 from . import _bulk
-from ._calls import Call, OneOf, Retry, RetryPolicy
 from ._config import (
     DEFAULT_TIMEOUT,
     PRODUCTION_URL,
     SANDBOX_URL,
     Settings,
+    request_headers,
     resolve_base_url,
     resolve_key,
 )
 from ._errors import ConfigurationError
-from ._http import Transport
+from ._http import (
+    APIResponse,
+    Call,
+    OneOf,
+    Params,
+    Retry,
+    RetryPolicy,
+    Transport,
+    configure_logging,
+    raw_call,
+    request_call,
+)
 from ._journal import Journal
-from ._log import configure as configure_logging
 from ._models import (
     Address,
     BulkSellbackReport,
@@ -58,8 +68,6 @@ from ._models import (
     owned,
 )
 from ._polling import Poll, PurchasePoll, Schedule
-from ._request import Params, request_call
-from ._response import APIResponse, raw_call
 from ._tracing import operation_span
 from ._validation import (
     MAX_JSON_INT,
@@ -68,14 +76,12 @@ from ._validation import (
     item_ids_of,
     path_segment,
     quote_id_of,
-    request_headers,
     require_id,
     require_int,
 )
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "AsyncPhygitals"]
 
-S = TypeVar("S")
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -564,15 +570,7 @@ class AsyncPhygitals:
                 stop=stop,
             )
             if span is not None:
-                span.set_attributes(
-                    {
-                        "phygitals.items": report.total,
-                        "phygitals.succeeded": len(report.succeeded),
-                        "phygitals.failed": len(report.failed),
-                        "phygitals.unknown": len(report.unknown),
-                        "phygitals.unconfirmed": len(report.unconfirmed),
-                    }
-                )
+                span.set_attributes(_bulk.span_attributes(report))
             return report
 
     def iter_sell_back(

@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import os
 import random
+import re
 import socket
 import ssl as ssl_module
 import time
@@ -34,9 +35,11 @@ import aiohttp
 import attrs
 import yarl
 
+from ._decode import strict_default
 from ._errors import ConfigurationError
 from ._limits import short_repr
 from ._validation import check_session, require_int, require_seconds
+from ._version import __version__
 
 __all__ = [
     "API_KEY_ENV",
@@ -45,10 +48,13 @@ __all__ = [
     "PRODUCTION_URL",
     "SANDBOX_URL",
     "Settings",
+    "check_headers",
     "is_loopback",
     "normalised_host",
     "resolve_base_url",
+    "request_headers",
     "resolve_key",
+    "user_agent",
 ]
 
 PRODUCTION_URL = "https://api.phygitals.com"
@@ -192,6 +198,73 @@ def _without_final_slash(url: str) -> str:
     return url.rstrip("/")
 
 
+# RFC 9110 token characters: header names, and product names/versions in a User-Agent.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+_RESERVED_HEADERS = frozenset({"x-api-key", "user-agent"})
+
+
+def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``default_headers`` checked: token names, printable values, none the client sets."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        msg = f"default_headers must be a mapping of header names to strings, got {headers!r}"
+        raise ConfigurationError(msg)
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            msg = f"default_headers: {name!r} is not a valid header name"
+            raise ConfigurationError(msg)
+        if name.lower() in _RESERVED_HEADERS:
+            msg = (
+                f"default_headers may not set {name}: pass api_key=, or app_name= and "
+                "app_version= for the User-Agent"
+            )
+            raise ConfigurationError(msg)
+        # A CR or LF would let one header smuggle others in, and aiohttp would refuse it (or
+        # a non-ASCII value) only at the first request, far from the mistake.
+        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+            msg = f"default_headers: the value of {name} must be printable ASCII"
+            raise ConfigurationError(msg)
+        checked[name] = value
+    return checked
+
+
+def user_agent(app_name: str | None, app_version: str | None) -> str:
+    """``phygitals-async/<version>``, then ``app_name/app_version`` when given."""
+    agent = f"phygitals-async/{__version__}"
+    if app_name is None:
+        if app_version is not None:
+            msg = "app_version needs app_name"
+            raise ConfigurationError(msg)
+        return agent
+    for what, value in (("app_name", app_name), ("app_version", app_version)):
+        if value is not None and (not isinstance(value, str) or not _TOKEN.fullmatch(value)):
+            msg = f"{what} must be a token without spaces or '/', e.g. 'myapp', got {value!r}"
+            raise ConfigurationError(msg)
+    return f"{agent} {app_name}" + (f"/{app_version}" if app_version is not None else "")
+
+
+def request_headers(
+    key: str,
+    default_headers: Mapping[str, str] | None,
+    app_name: str | None,
+    app_version: str | None,
+) -> dict[str, str]:
+    """Every request's headers: the key, the User-Agent, Accept and the caller's defaults."""
+    return {
+        "X-API-Key": key,
+        "User-Agent": user_agent(app_name, app_version),
+        "Accept": "application/json",
+        **check_headers(default_headers),
+    }
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything a client is configured with, checked once (see ``AsyncPhygitals``' Args).
@@ -228,6 +301,8 @@ class Settings:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
+    # Reject response fields the models do not know (the SDK's own tests run this way).
+    strict_decoding: bool = attrs.field(factory=strict_default)
 
     def __attrs_post_init__(self) -> None:
         check_session(self.http_session, self.trace_configs)

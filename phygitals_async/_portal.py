@@ -39,8 +39,8 @@ from ._errors import (
     LoopThreadError,
     PollCancelledError,
 )
+from ._http import APIResponse
 from ._polling import Poll
-from ._response import APIResponse
 
 __all__ = ["SyncPoll", "SyncRuntime", "raw_caller"]
 
@@ -345,6 +345,12 @@ class SyncPoll(Generic[T]):
     def last_status(self) -> object:
         """The last status the poll saw."""
         return self._poll.last_status
+
+    @property
+    def session_id(self) -> str | None:
+        """The purchase polled, as :attr:`PurchasePoll.session_id`; ``None`` for an order."""
+        session_id: object = getattr(self._poll, "session_id", None)
+        return session_id if isinstance(session_id, str) else None
 
     def _runs_here(self) -> SyncRuntime:
         if os.getpid() != self._pid:

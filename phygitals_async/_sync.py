@@ -26,9 +26,9 @@ from typing import Any, Self, overload
 
 import aiohttp
 
-from ._calls import RetryPolicy
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
+from ._http import APIResponse, Params, RetryPolicy
 from ._journal import Journal
 from ._models import (
     Address,
@@ -51,8 +51,6 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._portal import SyncPoll, SyncRuntime, raw_caller
-from ._request import Params
-from ._response import APIResponse
 
 __all__ = ["Phygitals"]
 

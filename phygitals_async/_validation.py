@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -13,20 +12,16 @@ import aiohttp
 from ._errors import ConfigurationError, InvalidRequestError
 from ._limits import short_repr
 from ._models import Address, Item, ShippingRate, is_country_code
-from ._version import __version__
 
 __all__ = [
-    "check_headers",
     "check_session",
     "destination_json",
     "item_id_of",
     "item_ids_of",
     "path_segment",
-    "request_headers",
     "require_id",
     "require_int",
     "require_seconds",
-    "user_agent",
 ]
 
 # The largest integer a JSON number holds exactly everywhere (JavaScript's safe integers).
@@ -133,54 +128,6 @@ def path_segment(value: str) -> str:
     return segment
 
 
-# RFC 9110 token characters: header names, and product names/versions in a User-Agent.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
-_RESERVED_HEADERS = frozenset({"x-api-key", "user-agent"})
-
-
-def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """``default_headers`` checked: token names, printable values, none the client sets."""
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        msg = f"default_headers must be a mapping of header names to strings, got {headers!r}"
-        raise ConfigurationError(msg)
-    checked: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            msg = f"default_headers: {name!r} is not a valid header name"
-            raise ConfigurationError(msg)
-        if name.lower() in _RESERVED_HEADERS:
-            msg = (
-                f"default_headers may not set {name}: pass api_key=, or app_name= and "
-                "app_version= for the User-Agent"
-            )
-            raise ConfigurationError(msg)
-        # A CR or LF would let one header smuggle others in, and aiohttp would refuse it (or
-        # a non-ASCII value) only at the first request, far from the mistake.
-        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
-            msg = f"default_headers: the value of {name} must be printable ASCII"
-            raise ConfigurationError(msg)
-        checked[name] = value
-    return checked
-
-
-def user_agent(app_name: str | None, app_version: str | None) -> str:
-    """``phygitals-async/<version>``, then ``app_name/app_version`` when given."""
-    agent = f"phygitals-async/{__version__}"
-    if app_name is None:
-        if app_version is not None:
-            msg = "app_version needs app_name"
-            raise ConfigurationError(msg)
-        return agent
-    for what, value in (("app_name", app_name), ("app_version", app_version)):
-        if value is not None and (not isinstance(value, str) or not _TOKEN.fullmatch(value)):
-            msg = f"{what} must be a token without spaces or '/', e.g. 'myapp', got {value!r}"
-            raise ConfigurationError(msg)
-    return f"{agent} {app_name}" + (f"/{app_version}" if app_version is not None else "")
-
-
 def check_session(
     http_session: object, trace_configs: Sequence[aiohttp.TraceConfig] | None
 ) -> None:
@@ -191,18 +138,3 @@ def check_session(
     if http_session is not None and trace_configs:
         msg = "trace_configs apply to the client's own session: add them to http_session"
         raise ConfigurationError(msg)
-
-
-def request_headers(
-    key: str,
-    default_headers: Mapping[str, str] | None,
-    app_name: str | None,
-    app_version: str | None,
-) -> dict[str, str]:
-    """Every request's headers: the key, the User-Agent, Accept and the caller's defaults."""
-    return {
-        "X-API-Key": key,
-        "User-Agent": user_agent(app_name, app_version),
-        "Accept": "application/json",
-        **check_headers(default_headers),
-    }

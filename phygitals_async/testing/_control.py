@@ -70,7 +70,7 @@ class RequestLog:
 
     def __init__(self, size: int = _KEPT_REQUESTS) -> None:
         self._records: collections.deque[RequestRecord] = collections.deque(maxlen=size)
-        self.total = 0
+        self.total: int = 0
 
     def add(self, record: RequestRecord) -> None:
         """Keep ``record`` (counted in ``total`` even once dropped)."""
@@ -116,7 +116,7 @@ class SandboxControl:
     ) -> None:
         self.state = state
         self.faults = faults
-        self.requests = RequestLog()
+        self.requests: RequestLog = RequestLog()
         self._initial_faults = [attrs.evolve(f, fired=0) for f in initial_faults]
         self._production = copy.deepcopy(state.production)
         for fault in self._initial_faults:

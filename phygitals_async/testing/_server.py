@@ -72,7 +72,9 @@ class LocalSandbox:
         if production is not None:
             self.state.production = production
         self.faults: FaultPlan = FaultPlan(random.Random(seed + 1))  # noqa: S311  repeatable test faults
-        self.control = SandboxControl(self.state, self.faults, initial_faults=initial_faults)
+        self.control: SandboxControl = SandboxControl(
+            self.state, self.faults, initial_faults=initial_faults
+        )
         self.host = host
         self.port: int = port
         self._api_keys = api_keys

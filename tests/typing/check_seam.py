@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import assert_type
 
 from phygitals_async import Inventory, Pack, Pull, PurchasePending, PurchaseResult
-from phygitals_async._calls import Call, OneOf, Retry
-from phygitals_async._http import Transport
+from phygitals_async._http import Call, OneOf, Retry, Transport
 
 
 async def decode_targets(seam: Transport) -> None:

@@ -1,0 +1,699 @@
+"""One run of a bulk sellback job: begin, sell, and settle every answer without guessing.
+
+1. Items are begun in groups (one durable journal commit per group), then sold by a fixed
+   pool of ``concurrency`` workers.
+2. An answer settles the item: sold with its amount, or failed with its typed error.
+3. What an answer cannot settle without guessing is *ambiguous*: a lost answer, or any
+   refusal of an item a buyback was begun for before (an earlier attempt may have sold
+   it: the API refuses a second sale with "Item not found"). Ambiguous items are settled
+   by the owner's inventory, read after their requests ended: gone means sold, amount
+   unconfirmed; still there means not sold (the refusal stands; a lost answer is tried
+   once more). Without an owner, or when the inventory cannot be read, they stay
+   ``unknown`` and the next run checks them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import partial
+from typing import Protocol
+
+import anyio
+import attrs
+
+from .. import _errors
+from .._http import observe
+from .._journal import (
+    Journal,
+    JournalEntry,
+    JournalSettlement,
+    JournalState,
+    SharedJournal,
+    entries_of,
+)
+from .._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
+from ._throttle import AdaptiveLimit, settles_lost_answers
+
+__all__ = ["DONE", "Client", "Run", "SellbackOutcome", "StopFlag", "outcome_of", "unknown_error"]
+
+log = logging.getLogger("phygitals_async")
+
+SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
+
+_RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
+_CLAIM_POLL = 1.0  # seconds between looks at a shared job whose items others still hold
+_SAY_EVERY = 5.0  # seconds between the INFO lines of a worker waiting on others
+# Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
+# crash may leave up to a group of items marked begun that were never sent, which the
+# next run settles by the same no-guess rule as any begun item.
+_BEGIN_GROUP = 128
+_WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
+# States an earlier run settled for good (a failed item with ``retry`` is worked again).
+DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
+
+
+# Why an item stays unknown when nobody says whose it is: a rerun without an owner would
+# get the same answer, so it does not resend it (see _Feed).
+_NO_OWNER = "no owner to check the inventory of"
+_HOW_TO_RESOLVE = {
+    True: (
+        "; pass user_id= (the items' owner) or the Inventory with the same journal to"
+        " reconcile it: it is not resent until then"
+    ),
+    False: "; a rerun with the same journal checks it again",
+}
+
+
+class StopFlag(Protocol):
+    """Anything with ``is_set()``: an ``asyncio.Event`` or a ``threading.Event``."""
+
+    def is_set(self) -> bool:
+        """Whether the run should stop starting items."""
+        ...
+
+
+class Client(Protocol):
+    """What the bulk sellback needs from a client (``AsyncPhygitals`` has it)."""
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL: the environment a journal is bound to."""
+        ...
+
+    async def sell_back(self, item_id: str | Item) -> Sellback:
+        """One buyback."""
+        ...
+
+    async def inventory(self, user_id: str) -> Inventory:
+        """The owner's unsold, unshipped items."""
+        ...
+
+
+# -- outcomes ------------------------------------------------------------------------------
+
+
+def _is_final(error: Exception) -> bool:
+    # A 4xx about the item will answer the same next time; a busy or failing server may not.
+    return isinstance(error, _errors.BadRequestError) and not isinstance(
+        error, _errors.BuybackInProgressError
+    )
+
+
+def _lost(error: Exception) -> bool:
+    # A 2xx we could not read is a sale whose answer was lost, like a dropped connection.
+    return isinstance(error, _errors.OutcomeUnknownError | _errors.ResponseValidationError)
+
+
+def unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
+    """The error of an item whose outcome could not be established, saying why and what to do."""
+    how = _HOW_TO_RESOLVE[_NO_OWNER in why]
+    return _errors.OutcomeUnknownError(
+        f"the sellback's outcome could not be established: {why}{how}",
+        operation="sell_back",
+        arguments={"item_id": item_id},
+    )
+
+
+def _failure(item_id: str, error: Exception, state: JournalState) -> JournalSettlement:
+    return JournalSettlement(
+        item_id,
+        state,
+        error_type=type(error).__name__,
+        error_message=getattr(error, "message", None) or str(error),
+        status_code=getattr(error, "status_code", None),
+        retry=state is JournalState.FAILED and not _is_final(error),
+    )
+
+
+def _rebuild_error(entry: JournalEntry) -> Exception:
+    """A typed error again from what the journal kept of it."""
+    text = entry.error_message or ""
+    if entry.state is JournalState.UNKNOWN:
+        return _errors.OutcomeUnknownError(
+            text or "the outcome was not established",
+            operation="sell_back",
+            arguments={"item_id": entry.item_id},
+        )
+    cls = getattr(_errors, entry.error_type or "", None)
+    status = entry.status_code
+    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
+        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, _errors.PhygitalsError)
+        and cls.__init__ is (_errors.PhygitalsError.__init__)
+    ):
+        return cls(text)
+    return _errors.PhygitalsError(f"{entry.error_type}: {text}")
+
+
+def outcome_of(
+    entry: JournalEntry, errors: dict[str, Exception] | None = None
+) -> SellbackOutcome | None:
+    """A journal entry as a report outcome (``None`` while pending).
+
+    A failure this run saw is reported with its original exception from ``errors``; one
+    an earlier run recorded is rebuilt from the journal as the same class.
+    """
+    if entry.state is JournalState.SOLD:
+        assert entry.amount is not None  # noqa: S101  a sold row always has its amount
+        return Sellback(entry.item_id, entry.amount)
+    if entry.state is JournalState.UNCONFIRMED:
+        return UnconfirmedSellback(entry.item_id, entry.quoted_amount)
+    if entry.state is JournalState.PENDING:
+        return None
+    error = errors.get(entry.item_id) if errors is not None else None
+    return FailedSellback(entry.item_id, error or _rebuild_error(entry))
+
+
+@attrs.frozen
+class _Ambiguous:
+    """An answer that does not settle its item by itself; the inventory will."""
+
+    entry: JournalEntry
+    error: Exception
+
+    @property
+    def lost(self) -> bool:
+        return _lost(self.error)
+
+
+def _how(present: set[str] | None, item_id: str, *, final: bool) -> str | None:
+    """How a lost answer ended (``None``: not yet, it is sent once more)."""
+    if present is None:
+        return "left unknown"
+    if item_id not in present:
+        return "sold, amount unconfirmed"
+    return "left unknown" if final else None
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+class Run:
+    """One run of a job: sells the unsettled items and settles every ambiguous answer."""
+
+    def __init__(
+        self,
+        client: Client,
+        journal: Journal,
+        owner: str | None,
+        concurrency: int,
+        emit: Callable[[SellbackOutcome], Awaitable[None]],
+        *,
+        keep_errors: bool = True,
+        stop: StopFlag | None = None,
+        instant_commits: bool = False,
+    ) -> None:
+        self.client = client
+        self.stop = stop
+        self.journal = journal
+        self.owner = owner
+        self.concurrency = concurrency
+        self.emit = emit
+        # This run's failures with their full detail, for a report; a stream needs none.
+        self.errors: dict[str, Exception] | None = {} if keep_errors else None
+        self.ambiguous: list[_Ambiguous] = []
+        # At most ``concurrency`` requests are in flight (fewer while 429s come back). A
+        # worker waits for its outcome's commit holding no slot, so where commits take time
+        # a second worker per slot keeps every slot sending meanwhile.
+        self.limit = AdaptiveLimit(concurrency)
+        self.workers = concurrency if instant_commits else 2 * concurrency
+        # Lost answers this run settled, by how: for one summary line instead of a warning each.
+        self.reconciled: collections.Counter[str] = collections.Counter()
+        # A journal that failed mid-run: no item starts after it; answers still arriving
+        # are kept here, to be named in the error.
+        self.journal_failure: _errors.JournalError | None = None
+        self.unrecorded: list[JournalSettlement] = []
+
+    @property
+    def stopping(self) -> bool:
+        """Whether to start no more items: the caller asked, or the journal failed."""
+        return self.journal_failure is not None or (self.stop is not None and self.stop.is_set())
+
+    def raise_journal_failure(self) -> None:
+        """Raise the journal's failure, naming the answered sales it could not record."""
+        failure = self.journal_failure
+        if failure is None:
+            return
+        sold = [s for s in self.unrecorded if s.state is JournalState.SOLD]
+        if not sold:
+            raise failure
+        named = ", ".join(f"{s.item_id} for {s.amount}" for s in sold[:20])
+        more = f" and {len(sold) - 20} more" if len(sold) > 20 else ""
+        msg = (
+            f"{failure}; {len(sold)} sales answered meanwhile could not be recorded"
+            f" ({named}{more}): a rerun with the journal settles them"
+        )
+        raise type(failure)(msg) from failure
+
+    async def settle(self, settlement: JournalSettlement, error: Exception | None = None) -> None:
+        if not await self._record(settlement):
+            return
+        item_id = settlement.item_id
+        outcome: SellbackOutcome
+        if settlement.state is JournalState.SOLD:
+            assert settlement.amount is not None  # noqa: S101  a sale has its amount
+            outcome = Sellback(item_id, settlement.amount)
+        elif settlement.state is JournalState.UNCONFIRMED:
+            outcome = UnconfirmedSellback(item_id, settlement.quoted_amount)
+        else:
+            assert error is not None  # noqa: S101  failures and unknowns carry their error
+            if self.errors is not None:
+                self.errors[item_id] = error
+            outcome = FailedSellback(item_id, error)
+        await self.emit(outcome)
+
+    async def attempt(self, entry: JournalEntry, claimed_at: float = math.inf) -> _Ambiguous | None:
+        """Send one begun item's buyback; settle it, or return why it is ambiguous.
+
+        Right before the request leaves (once a slot is free) the item is sent only if the
+        run is not stopping and, for a claimed item (``claimed_at``, on a shared journal),
+        while the claim surely holds. An item not sent stays begun for a later run.
+        """
+        async with self.limit.slot():
+            if self.stopping:
+                return None
+            if claimed_at != math.inf and not self._still_held(claimed_at):
+                await self._give_back(entry)
+                return None
+            try:
+                sale = await self.client.sell_back(entry.item_id)
+            except _errors.PhygitalsError as exc:
+                error: _errors.PhygitalsError | None = exc
+            else:
+                error = None
+        if error is not None:
+            if _lost(error) or entry.attempts > 0:
+                return _Ambiguous(entry, error)
+            await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
+            return None
+        settlement = JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
+        if await self._record(settlement):
+            await self.emit(sale)
+        return None
+
+    async def _record(self, settlement: JournalSettlement) -> bool:
+        """Commit an outcome; on a journal failure, stop the run but keep what was answered.
+
+        Requests already sent still finish; what they answer cannot be recorded, so each
+        answered sale is logged at WARNING (item and amount) and named in the error the run
+        raises at its end. A rerun settles those items by the no-guess rule.
+        """
+        if self.journal_failure is None:
+            try:
+                await self.journal.settle([settlement])
+            except _errors.JournalError as exc:
+                self.journal_failure = exc
+            else:
+                return True
+        self.unrecorded.append(settlement)
+        if settlement.state is JournalState.SOLD:
+            log.warning(
+                "bulk sellback: %s sold for %s, but the journal could not record it",
+                settlement.item_id,
+                settlement.amount,
+            )
+        return False
+
+    def lease_clock(self) -> float:
+        """Now, on the clock the journal's leases are measured with."""
+        clock = getattr(self.journal, "lease_clock", None)
+        return float(clock()) if clock is not None else time.monotonic()
+
+    def _still_held(self, claimed_at: float) -> bool:
+        still_held = getattr(self.journal, "still_held", None)
+        return still_held is None or bool(still_held(claimed_at))
+
+    async def _give_back(self, entry: JournalEntry) -> None:
+        # This worker was stopped longer than its lease: another may have taken the item
+        # (and sent it). Not sent here; if it is still ours, it is free for a claim again.
+        log.info("bulk sellback: the claim on %s may have lapsed; not sent", entry.item_id)
+        release = getattr(self.journal, "release", None)
+        if release is not None:
+            await release([entry.item_id])
+
+    async def work(self, entry: JournalEntry, claimed_at: float = math.inf) -> None:
+        ambiguous = await self.attempt(entry, claimed_at)
+        if ambiguous is not None:
+            self.ambiguous.append(ambiguous)
+            if len(self.ambiguous) >= _RECONCILE_BATCH:
+                # Settle a large backlog now (this worker only), so memory stays bounded.
+                batch, self.ambiguous = self.ambiguous, []
+                await self.reconcile(batch, concurrency=1)
+
+    async def sold_already(self, entries: list[JournalEntry]) -> list[JournalEntry]:
+        """Settle the earlier run's unknown items gone from the inventory; return the rest.
+
+        Gone means sold (amount unconfirmed, at the quote if known): nothing is sent for it.
+        The rest are still owned, or the inventory could not be read: they are sent again.
+        """
+        present = await self.present()
+        if present is None:
+            return entries
+        rest: list[JournalEntry] = []
+        for entry in entries:
+            if entry.item_id in present:
+                rest.append(entry)
+                continue
+            self.reconciled["sold, amount unconfirmed"] += 1
+            settlement = JournalSettlement(
+                entry.item_id, JournalState.UNCONFIRMED, quoted_amount=entry.quoted_amount
+            )
+            await self.settle(settlement)
+        return rest
+
+    async def present(self) -> set[str] | None:
+        """The ids in the owner's inventory now, or ``None`` when that cannot be known."""
+        if self.owner is None:
+            return None
+        try:
+            inventory = await self.client.inventory(self.owner)
+        except _errors.PhygitalsError:
+            return None
+        return {item.id for item in inventory.items}
+
+    async def reconcile(self, batch: list[_Ambiguous], *, concurrency: int) -> None:
+        """Settle ambiguous answers by the inventory; a lost answer is tried once more.
+
+        Once the run is asked to stop, nothing is sent again: an item still owned after a
+        lost answer stays begun (pending), and the next run settles it.
+        """
+        again = await self._settle_by_inventory(batch, final=False)
+        if not again or self.stopping:
+            return
+        # On a shared journal begin() claims the items: their lease runs from before it.
+        at = self.lease_clock() if isinstance(self.journal, SharedJournal) else math.inf
+        begun = set(await self.journal.begin([a.entry.item_id for a in again]))
+        later: list[_Ambiguous] = []
+
+        async def retry(ambiguous: _Ambiguous) -> None:
+            # Counted as begun before: a refusal now may be the first attempt's sale.
+            entry = attrs.evolve(ambiguous.entry, attempts=ambiguous.entry.attempts + 1)
+            result = await self.attempt(entry, at)
+            if result is not None:
+                later.append(result)
+
+        await _bounded([a for a in again if a.entry.item_id in begun], concurrency, retry)
+        await self._settle_by_inventory(later, final=True)
+
+    async def _settle_by_inventory(
+        self, batch: list[_Ambiguous], *, final: bool
+    ) -> list[_Ambiguous]:
+        if not batch:
+            return []
+        present = await self.present()
+        again: list[_Ambiguous] = []
+        for ambiguous in batch:
+            item_id = ambiguous.entry.item_id
+            how = _how(present, item_id, final=final) if ambiguous.lost else None
+            if how is not None:
+                self.reconciled[how] += 1
+            if present is None:
+                why = (
+                    "no owner to check the inventory of"
+                    if self.owner is None
+                    else "the owner's inventory could not be read"
+                )
+                error = unknown_error(item_id, f"{why} ({ambiguous.error})")
+                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+            elif item_id not in present:
+                quoted = ambiguous.entry.quoted_amount
+                await self.settle(
+                    JournalSettlement(item_id, JournalState.UNCONFIRMED, quoted_amount=quoted)
+                )
+            elif not ambiguous.lost:
+                # Still owned: not sold, and the refusal stands.
+                refusal = ambiguous.error
+                await self.settle(_failure(item_id, refusal, JournalState.FAILED), refusal)
+            elif not final:
+                again.append(ambiguous)
+            else:
+                # Owned after a lost answer may be a sale still in progress: do not guess.
+                error = unknown_error(item_id, f"still in the inventory ({ambiguous.error})")
+                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+        return again
+
+    async def run(self) -> None:
+        """Begin and sell every unsettled item of the job, then settle the ambiguous ones.
+
+        On a shared journal, rounds follow until no other worker holds an item of the job:
+        each round claims until nothing is free and settles all it took, so this worker
+        never holds an item while it waits for the others (no two wait on each other).
+        """
+        # Lost answers are reconciled here: the seam logs them at DEBUG, not one WARNING each.
+        with observe(settles_lost_answers):
+            await self._round()
+            said = -math.inf
+            while isinstance(self.journal, SharedJournal) and not self.stopping:
+                held, expires_in = await self.journal.outstanding()
+                if not held:
+                    break
+                if time.monotonic() - said >= _SAY_EVERY:
+                    said = time.monotonic()
+                    await self._say_who_holds(held)
+                # Others are working (they settle soon) or died (their leases run out):
+                # look again when the soonest lease ends, or sooner.
+                await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
+                await self._round()
+        self.raise_journal_failure()
+        if self.reconciled:
+            log.info(
+                "bulk sellback: %d lost answers reconciled through the owner's inventory (%s)",
+                sum(self.reconciled.values()),
+                ", ".join(f"{n} {how}" for how, n in sorted(self.reconciled.items())),
+            )
+
+    async def _say_who_holds(self, held: int) -> None:
+        """One INFO line: what this worker waits for, held by whom, until when."""
+        holders = getattr(self.journal, "holders", None)
+        who = ""
+        if holders is not None:
+            me = getattr(self.journal, "worker", None)
+            others = [h for h in await holders() if h.items and h.worker != me]
+            who = "; ".join(
+                f"{h.worker}: {h.items} until {h.lease_until:%H:%M:%S}"
+                + (" (lease ended: settled by the next claim)" if h.expired else "")
+                for h in others
+            )
+        log.info(
+            "bulk sellback: waiting for %d items other workers hold%s",
+            held,
+            f" ({who})" if who else "",
+        )
+
+    async def _round(self) -> None:
+        feed = _Feed(self)
+
+        async def worker() -> None:
+            while (taken := await feed.take()) is not None:
+                await self.work(*taken)
+
+        async with _one_error(), anyio.create_task_group() as tasks:
+            tasks.start_soon(self.guarded, feed.fill)
+            for _ in range(self.workers):
+                tasks.start_soon(self.guarded, worker)
+        batch, self.ambiguous = self.ambiguous, []
+        await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
+        if self.journal_failure is None:
+            await self.guarded(self.journal.flush)
+        self.raise_journal_failure()
+
+    async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work``; a journal failure stops the run instead of cancelling the others.
+
+        Tasks that are sending keep going: their requests end as they would, and what
+        they answer is kept (see :meth:`_record`).
+        """
+        try:
+            await work()
+        except _errors.JournalError as exc:
+            if self.journal_failure is None:
+                self.journal_failure = exc
+
+
+class _Feed:
+    """The job's unsettled items for the workers, begun a group at a time, a group ahead.
+
+    A group is begun (durably) before any of its items is handed out, and the next one as
+    soon as fewer than ``concurrency`` are left waiting, so the workers rarely wait for a
+    commit and at most about two groups are ever begun but not yet sent. Once the run is
+    asked to stop, nothing more is handed out.
+
+    Items an earlier run left ``unknown`` are not simply sent again: with an owner, the
+    inventory settles those already sold (no second request); without one, those left
+    unknown for lack of an owner are skipped, since the answer would be the same.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.journal = run.journal
+        self.shared = isinstance(self.journal, SharedJournal)
+        if self.shared:
+            # A fleet's worker claims about what its workers hold at once (one item each):
+            # a dead one strands little.
+            self.low, self.group = run.concurrency, run.workers
+        else:
+            self.low, self.group = run.workers, max(run.workers, _BEGIN_GROUP)
+        # Each item with when it was claimed (monotonic; infinite where nobody else may
+        # take it), so a claim that may have lapsed is never sent.
+        self.ready: collections.deque[tuple[JournalEntry, float]] = collections.deque()
+        self.done = False
+        self.wanted = asyncio.Event()
+        self.arrived = asyncio.Event()
+
+    async def fill(self) -> None:
+        """Stream the unsettled items from the journal and begin them group by group."""
+        try:
+            if isinstance(self.journal, SharedJournal):
+                await self._claim(self.journal)
+                return
+            group: list[JournalEntry] = []
+            unknown: list[JournalEntry] = []
+            async with entries_of(self.journal, _WORK) as entries:
+                async for entry in entries:
+                    if self.run.stopping:
+                        return
+                    if self._skipped(entry):
+                        continue
+                    if entry.state is JournalState.UNKNOWN and entry.attempts > 0:
+                        unknown.append(entry)  # (with an owner) the inventory may settle it
+                        if len(unknown) >= _RECONCILE_BATCH:
+                            group += await self.run.sold_already(unknown)
+                            unknown = []
+                        continue
+                    group.append(entry)
+                    if len(group) >= self.group:
+                        await self._hand_out(group)
+                        group = []
+            if unknown:
+                group += await self.run.sold_already(unknown)
+            await self._hand_out(group)
+        finally:
+            self.done = True
+            self.arrived.set()
+
+    def _skipped(self, entry: JournalEntry) -> bool:
+        if entry.state is JournalState.FAILED:
+            return not entry.retry  # a final refusal stands
+        # Left unknown for want of an owner: without one, sending again would end the same.
+        return (
+            entry.state is JournalState.UNKNOWN
+            and self.run.owner is None
+            and _NO_OWNER in (entry.error_message or "")
+        )
+
+    async def _claim(self, journal: SharedJournal) -> None:
+        # Claims, not a listing: each worker of a fleet takes only items nobody holds, a
+        # begin group at a time (one statement claims and begins it), once fewer than
+        # ``concurrency`` are waiting. A dead worker leaves at most about a group to the
+        # others, after its lease.
+        while not self.run.stopping:
+            await self._room()
+            if self.run.stopping:
+                return
+            at = self.run.lease_clock()  # before the statement: the lease runs from then
+            claimed = await journal.claim(self.group)  # begun by the claim itself
+            if not claimed:
+                return
+            self.ready.extend((entry, at) for entry in await self._sift(claimed))
+            self.arrived.set()
+
+    async def _sift(self, claimed: Sequence[JournalEntry]) -> list[JournalEntry]:
+        """The claimed items to send: earlier runs' unknown ones follow the same rules here."""
+        unknown = [e for e in claimed if e.state is JournalState.UNKNOWN and e.attempts > 0]
+        if not unknown:
+            return list(claimed)
+        send = [e for e in claimed if e not in unknown]
+        if self.run.owner is not None:
+            send += await self.run.sold_already(unknown)
+        else:
+            for entry in unknown:
+                if _NO_OWNER in (entry.error_message or ""):
+                    # Without an owner the answer would be the same: it stays unknown.
+                    error = _rebuild_error(entry)
+                    await self.run.settle(
+                        _failure(entry.item_id, error, JournalState.UNKNOWN), error
+                    )
+                else:
+                    send.append(entry)
+        return sorted(send, key=lambda e: e.position)
+
+    async def _room(self) -> None:
+        while len(self.ready) >= self.low:
+            self.wanted.clear()
+            await self.wanted.wait()
+
+    async def _hand_out(self, group: list[JournalEntry]) -> None:
+        await self._room()
+        if group and not self.run.stopping:
+            # Durable before any of them is sent: a crash can never hide a request.
+            begun = set(await self.journal.begin([e.item_id for e in group]))
+            self.ready.extend((e, math.inf) for e in group if e.item_id in begun)
+            self.arrived.set()
+
+    async def take(self) -> tuple[JournalEntry, float] | None:
+        """The next begun item and when it was claimed, or ``None`` when none is left."""
+        while not self.ready:
+            if self.done:
+                return None
+            self.arrived.clear()
+            await self.arrived.wait()
+        if self.run.stopping:
+            # Begun but never sent: the next run settles them by the no-guess rule.
+            self.ready.clear()
+            self.wanted.set()
+            return None
+        taken = self.ready.popleft()
+        if len(self.ready) < self.low:
+            self.wanted.set()
+        return taken
+
+
+async def _bounded(
+    items: list[_Ambiguous], concurrency: int, work: Callable[[_Ambiguous], Awaitable[None]]
+) -> None:
+    """Run ``work`` for each item with at most ``concurrency`` at once."""
+    pending: Iterator[_Ambiguous] = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await work(item)
+
+    async with _one_error(), anyio.create_task_group() as group:
+        for _ in range(min(concurrency, len(items))):
+            group.start_soon(worker)
+
+
+@contextlib.asynccontextmanager
+async def _one_error() -> AsyncIterator[None]:
+    """Raise the error that stopped a task group as itself, not as an exception group.
+
+    One failure (a journal that cannot be written, say) cancels the other tasks, so the
+    group holds that error and cancellations: the caller gets the typed error it expects.
+    """
+    failure: BaseException | None = None
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        failure = next((e for e in leaves if not isinstance(e, asyncio.CancelledError)), None)
+        if failure is None:
+            raise
+    if failure is not None:
+        # Raised outside the handler, so its own cause and context stay as they were.
+        raise failure
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error

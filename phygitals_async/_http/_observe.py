@@ -1,0 +1,97 @@
+"""The seam's one observation hook: callers see each attempt of the calls they make.
+
+A caller registers an observer for the calls made inside a block::
+
+    with observe(seen):
+        await client.sell_back(item_id)   # seen(Attempt(...)) for every attempt
+
+The registration is scoped to the running task (a context variable), so concurrent calls on
+one shared client each reach their own observers only. The seam calls every observer of
+the context after each attempt, in registration order, and costs one lookup when there is
+none. What uses it: ``with_raw_response`` (the metadata of the final response) and bulk
+sellback (a 429 halves its concurrency; a lost answer inside a job is the job's to
+reconcile, so the seam logs it at DEBUG instead of as a WARNING).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+
+__all__ = ["Attempt", "Observer", "observe", "observers"]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class Attempt:
+    """One attempt of a call as the seam saw it (made for every attempt a hook observes).
+
+    Attributes:
+        method: the HTTP method.
+        url: the request URL (it never holds the API key).
+        status: the HTTP status, or ``None`` when no answer arrived.
+        headers: the response headers as received (empty without an answer).
+        lost: the request may have reached the server but its answer was lost, and it will
+            not be resent (the outcome is unknown).
+    """
+
+    # A plain slotted class: it is built on the hot path of every observed attempt.
+    __slots__ = ("headers", "lost", "method", "status", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        headers: Mapping[str, str],
+        *,
+        lost: bool = False,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.lost = lost
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-Id`` response header, when the answer had one."""
+        return self.headers.get(REQUEST_ID_HEADER)
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.method} {self.url} -> {self.status} lost={self.lost}>"
+
+
+#: Called with each attempt; returns ``True`` when it reconciles a lost answer itself.
+Observer = Callable[[Attempt], bool | None]
+
+_OBSERVERS: ContextVar[tuple[Observer, ...]] = ContextVar("phygitals_observers", default=())
+
+
+#: The observers of the calls made in this context, oldest first (one lookup per attempt).
+observers: Callable[[], tuple[Observer, ...]] = _OBSERVERS.get
+
+
+class observe:  # noqa: N801  used like a function: ``with observe(callback):``
+    """Register ``observer`` for the calls made inside the ``with`` block."""
+
+    __slots__ = ("_observer", "_token")
+
+    def __init__(self, observer: Observer) -> None:
+        self._observer = observer
+
+    def __enter__(self) -> None:
+        self._token: Token[tuple[Observer, ...]] = _OBSERVERS.set(
+            (*_OBSERVERS.get(), self._observer)
+        )
+
+    def __exit__(self, *_: object) -> None:
+        _OBSERVERS.reset(self._token)
+
+
+def tell(seen: tuple[Observer, ...], attempt: Attempt) -> bool:
+    """Show ``attempt`` to every observer; whether one of them reconciles it."""
+    reconciled = False
+    for observer in seen:
+        reconciled = bool(observer(attempt)) or reconciled
+    return reconciled

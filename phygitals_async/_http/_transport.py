@@ -1,0 +1,499 @@
+"""The one HTTP seam: every request of the SDK leaves through :meth:`Transport.request`.
+
+Retries, the overall deadline, the session and logging live here once; what a call is
+(its :class:`~._calls.RetryPolicy` and decode target) is in :mod:`._calls`, and how one
+answer is read (decoding, error mapping) in :mod:`._answers`. All times are seconds as
+float.
+
+A request counts as sent once its connection is established: aiohttp reports every failure
+before that (refused, DNS, TLS, proxy, or a timeout while connecting) as
+``ClientConnectorError`` or ``ConnectionTimeoutError``, and anything else may have reached
+the server. A BUYBACK or UNSAFE request that fails after that point raises
+:class:`OutcomeUnknownError` and is never resent.
+
+``Retry-After`` (on 429 and 5xx) sets the wait wherever a retry is allowed; a wait longer
+than ``max_retry_wait`` or than the time left before the deadline is not waited: the
+error is raised at once, carrying ``.retry_after``.
+
+Hostile input stops here too: request bodies are standard JSON or an
+:class:`InvalidRequestError` before any byte is sent; response bodies go through
+:func:`._limits.decode_json` (bounded numbers and nesting) and error messages through
+:func:`._limits.cap_message`; the API key is scrubbed by :mod:`._secrets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import attrs
+import yarl
+
+from .. import _errors, _fork, _tracing
+from .._config import SANDBOX_PREFIX, Settings
+from .._validation import require_int, require_seconds
+from . import _log
+from ._answers import Reader, Retryable
+from ._calls import Call, encode_body
+from ._observe import Attempt, observers, tell
+from ._secrets import sanitized, scrub_body, scrub_headers
+
+__all__ = ["Transport"]
+
+T = TypeVar("T")
+
+log = _tracing.log
+
+
+@attrs.frozen
+class _AttemptError:
+    """An attempt ended without a response; ``sent`` says whether the request went out.
+
+    ``cause`` is the library's exception as sanitized text (see :mod:`._secrets`).
+    """
+
+    cause: BaseException
+    sent: bool
+    timed_out: bool
+
+
+# The span of a call when tracing is off: reusable, and every method on it is a no-op.
+_NO_SPAN = contextlib.nullcontext(_tracing.CallTrace(None))
+
+
+def _env_proxy(base_url: str) -> str | None:
+    """The proxy for ``base_url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, if any."""
+    url = yarl.URL(base_url)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if not proxy or (url.host and urllib.request.proxy_bypass(url.host)):
+        return None
+    return proxy
+
+
+_CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
+_AUTH_HINT = (
+    " (the key does not start with '{0}', so it was used as a production key at {1};"
+    " sandbox keys start with '{0}')"
+)
+
+
+class _ConnectorClosedError(aiohttp.ClientConnectionError):
+    """A new connection was asked for after :meth:`Transport.aclose`; none was opened."""
+
+
+class _Connector(aiohttp.TCPConnector):
+    """A connector that opens no connection once closed.
+
+    aiohttp resends an idempotent request once when its pooled connection drops, and the
+    resend asks the connector for a fresh connection even after ``close()`` closed the pool
+    under it: closing a client with a GET in flight would open a socket the close never
+    waits for, left half-open when the event loop stops.
+    """
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[aiohttp.tracing.Trace],
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.connector.Connection:
+        if self.closed:
+            raise _ConnectorClosedError("the connection pool is closed")
+        try:
+            return await super().connect(req, traces, timeout)
+        except (asyncio.CancelledError, aiohttp.ClientConnectionError):
+            # Closed while this request waited for a free connection (aiohttp cancels the
+            # waiters) or opened one (aiohttp refuses it): it never left, so say closed.
+            if not self.closed:
+                raise
+        raise _ConnectorClosedError("the connection pool was closed before the request left")
+
+
+class Transport:
+    """Owns the aiohttp session; sends calls with retries under one deadline."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._api_key = settings.api_key
+        self._secret = settings.api_key.encode()
+        # A sandbox key typed without its prefix goes to production and gets a bare 401.
+        sandbox = settings.api_key.startswith(SANDBOX_PREFIX)
+        self._auth_hint = "" if sandbox else _AUTH_HINT.format(SANDBOX_PREFIX, settings.base_url)
+        self._external = settings.http_session
+        # A caller-owned session has its own default headers: ours go with each request.
+        self._get_headers = dict(settings.headers) if self._external is not None else None
+        self._post_headers = {**(self._get_headers or {}), "Content-Type": "application/json"}
+        # Set on views made by with_options: the transport that owns the session.
+        self._root: Transport | None = None
+        self._forked_away = False
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str | tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
+        self._reader = Reader(strict=settings.strict_decoding)
+        self._proxy: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _url(self, path: str, params: Sequence[tuple[str, str]] | None = None) -> yarl.URL:
+        # Most calls hit a handful of fixed paths and queries; building a URL (and encoding
+        # its query) once per distinct call saves several microseconds per request.
+        key = (path, tuple(params)) if params else path
+        url = self._urls.get(key)
+        if url is None:
+            url = yarl.URL(self.settings.base_url + path, encoded=True)
+            if params:
+                url = url.extend_query(params)
+            if len(self._urls) < 1024:
+                self._urls[key] = url
+        return url
+
+    @property
+    def base_url(self) -> str:
+        """The URL every path is appended to."""
+        return self.settings.base_url
+
+    @property
+    def external_session(self) -> aiohttp.ClientSession | None:
+        """The caller-owned session, if the client was given one."""
+        return self._external
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has run (on the transport that owns the session)."""
+        return self._root.closed if self._root is not None else self._closed
+
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> Transport:
+        """A view with other defaults that shares this transport's session and pool.
+
+        Options left ``None`` keep this transport's value; the others are checked again.
+        """
+        changes: dict[str, Any] = {}
+        if timeout is not None:
+            changes["timeout"] = timeout
+        if max_retries is not None:
+            changes["max_retries"] = max_retries
+        settings = attrs.evolve(self.settings, **changes)
+        view = copy.copy(self)
+        view.settings = settings
+        view._root = self._root or self  # noqa: SLF001  a copy of this same class
+        return view
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._root is not None:
+            return self._root._get_session()  # noqa: SLF001  the owner of the session
+        if self._closed:
+            msg = "this client is closed; create a new one"
+            raise _errors.ClientClosedError(msg)
+        if self._forked_away:
+            msg = (
+                "this client was given an http_session in the parent process; after a fork, "
+                "create the session and the client in the child"
+            )
+            raise _errors.ConfigurationError(msg)
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            # aiohttp has no public accessor for a session's loop (.loop is deprecated); a
+            # session from another loop would fail deep inside aiohttp with a RuntimeError.
+            if self._external is not None and getattr(self._external, "_loop", loop) is not loop:
+                msg = "the http_session was created in another event loop than this call's"
+                raise _errors.ConfigurationError(msg)
+            self._loop = loop
+            _fork.register(self)
+            settings = self.settings
+            self._proxy = _env_proxy(settings.base_url) if settings.trust_env else None
+            self._session = self._external or aiohttp.ClientSession(
+                connector=_Connector(limit=settings.max_connections, ssl=settings.ssl),
+                headers=dict(settings.headers),
+                # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
+                # them (and .netrc) up in a thread on every request, tripling the latency.
+                trust_env=False,
+                trace_configs=list(settings.trace_configs) or None,
+            )
+        elif self._loop is not loop:
+            msg = (
+                "an AsyncPhygitals client is bound to the event loop it first ran in "
+                "(a second asyncio.run() is a new loop); create one client per event loop, "
+                "e.g. 'async with AsyncPhygitals() as client' inside the coroutine you run"
+            )
+            raise _errors.ConfigurationError(msg)
+        if self._external is not None and self._external.closed:
+            msg = "the http_session given to this client was closed by its owner"
+            raise _errors.ClientClosedError(msg)
+        return self._session
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: leave the parent's session untouched; the next call makes one."""
+        if self._session is not None:
+            _fork.abandon(self._session)
+            self._session = None
+            self._loop = None
+        # A caller's session is the parent's (its loop, its sockets): never ours to reuse.
+        self._forked_away = self._external is not None
+
+    async def aclose(self) -> None:
+        """Close the session; later calls raise. Safe to call more than once.
+
+        A view (from :meth:`with_options`) owns nothing, so closing it does nothing; a
+        caller-owned ``http_session`` is left open for its owner to close.
+        """
+        if self._root is not None:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and session is not self._external:
+            await session.close()
+
+    async def request(
+        self,
+        call: Call[T],
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> T:
+        """Send ``call``, retrying as its class allows; a 2xx body decoded into ``call.into``.
+
+        ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
+        """
+        settings = self.settings
+        budget = settings.timeout if timeout is None else require_seconds("timeout", timeout)
+        retries = settings.max_retries if max_retries is None else max_retries
+        if max_retries is not None:
+            require_int("max_retries", max_retries, minimum=0)
+        body = encode_body(call)
+        session = self._get_session()
+        deadline = settings.clock() + budget
+        url = self._url(call.path, call.params)
+        # Made only when someone reads the INFO line: otherwise logging costs this check.
+        note = _log.CallLog() if log.isEnabledFor(logging.INFO) else None
+        if note is None:
+            return await self._send(session, call, url, body, budget, retries, deadline, None)
+        try:
+            result = await self._send(session, call, url, body, budget, retries, deadline, note)
+        except BaseException as exc:
+            note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
+            raise
+        note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
+        return result
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[T],
+        url: yarl.URL,
+        body: bytes | None,
+        budget: float,
+        retries: int,
+        deadline: float,
+        note: _log.CallLog | None,
+    ) -> T:
+        """The attempts of one call and the waits between them, under its deadline."""
+        clock = self.settings.clock
+        span = (
+            _tracing.call_span(call.operation, call.method, str(url))
+            if _tracing.enabled()
+            else _NO_SPAN
+        )
+        with span as trace:
+            attempt = 0
+            while True:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise _errors.APITimeoutError(
+                        f"{call.operation} did not complete within {budget:g} s"
+                    )
+                outcome = await self._once(
+                    session, call, url, body, remaining, budget, deadline, trace, note
+                )
+                if not isinstance(outcome, Retryable):
+                    return outcome
+                if attempt >= retries:
+                    raise outcome.error from outcome.cause
+                delay = self._wait_before_retry(outcome, attempt, deadline)
+                if delay is None:
+                    raise outcome.error from outcome.cause
+                attempt += 1
+                trace.retry(delay, retry_after=outcome.retry_after is not None)
+                _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
+                if delay > 0:
+                    await self.settings.sleep(delay)
+
+    async def _once(  # noqa: PLR0913, PLR0917  see _send
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[T],
+        url: yarl.URL,
+        body: bytes | None,
+        remaining: float,
+        budget: float,
+        deadline: float,
+        trace: _tracing.CallTrace,
+        note: _log.CallLog | None,
+    ) -> T | Retryable:
+        """One attempt: the decoded result, a :class:`Retryable`, or a raised error."""
+        if self.closed:  # closed while waiting to retry: a closed client never reconnects
+            raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
+        started = time.perf_counter() if note is not None else 0.0
+        answer = await self._attempt(session, call, url, body, remaining)
+        if note is not None:
+            sent = self._post_headers if body is not None else None
+            _log.attempt(
+                note,
+                (call.method, url.raw_path_qs, started),
+                (self.settings.headers, sent, body),
+                str(answer.cause) if isinstance(answer, _AttemptError) else answer,
+                self._api_key,
+            )
+        if isinstance(answer, _AttemptError):
+            trace.attempt(error=_library_error(answer.cause))
+            failure = self._connection_failure(call, answer, budget, deadline)
+            if not (call.retry.after_sent if answer.sent else call.retry.before_sent):
+                if isinstance(failure, _errors.OutcomeUnknownError):
+                    self._lost(call, url, failure)
+                raise failure from answer.cause
+            if self.closed:  # aclose() dropped the connection: that is the reason to report
+                raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
+            return Retryable(failure, None, answer.cause)
+        status, headers, _ = answer
+        trace.attempt(status=status)
+        seen = observers()
+        if seen:
+            tell(seen, Attempt(call.method, str(url), status, headers))
+        if status == 401 and self._auth_hint:
+            return self._unauthorized(call, url, answer)
+        return self.answer(call, url, *answer)
+
+    def _lost(self, call: Call[Any], url: yarl.URL, failure: Exception) -> None:
+        """Log an answer lost for good: a WARNING, unless an observer settles it itself."""
+        seen = observers()
+        # A bulk run reconciles its lost answers through the inventory, and says so once.
+        settled = bool(seen) and tell(seen, Attempt(call.method, str(url), None, {}, lost=True))
+        level = logging.DEBUG if settled else logging.WARNING
+        log.log(level, "%s", _tracing.redacted(str(failure), self._api_key))
+
+    def _unauthorized(
+        self, call: Call[T], url: yarl.URL, answer: tuple[int, Mapping[str, str], bytes]
+    ) -> T | Retryable:
+        """A 401 for a key without the ``sandbox-`` prefix: say what the prefix does."""
+        try:
+            return self.answer(call, url, *answer)
+        except _errors.AuthenticationError as exc:
+            exc.args = (f"{exc}{self._auth_hint}",)
+            raise
+
+    def answer(
+        self,
+        call: Call[T],
+        url: yarl.URL,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> T | Retryable:
+        """A response as the decoded result, a :class:`Retryable`, or a raised error.
+
+        Everything a server can send ends here as a model or a :class:`PhygitalsError`.
+        """
+        return self._reader.read(call, url, status, headers, raw)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[Any],
+        url: yarl.URL,
+        body: bytes | None,
+        remaining: float,
+    ) -> tuple[int, Mapping[str, str], bytes] | _AttemptError:
+        """One request; a library failure comes back as an :class:`_AttemptError`.
+
+        Returned, not raised: raising inside these ``except`` blocks would attach the
+        library's exception (and the key in its ``request_info``) as ``__context__``.
+        """
+        try:
+            async with session.request(
+                call.method,
+                url,
+                data=body,
+                headers=self._post_headers if body is not None else self._get_headers,
+                timeout=aiohttp.ClientTimeout(
+                    total=remaining,
+                    sock_connect=self.settings.connect_timeout,
+                    sock_read=self.settings.read_timeout,
+                ),
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                raw = scrub_body(await response.read(), self._secret)
+                status = response.status
+                headers = scrub_headers(response.headers, self._api_key)
+        except aiohttp.ConnectionTimeoutError as exc:
+            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
+        except (aiohttp.ClientConnectorError, _ConnectorClosedError) as exc:
+            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
+        except (aiohttp.ClientError, OSError) as exc:
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
+        except asyncio.CancelledError as exc:
+            # The blocking client's close() ends its calls by cancelling them (a cancel while
+            # connecting became _ConnectorClosedError above): a money POST past that point
+            # may have reached the server, and its caller must hear so.
+            if not self.closed or call.retry.after_sent:
+                raise
+            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
+        return status, headers, raw
+
+    def _connection_failure(
+        self, call: Call[Any], failed: _AttemptError, budget: float, deadline: float
+    ) -> _errors.PhygitalsError:
+        reason = str(failed.cause)
+        if failed.sent and not call.retry.after_sent:
+            # When close() dropped the connection, that is the reason to report.
+            lost = (
+                "this client was closed while it was in flight"
+                if self.closed
+                else "no answer arrived"
+            )
+            return _errors.OutcomeUnknownError(
+                f"{call.operation} may have reached the server but {lost} "
+                f"({reason}); it was not resent. Check the outcome before trying again.",
+                operation=call.operation,
+                arguments=call.arguments,
+            )
+        if failed.timed_out and self.settings.clock() >= deadline:
+            return _errors.APITimeoutError(f"{call.operation} did not complete within {budget:g} s")
+        if failed.timed_out:
+            return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
+        return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
+
+    def _wait_before_retry(self, outcome: Retryable, attempt: int, deadline: float) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to raise the error now."""
+        longest = self.settings.max_retry_wait
+        if outcome.retry_after is None:
+            delay = min(self._backoff(attempt), longest)
+        elif outcome.retry_after > longest:
+            # Longer than this client may wait at once: the caller decides, with the
+            # error's .retry_after in hand.
+            return None
+        else:
+            delay = outcome.retry_after
+        if delay >= deadline - self.settings.clock():
+            # Not enough time left to wait and try again: the real reason beats a timeout.
+            return None
+        return delay
+
+    def _backoff(self, attempt: int) -> float:
+        # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
+        settings = self.settings
+        step = min(settings.retry_backoff_max, settings.retry_backoff * 2.0**attempt)
+        return step / 2 + step / 2 * settings.jitter()
+
+
+def _library_error(cause: BaseException) -> str:
+    """The HTTP library's exception class name, from its sanitized stand-in's text."""
+    return str(cause).split(":", 1)[0].rsplit(".", 1)[-1] or type(cause).__name__

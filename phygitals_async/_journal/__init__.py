@@ -1,0 +1,49 @@
+"""The job record of bulk sellback: the :class:`Journal` protocol and its backends.
+
+:func:`open_journal` turns a ``journal=`` argument into a journal: in memory (no argument),
+SQLite (a path), PostgreSQL (a URL; the shared journal of a fleet of workers) or the
+caller's own object. A run asks a journal questions (:func:`is_shared`,
+:func:`commits_instantly`), never which class it is. The wing imports nothing of the
+package but its errors.
+"""
+
+from ._memory import MemoryJournal
+from ._open import JournalSpec, commits_instantly, is_shared, open_journal
+from ._postgres import Holder, PostgresJournal, is_postgres_url
+from ._protocol import (
+    SETTLED_STATES,
+    Journal,
+    JournalEntry,
+    JournalItem,
+    JournalJob,
+    JournalSettlement,
+    JournalState,
+    SharedJournal,
+    entries_of,
+)
+from ._sqlite import SCHEMA_VERSION, SqliteJournal
+from ._summary import JournalSummary, summarize
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SETTLED_STATES",
+    "Holder",
+    "Journal",
+    "JournalEntry",
+    "JournalItem",
+    "JournalJob",
+    "JournalSettlement",
+    "JournalSpec",
+    "JournalState",
+    "JournalSummary",
+    "MemoryJournal",
+    "PostgresJournal",
+    "SharedJournal",
+    "SqliteJournal",
+    "commits_instantly",
+    "entries_of",
+    "is_postgres_url",
+    "is_shared",
+    "open_journal",
+    "summarize",
+]

@@ -1,0 +1,63 @@
+"""Which journal a ``journal=`` argument names, and the questions a run asks of it.
+
+A run never asks which backend it holds: it asks whether the journal is shared by several
+workers (:func:`is_shared`) and whether its commits are instant (:func:`commits_instantly`),
+and the backends answer.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import _errors
+from ._memory import MemoryJournal
+from ._postgres import PostgresJournal, is_postgres_url
+from ._protocol import Journal, SharedJournal
+from ._sqlite import SqliteJournal
+
+__all__ = ["JournalSpec", "commits_instantly", "is_shared", "open_journal"]
+
+JournalSpec = str | os.PathLike[str] | Journal
+
+
+def open_journal(spec: JournalSpec | None, *, resume_only: bool = False) -> Journal:
+    """The journal ``spec`` names: a file path (SQLite), a ``postgresql://`` URL, an object.
+
+    Without a spec, a fresh in-memory journal. ``resume_only`` is a run with no items of its
+    own: it can only resume a job that exists, so a journal that is not there is a typo.
+
+    Raises:
+        InvalidRequestError: ``spec`` names no journal, or there is nothing to resume.
+        JournalNotFoundError: ``resume_only`` and the SQLite file does not exist.
+    """
+    if spec is None:
+        if resume_only:
+            msg = "give the items to sell, or a journal whose job to resume"
+            raise _errors.InvalidRequestError(msg)
+        return MemoryJournal()
+    if is_postgres_url(spec):
+        # A worker resuming a job name that is not there: a typo, not an empty job.
+        return PostgresJournal(str(spec), create=not resume_only)
+    if isinstance(spec, str | os.PathLike):
+        path = os.fspath(spec)
+        if not path:
+            msg = "journal must be a file path, got ''"
+            raise _errors.InvalidRequestError(msg)
+        if resume_only and not os.path.lexists(path):
+            msg = f"journal {path!r} does not exist: there is no job to resume"
+            raise _errors.JournalNotFoundError(msg)
+        return SqliteJournal(path)
+    if isinstance(spec, Journal):
+        return spec
+    msg = f"journal must be a file path or a journal object, got {spec!r}"
+    raise _errors.InvalidRequestError(msg)
+
+
+def is_shared(journal: Journal) -> bool:
+    """Whether several workers run the journal's job at once (claims and leases)."""
+    return isinstance(journal, SharedJournal)
+
+
+def commits_instantly(journal: Journal) -> bool:
+    """Whether a commit costs nothing (held in memory): no group commit is worth waiting for."""
+    return getattr(journal, "commits_instantly", False) is True

@@ -1,0 +1,473 @@
+"""The SQLite journal: the default backend, one file per job, stdlib only.
+
+Every statement runs on one worker thread owned by the journal, so the event loop never
+waits on the disk. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
+items, committed before it returns; settlements are group-committed as soon as the writer
+is free (see ``_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
+crash of the process, ``kill -9`` included.
+
+A run holds the journal exclusively: an OS lock (``flock``) on ``JOURNAL.lock`` beside the
+file, which records the holder (pid, host, since) for the message a second run gets. The
+kernel drops the lock when the holding process ends, however it ends. Reading a journal
+(``phygitals journal show``) takes no lock.
+
+The file layout (schema version 1, also in ``PRAGMA user_version``)::
+
+    job    one row: schema_version, base_url, user_id, created_at, runs
+    items  position (job order), item_id (unique), state, quoted_amount, amount,
+           error_type, error_message, status_code, retry, attempts, begun_at, settled_at
+
+Amounts are exact decimal strings, times ISO 8601 UTC strings, so the file reads well
+with the ``sqlite3`` shell too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .._errors import (
+    JournalBusyError,
+    JournalCorruptedError,
+    JournalError,
+    JournalNotFoundError,
+    JournalVersionError,
+)
+from . import _sqlite_sql as _sql
+from ._commit import GroupCommit
+from ._protocol import (
+    JournalEntry,
+    JournalItem,
+    JournalJob,
+    JournalSettlement,
+    JournalState,
+    check_binding,
+)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SCHEMA_VERSION", "SqliteJournal"]
+
+SCHEMA_VERSION = 1
+# Marks the file as a phygitals journal ("PHYJ"), so another SQLite database is refused.
+_APPLICATION_ID = 0x5048594A
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PAGE = 512  # rows read per query while streaming
+
+T = TypeVar("T")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class SqliteJournal:
+    """A bulk sellback journal in one SQLite file (see :class:`Journal` for the contract).
+
+    ``sell_back_many(journal="run.db")`` builds one for you; build it yourself only to
+    pass it around as an object.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._db: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._commits = GroupCommit(self._write_group)
+        self._job: JournalJob | None = None
+        self._lock: int | None = None  # the run lock's file descriptor, while held
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return f"SqliteJournal({self.path!r})"
+
+    # -- the worker thread ------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            if self._closing:
+                msg = f"journal {self.path!r} is closed"
+                raise JournalError(msg)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="phygitals-journal")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except sqlite3.Error as exc:
+            # A full disk or a file removed under a run: still one of our typed errors.
+            msg = f"journal {self.path!r} failed: {exc}"
+            raise JournalError(msg) from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            msg = f"journal {self.path!r} is not open"
+            raise JournalError(msg)
+        return self._db
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        """Connect after checking the path, without writing a byte to a file we refuse."""
+        path = self.path
+        file_path = Path(path)
+        if file_path.is_dir():
+            msg = f"journal {path!r} is a directory, not a journal file"
+            raise JournalError(msg)
+        if file_path.exists() and not file_path.is_file():
+            # A FIFO or a device would block or stream forever on the first read.
+            msg = f"journal {path!r} is not a regular file"
+            raise JournalError(msg)
+        if file_path.exists():
+            try:
+                with file_path.open("rb") as file:
+                    head = file.read(len(_SQLITE_MAGIC))
+            except OSError as exc:
+                msg = f"journal {path!r} cannot be read: {exc.strerror or exc}"
+                raise JournalError(msg) from exc
+            if not os.access(path, os.W_OK) and create:
+                msg = f"journal {path!r} cannot be written (permission denied)"
+                raise JournalError(msg)
+            if head and head != _SQLITE_MAGIC:
+                msg = f"journal {path!r} is not an SQLite database"
+                raise JournalCorruptedError(msg)
+        elif not create:
+            msg = f"journal {path!r} does not exist"
+            raise JournalNotFoundError(msg)
+        elif not file_path.absolute().parent.is_dir():
+            msg = f"journal {path!r}: its directory does not exist"
+            raise JournalError(msg)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            msg = f"journal {path!r} cannot be opened: {exc}"
+            raise JournalError(msg) from exc
+        return db
+
+    def _read_job(self, db: sqlite3.Connection) -> JournalJob | None:
+        """The stored job, ``None`` for an empty database; checks everything, writes nothing."""
+        path = self.path
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if app_id == 0 and not tables:
+                return None
+            if app_id != _APPLICATION_ID:
+                msg = f"journal {path!r} is an SQLite database, but not a sellback journal"
+                raise JournalCorruptedError(msg)
+            if version != SCHEMA_VERSION:
+                msg = (
+                    f"journal {path!r} has schema version {version}; this version of"
+                    f" phygitals_async reads version {SCHEMA_VERSION}"
+                )
+                raise JournalVersionError(msg)
+            check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                msg = f"journal {path!r} is corrupted: {check}"
+                raise JournalCorruptedError(msg)
+            row = db.execute(
+                "SELECT schema_version, base_url, user_id, created_at, runs FROM job"
+            ).fetchone()
+            db.execute(_sql.SELECT + " LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            msg = f"journal {path!r} is corrupted: {exc}"
+            raise JournalCorruptedError(msg) from exc
+        if row is None:
+            msg = f"journal {path!r} is corrupted: its job row is missing"
+            raise JournalCorruptedError(msg)
+        return JournalJob(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4])
+
+    def _check_job(self, job: JournalJob, user_id: str | None, base_url: str) -> None:
+        where = f"journal {self.path!r}"
+        check_binding(
+            job,
+            user_id,
+            base_url,
+            environment=lambda bound, asked: (
+                f"{where} is a job for {bound}, not {asked}; use another journal file"
+            ),
+            owner=lambda bound, asked: (
+                f"{where} is a job for user {bound!r}, not {asked!r}; use another journal file"
+            ),
+        )
+
+    # -- the run lock ------------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> str:
+        """The file whose OS lock a run holds (beside the journal)."""
+        return self.path + ".lock"
+
+    def _hold(self) -> None:
+        """Take the run lock, or raise :class:`JournalBusyError` naming its holder."""
+        if fcntl is None or self._lock is not None:  # pragma: no cover  not POSIX
+            return
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            msg = f"journal {self.path!r} cannot be written: {exc.strerror or exc}"
+            raise JournalError(msg) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            msg = f"journal {self.path!r} is in use by another run ({holder}); nothing was sent"
+            raise JournalBusyError(msg) from None
+        except OSError as exc:  # pragma: no cover  a file system without locks
+            os.close(fd)
+            msg = f"journal {self.path!r} cannot be locked: {exc.strerror or exc}"
+            raise JournalError(msg) from exc
+        with contextlib.suppress(OSError):  # who holds it is for messages only
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+        self._lock = fd
+
+    def _let_go(self) -> None:
+        fd, self._lock = self._lock, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _open(self, user_id: str | None, base_url: str) -> JournalJob:
+        self._hold()
+        try:
+            return self._open_held(user_id, base_url)
+        except BaseException:
+            self._let_go()
+            raise
+
+    def _open_held(self, user_id: str | None, base_url: str) -> JournalJob:
+        db = self._connect(create=True)
+        try:
+            job = self._read_job(db)
+            if job is not None:
+                self._check_job(job, user_id, base_url)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            if job is None:
+                for statement in _sql.SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id={_APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                job = JournalJob(SCHEMA_VERSION, base_url, user_id, datetime.now(UTC), 1)
+                db.execute(
+                    "INSERT INTO job VALUES (1, ?, ?, ?, ?, 1)",
+                    (SCHEMA_VERSION, base_url, user_id, job.created_at.isoformat()),
+                )
+            else:
+                owner = job.user_id if job.user_id is not None else user_id
+                job = JournalJob(job.schema_version, base_url, owner, job.created_at, job.runs + 1)
+                db.execute("UPDATE job SET user_id = ?, runs = ?", (owner, job.runs))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.close()
+            msg = f"journal {self.path!r} cannot be written: {exc}"
+            raise JournalError(msg) from exc
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        return job
+
+    def _open_for_reading(self) -> JournalJob:
+        db = self._connect(create=False)
+        try:
+            job = self._read_job(db)
+        except BaseException:
+            db.close()
+            raise
+        if job is None:
+            db.close()
+            msg = f"journal {self.path!r} is empty: no job has been recorded in it"
+            raise JournalCorruptedError(msg)
+        self._db = db
+        return job
+
+    async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
+        """See :meth:`Journal.open`."""
+        self._job = await self._call(self._open, user_id, base_url)
+        return self._job
+
+    async def open_for_reading(self) -> JournalJob:
+        """See :meth:`Journal.open_for_reading`."""
+        self._job = await self._call(self._open_for_reading)
+        return self._job
+
+    async def job(self) -> JournalJob:
+        """See :meth:`Journal.job`."""
+        if self._job is None:
+            msg = f"journal {self.path!r} is not open"
+            raise JournalError(msg)
+        return self._job
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _add(self, items: Sequence[JournalItem]) -> int:
+        db = self._conn()
+        rows = [
+            (i.item_id, None if i.quoted_amount is None else str(i.quoted_amount)) for i in items
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            last = db.execute("SELECT COALESCE(MAX(position), -1) FROM items").fetchone()[0]
+            # New items are appended, known ones only learn a price.
+            if _sql.JSON:
+                db.execute(_sql.ADD_JSON, (json.dumps(rows),))
+            else:
+                db.executemany(_sql.ADD, rows)
+            added: int = db.execute(
+                "SELECT COUNT(*) FROM items WHERE position > ?", (last,)
+            ).fetchone()[0]
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return added
+
+    def _write_settlements(self, db: sqlite3.Connection, batch: list[JournalSettlement]) -> None:
+        # The last settlement of an item wins, as it would written one by one.
+        latest = {s.item_id: s for s in batch}.values()
+        rows = [
+            (
+                s.item_id,
+                s.state.value,
+                None if s.amount is None else str(s.amount),
+                None if s.quoted_amount is None else str(s.quoted_amount),
+                s.error_type,
+                s.error_message,
+                s.status_code,
+                int(s.retry),
+            )
+            for s in latest
+        ]
+        if _sql.JSON:
+            db.execute(_sql.SETTLE_JSON, (_now(), json.dumps(rows)))
+        else:
+            now = _now()
+            db.executemany(_sql.SETTLE, [(*row[1:], now, row[0]) for row in rows])
+
+    def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if batch:
+                self._write_settlements(db, batch)
+            if begin:
+                db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def add_items(self, items: Sequence[JournalItem]) -> int:
+        """See :meth:`Journal.add_items`."""
+        if not items:
+            return 0
+        return await self._call(self._add, items)
+
+    async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """See :meth:`Journal.begin`: one transaction for the group."""
+        if self._commits.failed is not None:
+            raise self._commits.failed
+        await self._call(self._commit, [], item_ids)
+        return item_ids
+
+    async def _write_group(self, batch: list[JournalSettlement]) -> None:
+        await self._call(self._commit, batch, ())
+
+    async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
+        """See :meth:`Journal.settle`: group-committed; returns once durable."""
+        await self._commits.settle(settlements)
+
+    async def flush(self) -> None:
+        """See :meth:`Journal.flush`."""
+        await self._commits.drain()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _missing(self, item_ids: Sequence[str]) -> list[str]:
+        db = self._conn()
+        known = {
+            row[0]
+            for row in db.execute(
+                "SELECT item_id FROM items WHERE item_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(item_ids)),),
+            )
+        }
+        return [i for i in item_ids if i not in known]
+
+    async def missing(self, item_ids: Sequence[str]) -> Sequence[str]:
+        """The ids, among ``item_ids``, that the job does not include (in their order)."""
+        return await self._call(self._missing, item_ids) if item_ids else []
+
+    def _page(self, after: int, states: tuple[str, ...] | None) -> list[JournalEntry]:
+        db = self._conn()
+        query = _sql.SELECT + " WHERE position > ?"
+        if states is not None:
+            query += f" AND state IN ({', '.join('?' * len(states))})"
+        query += f" ORDER BY position LIMIT {_PAGE}"
+        return [_sql.entry(row) for row in db.execute(query, (after, *(states or ())))]
+
+    async def entries(
+        self, states: Collection[JournalState] | None = None
+    ) -> AsyncIterator[JournalEntry]:
+        """See :meth:`Journal.entries`: keyset pages of a few hundred rows."""
+        wanted = None if states is None else tuple(sorted(s.value for s in states))
+        if wanted == ():
+            return
+        after = -1
+        while True:
+            page = await self._call(self._page, after, wanted)
+            for entry in page:
+                yield entry
+            if len(page) < _PAGE:
+                return
+            after = page[-1].position
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
+
+    async def close(self) -> None:
+        """See :meth:`Journal.close`: commits what was settled, then releases everything.
+
+        The worker thread has ended and the run lock is released when this returns, on
+        every path (a failed commit, a cancellation: then shield the call, as runs do).
+        """
+        executor = self._executor
+        try:
+            with contextlib.suppress(JournalError):  # already raised to the run
+                await self._commits.drain()
+        finally:
+            self._closing = True
+            self._executor = None
+            if executor is not None:
+                # What is queued still runs (a commit under way); then the thread ends.
+                executor.shutdown(wait=True)
+            self._close()  # the worker thread is gone: this thread may close the file
+            self._let_go()
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds a run lock, as its holder wrote it: "pid 12, host h, since ..."."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"

@@ -1,0 +1,133 @@
+"""The SQL of the SQLite journal: its schema, the statements it runs, its rows as entries.
+
+Beside ``_sqlite`` as ``_postgres_sql`` is beside ``_postgres``: what the database runs, in
+one place, apart from the Python that drives it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ._protocol import JournalEntry, JournalState
+
+__all__ = [
+    "ADD",
+    "ADD_JSON",
+    "BEGIN",
+    "JSON",
+    "SCHEMA",
+    "SELECT",
+    "SETTLE",
+    "SETTLE_JSON",
+    "entry",
+]
+
+SCHEMA = (
+    """CREATE TABLE job (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        schema_version INTEGER NOT NULL,
+        base_url       TEXT NOT NULL,
+        user_id        TEXT,
+        created_at     TEXT NOT NULL,
+        runs           INTEGER NOT NULL
+    )""",
+    """CREATE TABLE items (
+        position       INTEGER PRIMARY KEY,
+        item_id        TEXT NOT NULL UNIQUE,
+        state          TEXT NOT NULL,
+        quoted_amount  TEXT,
+        amount         TEXT,
+        error_type     TEXT,
+        error_message  TEXT,
+        status_code    INTEGER,
+        retry          INTEGER NOT NULL DEFAULT 0,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        begun_at       TEXT,
+        settled_at     TEXT
+    )""",
+)
+
+
+SELECT = (
+    "SELECT item_id, position, state, quoted_amount, amount, error_type, error_message,"
+    " status_code, retry, attempts, begun_at, settled_at FROM items"
+)
+
+
+# Each write is one statement over a JSON array where SQLite can (3.38 and later): the
+# rows are walked inside SQLite, which holds the GIL once per batch instead of once per row.
+JSON = sqlite3.sqlite_version_info >= (3, 38)
+
+
+BEGIN = (
+    "UPDATE items SET state = 'pending', attempts = attempts + 1, begun_at = ?,"
+    " amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL,"
+    " retry = 0, settled_at = NULL WHERE item_id IN (SELECT value FROM json_each(?))"
+)
+
+
+ADD = (
+    "INSERT INTO items (item_id, state, quoted_amount) VALUES (?, 'pending', ?)"
+    " ON CONFLICT (item_id) DO UPDATE"
+    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
+)
+
+
+ADD_JSON = (
+    "INSERT INTO items (item_id, state, quoted_amount)"
+    " SELECT json_extract(value, '$[0]'), 'pending', json_extract(value, '$[1]')"
+    " FROM json_each(?) WHERE true ORDER BY key"
+    " ON CONFLICT (item_id) DO UPDATE"
+    " SET quoted_amount = COALESCE(items.quoted_amount, excluded.quoted_amount)"
+)
+
+
+SETTLE = (
+    "UPDATE items SET state = ?, amount = ?, quoted_amount = COALESCE(?, quoted_amount),"
+    " error_type = ?, error_message = ?, status_code = ?, retry = ?, settled_at = ?"
+    " WHERE item_id = ?"
+)
+
+
+SETTLE_JSON = (
+    "UPDATE items SET state = s.state, amount = s.amount,"
+    " quoted_amount = COALESCE(s.quoted, items.quoted_amount), error_type = s.etype,"
+    " error_message = s.message, status_code = s.status, retry = s.retry, settled_at = ?"
+    " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS state,"
+    " json_extract(value, '$[2]') AS amount, json_extract(value, '$[3]') AS quoted,"
+    " json_extract(value, '$[4]') AS etype, json_extract(value, '$[5]') AS message,"
+    " json_extract(value, '$[6]') AS status, json_extract(value, '$[7]') AS retry"
+    " FROM json_each(?)) AS s WHERE items.item_id = s.id"
+)
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+_STATES = {state.value: state for state in JournalState}
+
+
+def entry(row: tuple[Any, ...]) -> JournalEntry:
+    item_id, position, state, quoted, amount, etype, message, status, retry, attempts = row[:10]
+    return JournalEntry(
+        item_id=item_id,
+        position=position,
+        state=_STATES[state],
+        quoted_amount=_money(quoted),
+        amount=_money(amount),
+        error_type=etype,
+        error_message=message,
+        status_code=status,
+        retry=bool(retry),
+        attempts=attempts,
+        begun_at=_time(row[10]),
+        settled_at=_time(row[11]),
+    )
