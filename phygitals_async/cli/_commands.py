@@ -24,9 +24,9 @@ from .._journal import (
     JournalSummary,
     PostgresJournal,
     entries_of,
+    open_journal,
     summarize,
 )
-from .._journal import open_journal
 from .._models import (
     Address,
     BulkSellbackReport,
