@@ -6,7 +6,7 @@ which observes its own requests through the seam's one hook), settles every item
 outcome, and reconciles lost answers through the owner's inventory.
 """
 
-from ._run import Client, SellbackOutcome, StopFlag
+from ._outcomes import Client, SellbackOutcome, StopFlag
 from ._sellback import iter_sell_back, sell_back_many, span_attributes
 from ._throttle import AdaptiveLimit
 

@@ -20,9 +20,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
-from typing import Protocol
 
 import anyio
 import attrs
@@ -35,162 +34,28 @@ from .._journal import (
     JournalSettlement,
     JournalState,
     SharedJournal,
-    entries_of,
 )
-from .._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
+from .._models import FailedSellback, Sellback, UnconfirmedSellback
+from ._feed import Feed
+from ._outcomes import (
+    _RECONCILE_BATCH,
+    Client,
+    SellbackOutcome,
+    StopFlag,
+    _Ambiguous,
+    _failure,
+    _how,
+    _lost,
+    unknown_error,
+)
 from ._throttle import AdaptiveLimit, settles_lost_answers
 
-__all__ = ["DONE", "Client", "Run", "SellbackOutcome", "StopFlag", "outcome_of", "unknown_error"]
+__all__ = ["Run"]
 
 log = logging.getLogger("phygitals_async")
 
-SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
-
-_RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
 _CLAIM_POLL = 1.0  # seconds between looks at a shared job whose items others still hold
 _SAY_EVERY = 5.0  # seconds between the INFO lines of a worker waiting on others
-# Items begun per journal commit. Larger groups mean fewer commits; the cost is that a
-# crash may leave up to a group of items marked begun that were never sent, which the
-# next run settles by the same no-guess rule as any begun item.
-_BEGIN_GROUP = 128
-_WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAILED})
-# States an earlier run settled for good (a failed item with ``retry`` is worked again).
-DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
-
-
-# Why an item stays unknown when nobody says whose it is: a rerun without an owner would
-# get the same answer, so it does not resend it (see _Feed).
-_NO_OWNER = "no owner to check the inventory of"
-_HOW_TO_RESOLVE = {
-    True: (
-        "; pass user_id= (the items' owner) or the Inventory with the same journal to"
-        " reconcile it: it is not resent until then"
-    ),
-    False: "; a rerun with the same journal checks it again",
-}
-
-
-class StopFlag(Protocol):
-    """Anything with ``is_set()``: an ``asyncio.Event`` or a ``threading.Event``."""
-
-    def is_set(self) -> bool:
-        """Whether the run should stop starting items."""
-        ...
-
-
-class Client(Protocol):
-    """What the bulk sellback needs from a client (``AsyncPhygitals`` has it)."""
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL: the environment a journal is bound to."""
-        ...
-
-    async def sell_back(self, item_id: str | Item) -> Sellback:
-        """One buyback."""
-        ...
-
-    async def inventory(self, user_id: str) -> Inventory:
-        """The owner's unsold, unshipped items."""
-        ...
-
-
-# -- outcomes ------------------------------------------------------------------------------
-
-
-def _is_final(error: Exception) -> bool:
-    # A 4xx about the item will answer the same next time; a busy or failing server may not.
-    return isinstance(error, _errors.BadRequestError) and not isinstance(
-        error, _errors.BuybackInProgressError
-    )
-
-
-def _lost(error: Exception) -> bool:
-    # A 2xx we could not read is a sale whose answer was lost, like a dropped connection.
-    return isinstance(error, _errors.OutcomeUnknownError | _errors.ResponseValidationError)
-
-
-def unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
-    """The error of an item whose outcome could not be established, saying why and what to do."""
-    how = _HOW_TO_RESOLVE[_NO_OWNER in why]
-    return _errors.OutcomeUnknownError(
-        f"the sellback's outcome could not be established: {why}{how}",
-        operation="sell_back",
-        arguments={"item_id": item_id},
-    )
-
-
-def _failure(item_id: str, error: Exception, state: JournalState) -> JournalSettlement:
-    return JournalSettlement(
-        item_id,
-        state,
-        error_type=type(error).__name__,
-        error_message=getattr(error, "message", None) or str(error),
-        status_code=getattr(error, "status_code", None),
-        retry=state is JournalState.FAILED and not _is_final(error),
-    )
-
-
-def _rebuild_error(entry: JournalEntry) -> Exception:
-    """A typed error again from what the journal kept of it."""
-    text = entry.error_message or ""
-    if entry.state is JournalState.UNKNOWN:
-        return _errors.OutcomeUnknownError(
-            text or "the outcome was not established",
-            operation="sell_back",
-            arguments={"item_id": entry.item_id},
-        )
-    cls = getattr(_errors, entry.error_type or "", None)
-    status = entry.status_code
-    if isinstance(cls, type) and issubclass(cls, _errors.APIStatusError) and status is not None:
-        return cls(text, status_code=status, body={"error": text}, method="POST", url="(journal)")
-    if (
-        isinstance(cls, type)
-        and issubclass(cls, _errors.PhygitalsError)
-        and cls.__init__ is (_errors.PhygitalsError.__init__)
-    ):
-        return cls(text)
-    return _errors.PhygitalsError(f"{entry.error_type}: {text}")
-
-
-def outcome_of(
-    entry: JournalEntry, errors: dict[str, Exception] | None = None
-) -> SellbackOutcome | None:
-    """A journal entry as a report outcome (``None`` while pending).
-
-    A failure this run saw is reported with its original exception from ``errors``; one
-    an earlier run recorded is rebuilt from the journal as the same class.
-    """
-    if entry.state is JournalState.SOLD:
-        assert entry.amount is not None  # noqa: S101  a sold row always has its amount
-        return Sellback(entry.item_id, entry.amount)
-    if entry.state is JournalState.UNCONFIRMED:
-        return UnconfirmedSellback(entry.item_id, entry.quoted_amount)
-    if entry.state is JournalState.PENDING:
-        return None
-    error = errors.get(entry.item_id) if errors is not None else None
-    return FailedSellback(entry.item_id, error or _rebuild_error(entry))
-
-
-@attrs.frozen
-class _Ambiguous:
-    """An answer that does not settle its item by itself; the inventory will."""
-
-    entry: JournalEntry
-    error: Exception
-
-    @property
-    def lost(self) -> bool:
-        return _lost(self.error)
-
-
-def _how(present: set[str] | None, item_id: str, *, final: bool) -> str | None:
-    """How a lost answer ended (``None``: not yet, it is sent once more)."""
-    if present is None:
-        return "left unknown"
-    if item_id not in present:
-        return "sold, amount unconfirmed"
-    return "left unknown" if final else None
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -489,7 +354,7 @@ class Run:
         )
 
     async def _round(self) -> None:
-        feed = _Feed(self)
+        feed = Feed(self)
 
         async def worker() -> None:
             while (taken := await feed.take()) is not None:
@@ -516,144 +381,6 @@ class Run:
         except _errors.JournalError as exc:
             if self.journal_failure is None:
                 self.journal_failure = exc
-
-
-class _Feed:
-    """The job's unsettled items for the workers, begun a group at a time, a group ahead.
-
-    A group is begun (durably) before any of its items is handed out, and the next one as
-    soon as fewer than ``concurrency`` are left waiting, so the workers rarely wait for a
-    commit and at most about two groups are ever begun but not yet sent. Once the run is
-    asked to stop, nothing more is handed out.
-
-    Items an earlier run left ``unknown`` are not simply sent again: with an owner, the
-    inventory settles those already sold (no second request); without one, those left
-    unknown for lack of an owner are skipped, since the answer would be the same.
-    """
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self.journal = run.journal
-        self.shared = isinstance(self.journal, SharedJournal)
-        if self.shared:
-            # A fleet's worker claims about what its workers hold at once (one item each):
-            # a dead one strands little.
-            self.low, self.group = run.concurrency, run.workers
-        else:
-            self.low, self.group = run.workers, max(run.workers, _BEGIN_GROUP)
-        # Each item with when it was claimed (monotonic; infinite where nobody else may
-        # take it), so a claim that may have lapsed is never sent.
-        self.ready: collections.deque[tuple[JournalEntry, float]] = collections.deque()
-        self.done = False
-        self.wanted = asyncio.Event()
-        self.arrived = asyncio.Event()
-
-    async def fill(self) -> None:
-        """Stream the unsettled items from the journal and begin them group by group."""
-        try:
-            if isinstance(self.journal, SharedJournal):
-                await self._claim(self.journal)
-                return
-            group: list[JournalEntry] = []
-            unknown: list[JournalEntry] = []
-            async with entries_of(self.journal, _WORK) as entries:
-                async for entry in entries:
-                    if self.run.stopping:
-                        return
-                    if self._skipped(entry):
-                        continue
-                    if entry.state is JournalState.UNKNOWN and entry.attempts > 0:
-                        unknown.append(entry)  # (with an owner) the inventory may settle it
-                        if len(unknown) >= _RECONCILE_BATCH:
-                            group += await self.run.sold_already(unknown)
-                            unknown = []
-                        continue
-                    group.append(entry)
-                    if len(group) >= self.group:
-                        await self._hand_out(group)
-                        group = []
-            if unknown:
-                group += await self.run.sold_already(unknown)
-            await self._hand_out(group)
-        finally:
-            self.done = True
-            self.arrived.set()
-
-    def _skipped(self, entry: JournalEntry) -> bool:
-        if entry.state is JournalState.FAILED:
-            return not entry.retry  # a final refusal stands
-        # Left unknown for want of an owner: without one, sending again would end the same.
-        return (
-            entry.state is JournalState.UNKNOWN
-            and self.run.owner is None
-            and _NO_OWNER in (entry.error_message or "")
-        )
-
-    async def _claim(self, journal: SharedJournal) -> None:
-        # Claims, not a listing: each worker of a fleet takes only items nobody holds, a
-        # begin group at a time (one statement claims and begins it), once fewer than
-        # ``concurrency`` are waiting. A dead worker leaves at most about a group to the
-        # others, after its lease.
-        while not self.run.stopping:
-            await self._room()
-            if self.run.stopping:
-                return
-            at = self.run.lease_clock()  # before the statement: the lease runs from then
-            claimed = await journal.claim(self.group)  # begun by the claim itself
-            if not claimed:
-                return
-            self.ready.extend((entry, at) for entry in await self._sift(claimed))
-            self.arrived.set()
-
-    async def _sift(self, claimed: Sequence[JournalEntry]) -> list[JournalEntry]:
-        """The claimed items to send: earlier runs' unknown ones follow the same rules here."""
-        unknown = [e for e in claimed if e.state is JournalState.UNKNOWN and e.attempts > 0]
-        if not unknown:
-            return list(claimed)
-        send = [e for e in claimed if e not in unknown]
-        if self.run.owner is not None:
-            send += await self.run.sold_already(unknown)
-        else:
-            for entry in unknown:
-                if _NO_OWNER in (entry.error_message or ""):
-                    # Without an owner the answer would be the same: it stays unknown.
-                    error = _rebuild_error(entry)
-                    await self.run.settle(
-                        _failure(entry.item_id, error, JournalState.UNKNOWN), error
-                    )
-                else:
-                    send.append(entry)
-        return sorted(send, key=lambda e: e.position)
-
-    async def _room(self) -> None:
-        while len(self.ready) >= self.low:
-            self.wanted.clear()
-            await self.wanted.wait()
-
-    async def _hand_out(self, group: list[JournalEntry]) -> None:
-        await self._room()
-        if group and not self.run.stopping:
-            # Durable before any of them is sent: a crash can never hide a request.
-            begun = set(await self.journal.begin([e.item_id for e in group]))
-            self.ready.extend((e, math.inf) for e in group if e.item_id in begun)
-            self.arrived.set()
-
-    async def take(self) -> tuple[JournalEntry, float] | None:
-        """The next begun item and when it was claimed, or ``None`` when none is left."""
-        while not self.ready:
-            if self.done:
-                return None
-            self.arrived.clear()
-            await self.arrived.wait()
-        if self.run.stopping:
-            # Begun but never sent: the next run settles them by the no-guess rule.
-            self.ready.clear()
-            self.wanted.set()
-            return None
-        taken = self.ready.popleft()
-        if len(self.ready) < self.low:
-            self.wanted.set()
-        return taken
 
 
 async def _bounded(

@@ -40,7 +40,8 @@ from .._models import (
     UnconfirmedSellback,
 )
 from .._validation import item_id_of, require_id, require_int
-from ._run import DONE, Client, Run, SellbackOutcome, StopFlag, outcome_of
+from ._outcomes import DONE, Client, SellbackOutcome, StopFlag, outcome_of
+from ._run import Run
 
 __all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many", "span_attributes"]
 
