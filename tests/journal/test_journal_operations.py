@@ -307,8 +307,9 @@ def test_every_ctrl_c_counts_and_a_second_one_aborts(tmp_path: Path) -> None:
     """SIGINT at random moments from start-up on: always exit 130, never the whole job."""
     rng = random.Random(31)  # noqa: S311  repeatable moments
     journal = str(tmp_path / "job.db")
-    # 2,000 items answered in 10 ms each, 8 at a time: no run can finish within a second.
-    for sandbox in start_sandbox(2000, "--latency", "0.01"):
+    # 2,000 items answered in 50 ms each, 8 at a time (160 a second): six runs of about a
+    # second each cannot finish the job, so every run ends by its signal.
+    for sandbox in start_sandbox(2000, "--latency", "0.05"):
         interrupt_six_times(sandbox, journal, rng)
         assert len(sandbox.ledger()["sold"]) < 2000
 
@@ -555,7 +556,9 @@ def test_a_worker_stopped_past_its_lease_neither_resends_nor_double_reports(
     finally:
         stop_all(workers)
     assert_once_each(reports, slow_sandbox, ITEMS_FLEET)
-    # Every item sent once, but for the paused worker's requests in flight at the stop
-    # (at most its concurrency, 8), which the other settles by the no-guess rule.
-    assert slow_sandbox.ledger()["buybacks"] <= ITEMS_FLEET + 8
+    # Every item sent once, but for the paused worker's requests in flight at the stop (at
+    # most its concurrency, 8), which the other settles by the no-guess rule, and the odd
+    # request resent because its connection dropped before it was written. A worker that
+    # sent its lapsed claims after SIGCONT would add a dozen or more here.
+    assert slow_sandbox.ledger()["buybacks"] <= ITEMS_FLEET + 8 + 4
     assert at_stop <= ITEMS_FLEET
