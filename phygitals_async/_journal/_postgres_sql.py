@@ -59,8 +59,10 @@ CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
     WHERE state = 'unknown' OR (state = 'failed' AND retry);
 CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
     ON phygitals_journal_item (job, position);
+-- No foreign key to the job: its check would lock the job's row on every heartbeat, and
+-- a worker adding items holds that row while it waits for rows a renewal has locked.
 CREATE TABLE IF NOT EXISTS phygitals_journal_worker (
-    job             text NOT NULL REFERENCES phygitals_journal_job (job) ON DELETE CASCADE,
+    job             text NOT NULL,
     worker          text NOT NULL,
     started_at      timestamptz NOT NULL DEFAULT now(),
     heartbeat_at    timestamptz NOT NULL DEFAULT now(),

@@ -326,7 +326,8 @@ def interrupt_six_times(sandbox: Sandbox, journal: str, rng: random.Random) -> N
                     process.send_signal(signal.SIGINT)
                     time.sleep(0.2)
                 process.send_signal(signal.SIGINT)
-                _, err = process.communicate(timeout=STEP)
+                # Generous: under coverage a child process starts and stops slowly.
+                _, err = process.communicate(timeout=STEP * 3)
             finally:
                 process.kill()
                 sandbox.hold(on=False)
