@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -101,3 +102,21 @@ def pg_url(pg_database: str) -> str:
     with psycopg.connect(pg_database, autocommit=True) as db:
         db.execute(f"CREATE SCHEMA {schema}")
     return f"{pg_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _children_take_ctrl_c() -> Iterator[None]:
+    """Child processes the tests interrupt start with Ctrl+C at its default.
+
+    A process started in the background by a non-interactive shell (a CI runner, `cmd &`)
+    inherits SIGINT ignored, and so would every child it starts: a signal sent to one
+    would do nothing. With a handler here, children start with the default instead.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if before is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

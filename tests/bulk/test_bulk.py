@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from support import ADDRESS, TOPPS
 
 import phygitals_async as p
+from phygitals_async._journal import MemoryJournal
 from phygitals_async.testing import Fault, LocalSandbox
 
 
@@ -370,3 +372,35 @@ async def test_items_of_two_owners_in_a_stream_are_refused_before_sending(
         await client.sell_back_many((i for i in owned), journal=tmp_path / "run.db")
     assert sandbox.ledger.requests["vm/buyback"] == 0
     assert len(mine) == len(theirs) == 2
+
+
+class _FailingJournal(MemoryJournal):
+    """An in-memory journal whose settlements start failing after ``ok`` of them."""
+
+    def __init__(self, ok: int) -> None:
+        super().__init__()
+        self.ok = ok
+
+    async def settle(self, settlements: Sequence[p.JournalSettlement]) -> None:
+        if self.ok <= 0:
+            msg = "journal 'failing' failed: disk full"
+            raise p.JournalError(msg)
+        self.ok -= 1
+        await super().settle(settlements)
+
+
+async def test_a_journal_failing_mid_run_names_the_sales_it_could_not_record(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """The requests in flight finish; the error names each answered sale it lost."""
+    items = await stock(client, "u1", 12)
+    sandbox.faults.add(Fault.latency(0.01, route="vm/buyback"))
+    journal = _FailingJournal(ok=3)
+    with pytest.raises(p.JournalError, match="could not be recorded") as raised:
+        await client.sell_back_many(items, concurrency=4, journal=journal)
+    sold = sandbox.ledger.sold
+    assert 3 < len(sold) < 12  # it stopped starting items, but let those in flight finish
+    recorded = {e.item_id async for e in journal.entries() if e.state is p.JournalState.SOLD}
+    assert len(recorded) == 3
+    for item_id in sold:  # every answered sale is in the journal or named in the error
+        assert item_id in recorded or item_id in str(raised.value)
