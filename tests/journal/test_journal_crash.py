@@ -238,7 +238,11 @@ def test_ctrl_c_exits_130_sells_nothing_more_and_the_rerun_completes(
     """SIGINT: exit 130; at most the requests in flight still land; the rerun finishes."""
     journal = tmp_path / "job.db"
     with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        cli(crash_sandbox, journal), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cli(crash_sandbox, journal),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # Ctrl+C at its default in the child, even when this run inherited it ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     ) as process:
         deadline = time.monotonic() + STEP * 3
         while settled(journal) < 200:

@@ -250,6 +250,16 @@ def test_a_second_run_is_refused_until_the_holder_dies(sandbox: Sandbox, tmp_pat
     )
 
 
+def ctrl_c_at_default() -> None:
+    """In a child about to start: Ctrl+C at its default, whatever the test run inherited.
+
+    A process started in the background by a non-interactive shell (a CI runner) has
+    SIGINT ignored, and its children would too: the signals these tests send would do
+    nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(sandbox: Sandbox, journal: str) -> list[str]:
     """``phygitals sellback --user ops --all --journal JOURNAL`` as a process's argv."""
     return [
@@ -277,7 +287,11 @@ def test_ctrl_c_drains_the_sales_in_flight_and_exits_130(sandbox: Sandbox, tmp_p
     """First SIGINT: nothing new starts, what was sent lands in the journal, exit 130."""
     journal = str(tmp_path / "job.db")
     with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        cli(sandbox, journal), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cli(sandbox, journal),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
     ) as process:
         try:
             wait_for("100 sales", lambda: settled(sqlite_states(journal)) >= 100)
@@ -317,7 +331,11 @@ def test_every_ctrl_c_counts_and_a_second_one_aborts(tmp_path: Path) -> None:
 def interrupt_six_times(sandbox: Sandbox, journal: str, rng: random.Random) -> None:
     for n in range(6):
         with subprocess.Popen(  # noqa: S603  our own interpreter and script
-            cli(sandbox, journal), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            cli(sandbox, journal),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
         ) as process:
             try:
                 time.sleep(rng.uniform(0.05, 1.0))  # a moment of the run, not a wait for it
@@ -353,6 +371,7 @@ def test_blocking_job_interrupted_leaves_no_thread_or_file_open(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
         ) as process:
             try:
                 assert process.stdout is not None
