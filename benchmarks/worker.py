@@ -104,17 +104,15 @@ class _Sdk(_Side):
     async def start(self) -> None:
         import yarl  # noqa: PLC0415  after PYTHONPATH decided which tree this is
 
-        from phygitals_async import (  # noqa: PLC0415
-            AsyncPhygitals,
-            Inventory,
-            Phygitals,
-            Retry,
-        )
+        from phygitals_async import AsyncPhygitals, Inventory, Phygitals  # noqa: PLC0415
 
         try:
-            from phygitals_async._http import Call  # noqa: PLC0415
-        except ImportError:  # a tree from before the seam had its folder
-            from phygitals_async._calls import Call  # type: ignore[import-not-found,no-redef]  # noqa: PLC0415
+            from phygitals_async._http import Call, Retry  # noqa: PLC0415
+        except ImportError:  # a tree from before the seam had its folder (Retry not public)
+            from phygitals_async._calls import (  # type: ignore[import-not-found,no-redef]  # noqa: PLC0415
+                Call,
+                Retry,
+            )
 
         self.client = AsyncPhygitals(api_key=KEY, base_url=self.base + "/_", max_connections=256)
         self.blocking_client = Phygitals(api_key=KEY, base_url=self.base + "/_")
