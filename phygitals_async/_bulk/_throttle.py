@@ -14,6 +14,7 @@ scoped to the task that sends it: concurrent runs on one client each adapt to th
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
 from .._http import Attempt, observe
@@ -36,6 +37,10 @@ class AdaptiveLimit:
         limit = AdaptiveLimit(8)
         async with limit.slot():
             await client.sell_back(item_id)   # a 429 on the way halves the limit
+
+    Waiters are served in order; a slot freed is handed to the first waiter directly, so
+    one that wakes never has to wait again. A slot lent back while its call waits to
+    retry (a 429's backoff) is taken again ahead of the queue: that item was first.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -45,8 +50,7 @@ class AdaptiveLimit:
         self.cuts = 0
         self.lowest = float(ceiling)
         self._epoch = 0
-        self._waiting = 0
-        self._changed = asyncio.Condition()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     @property
     def allowed(self) -> int:
@@ -57,28 +61,37 @@ class AdaptiveLimit:
         """Hold one slot while sending; 429s seen inside cut the limit, success grows it."""
         return _Slot(self)
 
-    async def _enter(self) -> None:
-        # Taking a free slot needs no lock (nothing awaits between the test and the count),
-        # unless others already wait: they go first. A bulk run takes a slot per item.
-        if self._waiting or self.in_flight >= self.allowed:
-            async with self._changed:
-                self._waiting += 1
-                try:
-                    await self._changed.wait_for(lambda: self.in_flight < self.allowed)
-                finally:
-                    self._waiting -= 1
-        self.in_flight += 1
+    async def _enter(self, *, first: bool = False) -> None:
+        # A free slot is taken at once, unless others already wait: they go first.
+        if not self._waiters and self.in_flight < self.allowed:
+            self.in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if first:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter  # resolved with the slot already counted as ours
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a slot, then cancelled
+                self._leave(limited=True)
+            elif waiter in self._waiters:  # a waiter left behind would block the queue
+                self._waiters.remove(waiter)
+            raise
 
-    async def _leave(self, *, limited: bool) -> None:
+    def _leave(self, *, limited: bool) -> None:
         if not limited:
             # One slot's worth per round: +1 after ``limit`` successes.
             self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
         self.in_flight -= 1
-        if self._waiting:
-            async with self._changed:
-                # Wake as many as may now send, not every waiter: a bulk run keeps more
-                # workers than slots, and each wake-up of one that must wait again is work.
-                self._changed.notify(max(1, self.allowed - self.in_flight))
+        # Hand the free slots to the first waiters (after a cut there may be none).
+        waiters = self._waiters
+        while waiters and self.in_flight < self.allowed:
+            waiter = waiters.popleft()
+            if not waiter.done():  # not cancelled meanwhile
+                self.in_flight += 1
+                waiter.set_result(None)
 
     def _cut(self, epoch: int) -> None:
         # Requests sent before the last cut were counted in it: one cut per round of 429s.
@@ -92,25 +105,45 @@ class AdaptiveLimit:
 
 
 class _Slot:
-    """One holder of an :class:`AdaptiveLimit` slot, as an async context manager."""
+    """One holder of an :class:`AdaptiveLimit` slot, as an async context manager.
 
-    __slots__ = ("_epoch", "_limit", "_limited", "_observing")
+    While held, it is the seam's observer (a :class:`~.._http.Holder`) of the calls made.
+    """
+
+    __slots__ = ("_epoch", "_held", "_limit", "_limited", "_observing")
 
     def __init__(self, limit: AdaptiveLimit) -> None:
         self._limit = limit
         self._limited = False
+        self._held = False
 
     async def __aenter__(self) -> None:
         await self._limit._enter()  # noqa: SLF001  the slot is the limit's own half
+        self._held = True
         self._epoch = self._limit._epoch  # noqa: SLF001
-        self._observing = observe(self._seen)
+        self._observing = observe(self)
         self._observing.__enter__()
 
-    def _seen(self, attempt: Attempt) -> None:
+    def __call__(self, attempt: Attempt) -> None:
         if attempt.status == 429:
             self._limited = True
             self._limit._cut(self._epoch)  # noqa: SLF001
 
+    def release(self) -> None:
+        """The call waits to retry: its slot serves others meanwhile."""
+        if self._held:
+            self._held = False
+            self._limit._leave(limited=True)  # noqa: SLF001
+
+    async def reacquire(self) -> None:
+        """The retry is about to leave: a slot again, ahead of the items not yet sent."""
+        if not self._held:
+            await self._limit._enter(first=True)  # noqa: SLF001
+            self._held = True
+            self._epoch = self._limit._epoch  # noqa: SLF001
+
     async def __aexit__(self, *_: object) -> None:
         self._observing.__exit__()
-        await self._limit._leave(limited=self._limited)  # noqa: SLF001
+        if self._held:
+            self._held = False
+            self._limit._leave(limited=self._limited)  # noqa: SLF001

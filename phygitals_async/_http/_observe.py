@@ -11,14 +11,19 @@ the context after each attempt, in registration order, and costs one lookup when
 none. What uses it: ``with_raw_response`` (the metadata of the final response) and bulk
 sellback (a 429 halves its concurrency; a lost answer inside a job is the job's to
 reconcile, so the seam logs it at DEBUG instead of as a WARNING).
+
+An observer that holds something for its call (a :class:`Holder`: a bulk run's concurrency
+slot) lends it back while the seam waits to retry, and takes it again before the next
+attempt leaves: a call waiting out a 429's backoff keeps no slot from calls that can send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Attempt", "Observer", "observe", "observers"]
+__all__ = ["Attempt", "Holder", "Observer", "observe", "observers", "wait_to_retry"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -70,6 +75,32 @@ _OBSERVERS: ContextVar[tuple[Observer, ...]] = ContextVar("phygitals_observers",
 
 #: The observers of the calls made in this context, oldest first (one lookup per attempt).
 observers: Callable[[], tuple[Observer, ...]] = _OBSERVERS.get
+
+
+@runtime_checkable
+class Holder(Protocol):
+    """An observer that holds a resource for its call, lent back during waits to retry."""
+
+    def __call__(self, attempt: Attempt) -> bool | None: ...
+
+    def release(self) -> None:
+        """Give the resource back: the seam is about to wait before retrying."""
+
+    async def reacquire(self) -> None:
+        """Take the resource again (waiting for it): the next attempt is about to leave."""
+
+
+async def wait_to_retry(delay: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+    """Wait ``delay`` before a retry, the context's holders having lent back what they hold.
+
+    Cancelled while waiting, a holder stays released: it knows not to give back twice.
+    """
+    holders = [seen for seen in _OBSERVERS.get() if isinstance(seen, Holder)]
+    for holder in holders:
+        holder.release()
+    await sleep(delay)
+    for holder in holders:
+        await holder.reacquire()
 
 
 class observe:  # noqa: N801  used like a function: ``with observe(callback):``

@@ -42,7 +42,7 @@ from .._validation import require_int, require_seconds
 from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
-from ._observe import Attempt, observers, tell
+from ._observe import Attempt, observers, tell, wait_to_retry
 from ._secrets import sanitized, scrub_body, scrub_headers
 
 __all__ = ["Transport"]
@@ -322,7 +322,7 @@ class Transport:
                 trace.retry(delay, retry_after=outcome.retry_after is not None)
                 _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
                 if delay > 0:
-                    await self.settings.sleep(delay)
+                    await wait_to_retry(delay, self.settings.sleep)
 
     async def _once(  # noqa: PLR0913, PLR0917  see _send
         self,

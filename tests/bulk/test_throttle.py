@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 from support import TOPPS
@@ -11,8 +12,8 @@ from support import TOPPS
 import phygitals_async as p
 from phygitals_async._bulk import AdaptiveLimit
 from phygitals_async._http import Attempt
-from phygitals_async._http._observe import observers, tell
-from phygitals_async.testing import Fault, LocalSandbox
+from phygitals_async._http._observe import observers, tell, wait_to_retry
+from phygitals_async.testing import FakeTime, Fault, LocalSandbox
 
 BUSY = {"error": "A buyback request for this item is already being processed"}
 
@@ -76,6 +77,95 @@ async def test_the_limit_never_goes_below_one() -> None:
             told()
     assert limit.allowed == 1
     assert limit.lowest == 1
+
+
+async def test_a_call_waiting_to_retry_lends_its_slot_and_takes_it_again_first() -> None:
+    """During a retry's wait its slot serves another; after it, the retry goes before the queue."""
+    limit = AdaptiveLimit(1)
+    waiting = asyncio.Event()
+    order: list[str] = []
+
+    async def wait(_: float) -> None:  # the seam's wait before a retry, as the test drives it
+        waiting.set()
+        await release.wait()
+
+    async def retried() -> None:
+        async with limit.slot():
+            order.append("first attempt")
+            await wait_to_retry(0.5, wait)
+            order.append("retry")
+
+    async def other(name: str) -> None:
+        async with limit.slot():
+            order.append(name)
+            await proceed.wait()
+
+    release, proceed = asyncio.Event(), asyncio.Event()
+    first = asyncio.ensure_future(retried())
+    await waiting.wait()
+    assert limit.in_flight == 0  # lent back while it waits
+    second = asyncio.ensure_future(other("sent meanwhile"))
+    await asyncio.sleep(0)
+    third = asyncio.ensure_future(other("queued"))
+    await asyncio.sleep(0)
+    release.set()  # the wait ends: the retry queues ahead of "queued"
+    await asyncio.sleep(0)
+    proceed.set()
+    await asyncio.gather(first, second, third)
+    assert order == ["first attempt", "sent meanwhile", "retry", "queued"]
+    assert limit.in_flight == 0
+
+
+async def test_a_waiter_cancelled_after_it_was_handed_a_slot_passes_it_on() -> None:
+    """Cancelled between being handed a slot and running: the slot goes to the next waiter."""
+    limit = AdaptiveLimit(1)
+    got: list[str] = []
+
+    async def one(name: str) -> None:
+        async with limit.slot():
+            got.append(name)
+
+    holder = limit.slot()
+    await holder.__aenter__()
+    cancelled = asyncio.ensure_future(one("cancelled"))
+    after = asyncio.ensure_future(one("after"))
+    await asyncio.sleep(0)
+    await holder.__aexit__(None, None, None)  # hands the slot to "cancelled"...
+    cancelled.cancel()  # ...which is cancelled before it runs
+    await asyncio.gather(cancelled, after, return_exceptions=True)
+    assert got == ["after"]
+    assert limit.in_flight == 0
+
+
+async def test_a_sale_waiting_out_a_429_does_not_hold_back_the_others(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """At concurrency 1 the other item is sold while the first waits out its 429 backoff.
+
+    A journaled run keeps a second worker per slot (it waits for commits holding none): the
+    slot lent back during a backoff is what lets that worker send.
+    """
+    await client.buy(TOPPS, amount=2, user_id="u")
+    items = list((await client.inventory("u")).items)
+    sandbox.faults.add(Fault.status(429, route="vm/buyback", count=1, body=BUSY))
+    other_sold = asyncio.Event()
+
+    class Backoff(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            await super().sleep(seconds)
+            # Bounded: were the slot kept, the other item could not be sold meanwhile.
+            await asyncio.wait_for(other_sold.wait(), 10)
+
+    backoff = Backoff().attach(client)
+    def progress(done: int, _: int) -> None:
+        if done:  # an item settled (the first call, 0 done, only says how many there are)
+            other_sold.set()
+
+    report = await client.sell_back_many(
+        items, concurrency=1, on_progress=progress, journal=tmp_path / "job.db"
+    )
+    assert len(report.succeeded) == len(items) == 2
+    assert len(backoff.sleeps) == 1
 
 
 async def test_a_run_seeing_429s_slows_down_and_still_settles_everything(
