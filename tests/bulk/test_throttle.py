@@ -157,6 +157,7 @@ async def test_a_sale_waiting_out_a_429_does_not_hold_back_the_others(
             await asyncio.wait_for(other_sold.wait(), 10)
 
     backoff = Backoff().attach(client)
+
     def progress(done: int, _: int) -> None:
         if done:  # an item settled (the first call, 0 done, only says how many there are)
             other_sold.set()
