@@ -21,7 +21,16 @@ PACKAGE = "phygitals_async"
 
 # The modules of the flat hall that are a wing of their own.
 BASE = {"_errors", "_version", "_limits", "_models", "_validation", "_tracing", "_fork"}
-CLIENT = {"_client", "_polling", "_portal", "_sync"}
+# The client's modules: AsyncPhygitals and its endpoint groups, polls, the blocking twin.
+CLIENT = {
+    "_client",
+    "_client_purchases",
+    "_client_sellback",
+    "_client_shipping",
+    "_polling",
+    "_portal",
+    "_sync",
+}
 
 # Each wing, lowest first, and the wings it may import (its own modules aside).
 LAYERS: dict[str, set[str]] = {

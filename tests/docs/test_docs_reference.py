@@ -52,6 +52,25 @@ def test_the_reference_index_links_every_public_name() -> None:
             assert f"[{module}.{name}]" in index, name
 
 
+def test_the_async_client_entry_lists_its_members_in_the_api_order() -> None:
+    """AsyncPhygitals' entry lists its public members: the class's own, then each base's.
+
+    Its endpoint groups are mixins in modules of their own, and an inherited member has no
+    line of the class to be ordered by, so the entry names the members in the order the
+    class and its bases define them (the blocking client's order): a method missing from the
+    list would be missing from the page.
+    """
+    expected: list[str] = []
+    for cls in phygitals_async.AsyncPhygitals.__mro__[:-1]:
+        expected += [
+            name for name in vars(cls) if not name.startswith("_") and name not in expected
+        ]
+    page = (DOCS / "reference" / "clients.md").read_text()
+    entry = re.search(r"^::: phygitals_async\.AsyncPhygitals\n((?: {4}.*\n)+)", page, re.MULTILINE)
+    assert entry is not None, "the AsyncPhygitals entry has no options"
+    assert re.findall(r"^ +- (\w+)$", entry.group(1), re.MULTILINE) == expected
+
+
 def _mentions(text: str) -> set[str]:
     """``phygitals_async.X`` paths, and backticked CamelCase names (``Pack``, ``Fault.status``)."""
     names = set(re.findall(r"\bphygitals_async(?:\.testing)?\.([A-Za-z_]\w*)", text))
