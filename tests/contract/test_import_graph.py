@@ -20,7 +20,17 @@ ROOT = Path(phygitals_async.__file__).parent
 PACKAGE = "phygitals_async"
 
 # The modules of the flat hall that are a wing of their own.
-BASE = {"_errors", "_version", "_limits", "_models", "_validation", "_tracing", "_fork"}
+BASE = {
+    "_errors",
+    "_errors_api",
+    "_errors_sdk",
+    "_version",
+    "_limits",
+    "_models",
+    "_validation",
+    "_tracing",
+    "_fork",
+}
 # The client's modules: AsyncPhygitals and its endpoint groups, polls, the blocking twin.
 CLIENT = {
     "_client",
