@@ -4,19 +4,30 @@ Attribute names are the API's own field names. Money is :class:`decimal.Decimal`
 written in the JSON), times are timezone-aware :class:`datetime.datetime`. Enumerations the
 API may extend (:class:`ItemType`, :class:`OrderStatus`) decode unknown values to the plain
 string instead of failing.
+
+Every model is importable from here; the shipping models are written in
+``_models_shipping``, and the base they all share (JSON in and out) in ``_models_base``.
 """
 
 from __future__ import annotations
 
 import enum
-import json
-import re
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import attrs
+
+from ._models_base import _Model
+from ._models_shipping import (
+    Address,
+    OrderItem,
+    OrderStatus,
+    ShipmentCreated,
+    ShippingOrder,
+    ShippingQuote,
+    ShippingRate,
+)
 
 __all__ = [
     "Address",
@@ -50,60 +61,6 @@ __all__ = [
 AttributeValue = str | int | float | bool | Decimal | None
 
 
-@attrs.frozen
-class _Codec:
-    to_builtins: Callable[[object], Any]
-    from_builtins: Callable[[object, type[Any]], Any]
-
-
-# The converter behind to_dict/from_dict. The converter builds its hooks from these models,
-# so the models cannot import it: it hands itself over here when it is imported, which the
-# package does before any model can be used.
-_codec: list[_Codec] = []
-
-
-def install_codec(
-    to_builtins: Callable[[object], Any], from_builtins: Callable[[object, type[Any]], Any]
-) -> None:
-    """Give :meth:`_Model.to_dict` and :meth:`_Model.from_dict` the converter's two sides."""
-    _codec[:] = [_Codec(to_builtins, from_builtins)]
-
-
-class _Model:
-    """JSON in and out for every model, through the SDK's one cattrs converter."""
-
-    __slots__ = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """This model as JSON-ready builtins: ``json.dumps(model.to_dict())`` works.
-
-        Money is its exact decimal string (``"212.50"``), times ISO 8601 with their offset,
-        enums their values (an unknown value stays the string it was), tuples lists.
-        ``type(model).from_dict(model.to_dict()) == model``.
-        """
-        data: dict[str, Any] = _codec[0].to_builtins(self)
-        return data
-
-    def to_json(self, *, indent: int | None = None) -> str:
-        """:meth:`to_dict` as a standard JSON string.
-
-        Raises:
-            ValueError: a float field holds NaN or infinity, which JSON cannot write (the
-                API never sends one; only a model built by hand can hold it).
-        """
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """The model from :meth:`to_dict`'s output (or the API's own JSON for it).
-
-        Raises:
-            InvalidRequestError: ``data`` does not have this model's shape.
-        """
-        model: Self = _codec[0].from_builtins(data, cls)
-        return model
-
-
 class ItemType(enum.StrEnum):
     """Where an item comes from. Values the API adds later decode as plain strings."""
 
@@ -112,18 +69,6 @@ class ItemType(enum.StrEnum):
     FANATICS = "fanatics"
     ALT = "alt"
     EXTERNAL = "external"
-
-
-class OrderStatus(enum.StrEnum):
-    """A shipping order's life cycle. Values the API adds later decode as plain strings."""
-
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    LABEL_CREATED = "label_created"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
 
 
 @attrs.frozen
@@ -331,113 +276,6 @@ class Pull(_Model):
     created_at: datetime
     metadata: Metadata
     claw_slug: str | None = None
-
-
-_COUNTRY = re.compile(r"[A-Za-z]{2}")
-
-
-def is_country_code(value: object) -> bool:
-    """Whether ``value`` is a two-letter country code such as ``"US"``."""
-    return isinstance(value, str) and _COUNTRY.fullmatch(value) is not None
-
-
-@attrs.frozen
-class Address(_Model):
-    """A shipping destination. ``country`` is a two-letter code such as ``"US"``.
-
-    Example::
-
-        Address(name="Jane Doe", line1="123 Main St", city="Austin", state="TX",
-                postal_code="78701", country="US")
-    """
-
-    name: str
-    line1: str
-    city: str
-    country: str = attrs.field()
-    line2: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
-    phone: str | None = None
-    email: str | None = None
-
-    @country.validator
-    def _check_country(self, _: attrs.Attribute[str], value: str) -> None:
-        if not is_country_code(value):
-            msg = f"country must be a two-letter code such as 'US', got {value!r}"
-            raise ValueError(msg)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object sent to the API; unset optional fields are left out."""
-        return {k: v for k, v in super().to_dict().items() if v is not None}
-
-
-@attrs.frozen
-class ShippingRate(_Model):
-    """One shipping option; pass its ``id`` to ``ship_request``. ``amount`` is USD."""
-
-    id: str
-    carrier: str
-    service: str
-    amount: Decimal
-    estimated_days_min: int
-    estimated_days_max: int
-    insured: bool
-
-
-@attrs.frozen
-class ShippingQuote(_Model):
-    """Rates for shipping some items to an address, valid until ``expires_at``."""
-
-    session_id: str
-    expires_at: datetime
-    quotes: tuple[ShippingRate, ...]
-
-    @property
-    def cheapest(self) -> ShippingRate:
-        """The rate with the lowest amount."""
-        return min(self.quotes, key=lambda rate: rate.amount)
-
-
-@attrs.frozen
-class ShipmentCreated(_Model):
-    """The answer to ``ship_request``: the new order's id."""
-
-    order_id: str
-    status: str
-
-
-@attrs.frozen
-class OrderItem(_Model):
-    """An item inside a shipping order."""
-
-    item_id: str
-    name: str
-    image: str | None = None
-    back_image: str | None = None
-
-
-@attrs.frozen
-class ShippingOrder(_Model):
-    """A shipping order and its tracking state. ``amount`` is USD, billed to the partner.
-
-    ``destination`` echoes exactly what was sent to ``ship_quote``.
-    """
-
-    order_id: str
-    status: OrderStatus | str
-    carrier: str
-    service: str
-    amount: Decimal
-    currency: str
-    destination: Mapping[str, Any]
-    items: tuple[OrderItem, ...]
-    created_at: datetime
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    shipped_at: datetime | None = None
-    delivered_at: datetime | None = None
-    error_message: str | None = None
 
 
 def _same_error(a: object, b: object) -> bool:

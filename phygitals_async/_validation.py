@@ -11,7 +11,8 @@ import aiohttp
 
 from ._errors import ConfigurationError, InvalidRequestError
 from ._limits import short_repr
-from ._models import Address, Item, ShippingRate, is_country_code
+from ._models import Address, Item, ShippingRate
+from ._models_shipping import is_country_code
 
 __all__ = [
     "check_session",

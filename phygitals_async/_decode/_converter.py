@@ -56,7 +56,8 @@ from cattrs.v import format_exception
 
 from .. import _errors
 from .._limits import MAX_NUMBER_CHARS, bounded_decimal, short_repr
-from .._models import Attribute, AttributeValue, PurchasePending, PurchaseResult, install_codec
+from .._models import Attribute, AttributeValue, PurchasePending, PurchaseResult
+from .._models_base import install_codec
 from ._builtins import configure_builtins
 from ._codegen import attrs_hook
 from ._hooks import (

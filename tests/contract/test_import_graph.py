@@ -27,6 +27,8 @@ BASE = {
     "_version",
     "_limits",
     "_models",
+    "_models_base",
+    "_models_shipping",
     "_validation",
     "_tracing",
     "_fork",
