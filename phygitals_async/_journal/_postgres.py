@@ -1,12 +1,10 @@
 """The shared bulk sellback journal: one job in PostgreSQL, run by any number of workers.
 
-Each item is one row. Workers take work with :meth:`PostgresJournal.claim`: one statement
-picks the next unleased pending items in job order with ``FOR UPDATE SKIP LOCKED`` (two
-workers never get the same row) and stamps them with the worker's identity and a lease
-expiry taken from the database's clock (so the workers' clocks do not matter). A live
-worker renews its leases in the background; a dead one's leases expire and its items are
-claimed again by the others. An item whose buyback was begun (``attempts > 0``) and never
-settled is settled by the same no-guess rule as a resumed SQLite job.
+Each item is one row. Workers take work with :meth:`PostgresJournal.claim`, which leases
+the items to the worker; a live worker renews its leases, a dead one's expire and its
+items are claimed again by the others (``_postgres_fleet`` says how). An item whose buyback
+was begun (``attempts > 0``) and never settled is settled by the same no-guess rule as a
+resumed SQLite job.
 
 Settlements are guarded so a worker whose lease was taken over cannot overwrite the new
 holder's outcome: a worker records an outcome only for an item it still holds, except a
@@ -15,33 +13,24 @@ unknown, retryable or unconfirmed state.
 
 The URL names the job: ``postgresql://user:pass@host:5432/db?job=season-end``, with
 optional ``lease`` (seconds, default 10) and ``worker`` (an identity; by default
-host:pid:random). A worker claims about as many items as it sends at once and renews its
-leases (and its heartbeat) every third of the lease, so a worker killed with ``-9``
-delays the job by about a lease, while a slow but living one keeps its claims. A worker
-that was stopped longer than its lease (SIGSTOP, a frozen VM) may have lost its claims to
-others: it sends none of the items it had claimed before the gap, and gives them back.
-Other query parameters go to libpq unchanged.
+host:pid:random). Other query parameters go to libpq unchanged (``_postgres_db`` holds the
+connection).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import secrets
-import socket
-import time
 import urllib.parse
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
-import attrs
-
 from .. import _errors
 from . import _postgres_sql as _sql
 from ._commit import GroupCommit
+from ._postgres_db import Database
+from ._postgres_fleet import DEFAULT_LEASE, Fleet, Holder, worker_identity
 from ._protocol import (
     JournalEntry,
     JournalItem,
@@ -57,69 +46,13 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
 
 SCHEMA_VERSION = 1
-DEFAULT_LEASE = 10.0  # seconds: about what a dead worker costs the job
-_MARGIN = 1.0  # seconds of a lease not relied on (statement time, clock steps)
 _PAGE = 1000
-_DEADLOCK_RETRIES = 3
 _CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
 
 
 def is_postgres_url(value: object) -> bool:
     """Whether ``value`` names a PostgreSQL journal rather than an SQLite file."""
     return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
-
-
-def _lease_clock() -> float:
-    # CLOCK_BOOTTIME keeps counting while the system is suspended; monotonic may not.
-    boottime = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
-
-
-def _worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@attrs.frozen
-class Holder:
-    """A worker of a shared job, as ``journal show`` lists it.
-
-    Attributes:
-        worker: its identity (host:pid:random by default).
-        items: the unsettled items it holds now.
-        lease_until: when its soonest lease ends (``None`` when it holds nothing).
-        latest_lease: when its latest lease ends.
-        heartbeat_at: its last heartbeat (``None`` for a worker of an older version).
-        expired: whether its soonest lease has ended (a dead or stopped worker).
-    """
-
-    worker: str
-    items: int
-    lease_until: datetime | None
-    latest_lease: datetime | None
-    heartbeat_at: datetime | None
-    expired: bool
-
-
-def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    (item_id, position, state, quoted, amount, etype, message, code, retry, attempts) = row[:10]
-    begun_at: datetime | None = row[10]
-    settled_at: datetime | None = row[11]
-    return JournalEntry(
-        item_id=item_id,
-        position=position,
-        state=JournalState(state),
-        quoted_amount=quoted,
-        amount=amount,
-        error_type=etype,
-        error_message=message,
-        status_code=code,
-        retry=retry,
-        attempts=attempts,
-        begun_at=begun_at,
-        settled_at=settled_at,
-        worker=row[12] if len(row) > 12 else None,
-        lease_until=row[13] if len(row) > 13 else None,
-    )
 
 
 class PostgresJournal:
@@ -180,23 +113,17 @@ class PostgresJournal:
             msg = f"lease must be between 0 and 86400 seconds, got {self.lease}"
             raise _errors.ConfigurationError(msg)
         self.job_name = job
-        self.worker: str = worker or ours.get("worker") or _worker_identity()
+        self.worker: str = worker or ours.get("worker") or worker_identity()
         self.connect_timeout: float = connect_timeout
         rest = urllib.parse.urlencode([(k, v) for k, v in query if k not in ours])
-        self._conninfo = urllib.parse.urlunsplit(parts._replace(query=rest))
         # Where, for messages: never the password.
         self.where: str = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
-        self._db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._db = Database(urllib.parse.urlunsplit(parts._replace(query=rest)), self.where)
+        self._fleet = Fleet(self._db, self._connect, job=job, worker=self.worker, lease=self.lease)
         self._commits = GroupCommit(self._write_group)
         self._since: datetime | None = None
         #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
         self.create = create
-        self._renewer: asyncio.Task[None] | None = None
-        # Monotonic times: the last renewal that followed the one before without a gap
-        # longer than a lease, and the start of the last such gap (claims made before it
-        # may have been taken over).
-        self._renewed_at = 0.0
-        self._valid_from = 0.0
 
     def __repr__(self) -> str:
         return f"PostgresJournal({self.where!r}, job={self.job_name!r}, worker={self.worker!r})"
@@ -206,79 +133,18 @@ class PostgresJournal:
 
     # -- connection ----------------------------------------------------------------------
 
-    def _unavailable(self, exc: BaseException) -> _errors.JournalUnavailableError:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _errors.JournalUnavailableError(
-            f"the journal database {self.where} is unavailable: {detail}"
-        )
-
     async def _connect(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
-        try:
-            import psycopg  # noqa: PLC0415  the optional extra is needed only here
-        except ImportError:
-            msg = (
-                "a postgresql:// journal needs the postgres extra:"
-                " pip install 'phygitals-async[postgres]' (from a checkout of the SDK:"
-                " pip install '.[postgres]')"
-            )
-            raise _errors.JournalError(msg) from None
-        try:
-            return await psycopg.AsyncConnection.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=max(1, round(self.connect_timeout)),
-                application_name="phygitals-journal",
-                prepare_threshold=None,
-            )
-        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
-            msg = f"the journal URL for {self.where} is not valid: {exc}"
-            raise _errors.JournalError(msg) from None
-        except psycopg.Error as exc:
-            raise self._unavailable(exc) from None
-
-    async def _execute(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
-        """Run one statement (its own transaction); database loss is a journal error."""
-        import psycopg  # noqa: PLC0415  loaded by _connect already
-        from psycopg import pq  # noqa: PLC0415  ditto
-
-        if self._db is None:
-            msg = "the journal is not open"
-            raise _errors.JournalError(msg)
-        try:
-            tries = 1
-            while True:
-                try:
-                    cursor = await self._db.execute(query, params)
-                    return await cursor.fetchall() if cursor.description else []
-                except psycopg.errors.DeadlockDetected:
-                    # Should not happen (one lock order everywhere), and is harmless if it
-                    # does: the server rolled the statement back, so it can run again,
-                    # unless it was part of a larger transaction.
-                    idle = self._db.info.transaction_status is pq.TransactionStatus.IDLE
-                    if tries >= _DEADLOCK_RETRIES or not idle:
-                        raise
-                    tries += 1
-        except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable) as exc:
-            msg = f"the journal tables in {self.where} are not a phygitals journal: {exc}"
-            raise _errors.JournalCorruptedError(msg) from None
-        except psycopg.errors.DeadlockDetected as exc:
-            msg = f"the journal database {self.where} kept refusing a statement: {exc}"
-            raise _errors.JournalError(msg) from None
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self._unavailable(exc) from None
-        except psycopg.Error as exc:
-            msg = f"the journal database {self.where} refused a statement: {exc}"
-            raise _errors.JournalError(msg) from None
+        return await self._db.connect(self.connect_timeout)
 
     async def _open_job(self) -> None:
-        self._db = await self._connect()
+        await self._db.open(self.connect_timeout)
         async with self._db.transaction():
             # Workers starting together must not race to create the tables.
-            await self._execute("SELECT pg_advisory_xact_lock(hashtext('phygitals_journal'))")
-            await self._execute(_sql.TABLES)
+            await self._db.execute("SELECT pg_advisory_xact_lock(hashtext('phygitals_journal'))")
+            await self._db.execute(_sql.TABLES)
 
     async def _row(self) -> tuple[Any, ...] | None:
-        rows = await self._execute(
+        rows = await self._db.execute(
             "SELECT schema_version, base_url, user_id, created_at, runs"
             " FROM phygitals_journal_job WHERE job = %(job)s",
             {"job": self.job_name},
@@ -325,15 +191,15 @@ class PostgresJournal:
         except BaseException:
             await self.close()
             raise
-        await self._start_renewals()
+        self._fleet.start_renewals()
         return await self.job()
 
     async def _bind(self, user_id: str | None, base_url: str) -> None:
-        async with self._db_transaction():
+        async with self._db.transaction():
             if not self.create and await self._row() is None:
                 msg = f"no journal job {self.job_name!r} in {self.where}: nothing to resume"
                 raise _errors.JournalError(msg)
-            await self._execute(
+            await self._db.execute(
                 "INSERT INTO phygitals_journal_job (job, schema_version, base_url, user_id)"
                 " VALUES (%(job)s, %(version)s, %(base_url)s, %(user_id)s)"
                 " ON CONFLICT (job) DO NOTHING",
@@ -344,13 +210,13 @@ class PostgresJournal:
                     "user_id": user_id,
                 },
             )
-            row = await self._execute(
+            row = await self._db.execute(
                 "SELECT schema_version, base_url, user_id, created_at, runs"
                 " FROM phygitals_journal_job WHERE job = %(job)s FOR UPDATE",
                 {"job": self.job_name},
             )
             self._check_binding(self._checked(tuple(row[0])), user_id, base_url)
-            opened = await self._execute(
+            opened = await self._db.execute(
                 "UPDATE phygitals_journal_job SET runs = runs + 1,"
                 " user_id = COALESCE(user_id, %(user_id)s) WHERE job = %(job)s"
                 " RETURNING now()",
@@ -361,9 +227,9 @@ class PostgresJournal:
     async def open_for_reading(self) -> JournalJob:
         """Open an existing job to read it; nothing is written (``journal show``)."""
         try:
-            self._db = await self._connect()
-            await self._execute("SET default_transaction_read_only = on")
-            rows = await self._execute("SELECT to_regclass('phygitals_journal_job') IS NULL")
+            await self._db.open(self.connect_timeout)
+            await self._db.execute("SET default_transaction_read_only = on")
+            rows = await self._db.execute("SELECT to_regclass('phygitals_journal_job') IS NULL")
             if rows[0][0]:
                 msg = f"no journal job {self.job_name!r} in {self.where} (no journal tables)"
                 raise _errors.JournalError(msg)  # noqa: TRY301  closed by the handler below
@@ -385,15 +251,15 @@ class PostgresJournal:
         added = 0
         for start in range(0, len(items), _CHUNK):
             chunk = items[start : start + _CHUNK]
-            async with self._db_transaction():
+            async with self._db.transaction():
                 # The job row's lock hands out positions to one adder at a time.
-                rows = await self._execute(
+                rows = await self._db.execute(
                     "SELECT next_position FROM phygitals_journal_job"
                     " WHERE job = %(job)s FOR UPDATE",
                     {"job": self.job_name},
                 )
                 first = rows[0][0]
-                inserted = await self._execute(
+                inserted = await self._db.execute(
                     _sql.ADD,
                     {
                         "job": self.job_name,
@@ -402,7 +268,7 @@ class PostgresJournal:
                         "quotes": [i.quoted_amount for i in chunk],
                     },
                 )
-                await self._execute(
+                await self._db.execute(
                     "UPDATE phygitals_journal_job SET next_position = %(next)s WHERE job = %(job)s",
                     {"job": self.job_name, "next": first + len(chunk) + 1},
                 )
@@ -413,19 +279,7 @@ class PostgresJournal:
         """Claim and count as begun the given items this worker may send; return those."""
         if self._commits.failed is not None:
             raise self._commits.failed
-        if not item_ids:
-            return []
-        rows = await self._execute(
-            _sql.BEGIN,
-            {
-                "job": self.job_name,
-                "ids": list(item_ids),
-                "worker": self.worker,
-                "lease": self.lease,
-            },
-        )
-        got = {r[0] for r in rows}
-        return [i for i in item_ids if i in got]
+        return await self._fleet.begin(item_ids)
 
     async def claim(self, limit: int) -> list[JournalEntry]:
         """Take up to ``limit`` items nobody holds, in job order, with a lease, and begin them.
@@ -439,40 +293,20 @@ class PostgresJournal:
         """
         if self._commits.failed is not None:
             raise self._commits.failed
-        params = {
-            "job": self.job_name,
-            "limit": limit,
-            "worker": self.worker,
-            "lease": self.lease,
-            "since": self._since,
-        }
-        rows = await self._execute(_sql.CLAIM.format(todo=_sql.PENDING), params)
-        if len(rows) < limit:
-            params["limit"] = limit - len(rows)
-            rows += await self._execute(_sql.CLAIM.format(todo=_sql.RETRYABLE), params)
-        return sorted((_entry(r) for r in rows), key=lambda e: e.position)
+        return await self._fleet.claim(limit, since=self._since)
 
     async def release(self, item_ids: Sequence[str]) -> None:
         """Give back claimed items this worker will not work on (on a clean stop)."""
         await self.flush()
-        if item_ids:
-            await self._execute(
-                _sql.RELEASE.format(only="AND item_id = ANY(%(ids)s)"),
-                {"job": self.job_name, "ids": list(item_ids), "worker": self.worker},
-            )
+        await self._fleet.release(item_ids)
 
     async def holders(self) -> list[Holder]:
         """Every worker holding unsettled items of the job, or with a heartbeat recorded."""
-        rows = await self._execute(_sql.HOLDERS, {"job": self.job_name})
-        return [Holder(*row) for row in rows]
+        return await self._fleet.holders()
 
     def lease_clock(self) -> float:
         """Seconds on the clock leases are judged by: monotonic, counting a suspended system."""
-        return _lease_clock()
-
-    @property
-    def _margin(self) -> float:
-        return min(_MARGIN, self.lease / 4)
+        return self._fleet.lease_clock()
 
     def still_held(self, claimed_at: float) -> bool:
         """Whether items claimed at ``claimed_at`` (:meth:`lease_clock`) are surely still ours.
@@ -482,10 +316,7 @@ class PostgresJournal:
         renewal was slow or failed), claims made before the gap may have been taken over,
         and are not ours to send.
         """
-        if claimed_at < self._valid_from:
-            return False
-        held_since = max(claimed_at, self._renewed_at)
-        return _lease_clock() < held_since + self.lease - self._margin
+        return self._fleet.still_held(claimed_at)
 
     async def outstanding(self) -> tuple[int, float | None]:
         """Pending items this worker does not hold, and seconds until the soonest lease ends.
@@ -494,14 +325,7 @@ class PostgresJournal:
         the holders either settle their items or die and let their leases expire (an item
         given back meanwhile is counted too, and the next claim takes it).
         """
-        rows = await self._execute(
-            "SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - now())"
-            " FROM phygitals_journal_item WHERE job = %(job)s AND state = 'pending'"
-            " AND worker IS DISTINCT FROM %(worker)s",
-            {"job": self.job_name, "worker": self.worker},
-        )
-        count, soonest = rows[0]
-        return int(count), None if soonest is None else float(soonest)
+        return await self._fleet.outstanding()
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """Record outcomes, group-committed (one statement a group); returns once durable."""
@@ -512,7 +336,7 @@ class PostgresJournal:
         await self._commits.drain()
 
     async def _write_group(self, batch: list[JournalSettlement]) -> None:
-        await self._execute(
+        await self._db.execute(
             _sql.SETTLE,
             {
                 "job": self.job_name,
@@ -535,7 +359,7 @@ class PostgresJournal:
         wanted = None if states is None else [JournalState(s).value for s in states]
         after = -1
         while True:
-            rows = await self._execute(
+            rows = await self._db.execute(
                 f"SELECT {_sql.COLUMNS} FROM phygitals_journal_item"  # noqa: S608  constant columns
                 " WHERE job = %(job)s AND position > %(after)s"
                 " AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))"
@@ -543,7 +367,7 @@ class PostgresJournal:
                 {"job": self.job_name, "after": after, "states": wanted, "page": _PAGE},
             )
             for row in rows:
-                yield _entry(tuple(row))
+                yield _sql.entry(tuple(row))
             if len(rows) < _PAGE:
                 return
             after = rows[-1][1]
@@ -552,7 +376,7 @@ class PostgresJournal:
         """The ids, among ``item_ids``, that the job does not include (in their order)."""
         if not item_ids:
             return []
-        rows = await self._execute(
+        rows = await self._db.execute(
             "SELECT item_id FROM phygitals_journal_item"
             " WHERE job = %(job)s AND item_id = ANY(%(ids)s)",
             {"job": self.job_name, "ids": list(item_ids)},
@@ -565,7 +389,7 @@ class PostgresJournal:
 
         The amount is the confirmed sum for ``sold`` and the quoted sum for ``unconfirmed``.
         """
-        rows = await self._execute(
+        rows = await self._db.execute(
             "SELECT state, count(*), COALESCE(sum(CASE WHEN state = 'sold' THEN amount"
             " WHEN state = 'unconfirmed' THEN quoted_amount END), 0)"
             " FROM phygitals_journal_item WHERE job = %(job)s GROUP BY state",
@@ -575,90 +399,27 @@ class PostgresJournal:
 
     async def close(self) -> None:
         """Stop renewing, finish the running commit, give back every claim, disconnect."""
-        if self._renewer is not None:
-            renewer, self._renewer = self._renewer, None
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+        await self._fleet.stop_renewals()
         with contextlib.suppress(_errors.JournalError):  # already raised to the run
             await self._commits.drain()
-        db, self._db = self._db, None
+        db = self._db.connection
         if db is None:
             return
         try:
             if self._since is not None:  # opened to run, not only to read
-                self._db = db
                 if db.closed:
                     # A cancelled statement costs the connection (a run left early, or
                     # Ctrl+C): one more, briefly, so the claims need not wait out a lease.
                     self.connect_timeout = min(self.connect_timeout, 2.0)
-                    self._db = await self._connect()
-                await self._release()
+                    await self._db.open(self.connect_timeout)
+                if self._commits.failed is None:
+                    await self.flush()
+                await self._fleet.leave()
         except _errors.JournalError:
             pass  # the database is gone: what was begun is settled by the next run
         finally:
-            if self._db is not None and self._db is not db:
-                await self._db.close()
-            self._db = None
-            await db.close()
-
-    async def _release(self) -> None:
-        if self._commits.failed is None:
-            await self.flush()
-        # Nothing of this worker is in flight any more: what it still holds is free for
-        # the next claimer now, not when the lease runs out (a begun item is then settled
-        # by the no-guess rule, as its attempts say).
-        await self._execute(
-            _sql.RELEASE.format(only=""), {"job": self.job_name, "worker": self.worker}
-        )
-        await self._execute(
-            "DELETE FROM phygitals_journal_worker WHERE job = %(job)s AND worker = %(worker)s",
-            {"job": self.job_name, "worker": self.worker},
-        )
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _db_transaction(self) -> Any:
-        if self._db is None:
-            msg = "the journal is not open"
-            raise _errors.JournalError(msg)
-        return self._db.transaction()
-
-    async def _start_renewals(self) -> None:
-        # A plain task, not a task group: open() and close() need not run in one task.
-        self._renewer = asyncio.ensure_future(self._renew())
-
-    async def _renew(self) -> None:
-        # A separate connection: renewals must not queue behind the runner's statements. A
-        # failed renewal (a dropped connection) is tried again; the gap it leaves is
-        # judged like any other.
-        db: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        try:
-            while True:
-                started = _lease_clock()
-                try:
-                    if db is None or db.closed:
-                        db = await self._connect()
-                    await db.execute(
-                        _sql.RENEW,
-                        {"job": self.job_name, "worker": self.worker, "lease": self.lease},
-                    )
-                except Exception:  # noqa: BLE001  the runner's own statements report a loss
-                    await asyncio.sleep(self.lease / 6)
-                    continue
-                self._renewed(started, _lease_clock())
-                await asyncio.sleep(self.lease / 3)
-        finally:
-            if db is not None:
-                await db.close()
-
-    def _renewed(self, started: float, ended: float) -> None:
-        """A renewal ran from ``started`` to ``ended``: extend, or mark a gap."""
-        if self._renewed_at and ended - self._renewed_at > self.lease - self._margin:
-            # Leases may have lapsed before this renewal reached them (the process was
-            # stopped, or renewals were slow or failing): what was claimed before may be
-            # another worker's now.
-            self._valid_from = ended
-        self._renewed_at = started
+            await self._db.close()
+            await db.close()  # when a new connection replaced it (closing twice is harmless)
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,10 +1,16 @@
 """The shared journal's SQL: its tables and the statements that claim, begin and settle.
 
-Kept apart from the backend so the statements read as one piece. Every statement is one
-transaction of its own (the connection is in autocommit mode) unless the backend wraps it.
+Kept apart from the backend so the statements read as one piece, with :func:`entry`, which
+reads a row of items back as the entry it records. Every statement is one transaction of
+its own (the connection is in autocommit mode) unless the backend wraps it.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ._protocol import JournalEntry, JournalState
 
 __all__ = [
     "ADD",
@@ -18,6 +24,7 @@ __all__ = [
     "RETRYABLE",
     "SETTLE",
     "TABLES",
+    "entry",
 ]
 
 # Lock order: every statement that waits for row locks takes them in job order (position),
@@ -164,6 +171,30 @@ COLUMNS = (
     "item_id, position, state, quoted_amount, amount, error_type, error_message,"
     " status_code, retry, attempts, begun_at, settled_at, worker, lease_until"
 )
+
+
+def entry(row: tuple[Any, ...]) -> JournalEntry:
+    """A row of :data:`COLUMNS` (or of a claim, which has its first twelve) as an entry."""
+    (item_id, position, state, quoted, amount, etype, message, code, retry, attempts) = row[:10]
+    begun_at: datetime | None = row[10]
+    settled_at: datetime | None = row[11]
+    return JournalEntry(
+        item_id=item_id,
+        position=position,
+        state=JournalState(state),
+        quoted_amount=quoted,
+        amount=amount,
+        error_type=etype,
+        error_message=message,
+        status_code=code,
+        retry=retry,
+        attempts=attempts,
+        begun_at=begun_at,
+        settled_at=settled_at,
+        worker=row[12] if len(row) > 12 else None,
+        lease_until=row[13] if len(row) > 13 else None,
+    )
+
 
 # Who holds what: each worker with unsettled items (or a heartbeat), the items it holds,
 # when its soonest and latest leases end, and its last heartbeat.
