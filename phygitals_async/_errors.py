@@ -64,98 +64,11 @@ class (:func:`error_class_for`).
 
 from __future__ import annotations
 
-from ._errors_api import (
-    AMOUNT_LIMIT,
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    BuybackInProgressError,
-    CardNotFoundError,
-    CountryNotSupportedError,
-    InvalidAddressError,
-    InvalidAmountError,
-    ItemAlreadyShippedError,
-    ItemExpiredError,
-    ItemNotFoundError,
-    NoShippableItemsError,
-    NotFoundError,
-    OrderNotFoundError,
-    OutOfStockError,
-    PackNotFoundError,
-    QuoteExpiredError,
-    RateLimitError,
-    ServerError,
-    TransactionFailedError,
-    UnprocessableError,
-    UserNotFoundError,
-)
-from ._errors_sdk import (
-    APIConnectionError,
-    APITimeoutError,
-    ClientClosedError,
-    ConfigurationError,
-    InvalidRequestError,
-    JournalBusyError,
-    JournalCompletedError,
-    JournalCorruptedError,
-    JournalError,
-    JournalMismatchError,
-    JournalNotFoundError,
-    JournalUnavailableError,
-    JournalVersionError,
-    LoopThreadError,
-    OutcomeUnknownError,
-    PhygitalsError,
-    PollCancelledError,
-    PollTimeoutError,
-    ResponseValidationError,
-    _rebuild,
-)
-
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "BuybackInProgressError",
-    "CardNotFoundError",
-    "ClientClosedError",
-    "ConfigurationError",
-    "CountryNotSupportedError",
-    "InvalidAddressError",
-    "InvalidAmountError",
-    "InvalidRequestError",
-    "ItemAlreadyShippedError",
-    "ItemExpiredError",
-    "ItemNotFoundError",
-    "JournalBusyError",
-    "JournalCompletedError",
-    "JournalCorruptedError",
-    "JournalError",
-    "JournalMismatchError",
-    "JournalNotFoundError",
-    "JournalUnavailableError",
-    "JournalVersionError",
-    "LoopThreadError",
-    "NoShippableItemsError",
-    "NotFoundError",
-    "OrderNotFoundError",
-    "OutOfStockError",
-    "OutcomeUnknownError",
-    "PackNotFoundError",
-    "PhygitalsError",
-    "PollCancelledError",
-    "PollTimeoutError",
-    "QuoteExpiredError",
-    "RateLimitError",
-    "ResponseValidationError",
-    "ServerError",
-    "TransactionFailedError",
-    "UnprocessableError",
-    "UserNotFoundError",
-]
-
+# Every class of the tree, from the two modules it is written in (each lists its own).
+from ._errors_api import *  # noqa: F403
+from ._errors_api import AMOUNT_LIMIT, APIStatusError, InvalidAmountError, ServerError
+from ._errors_sdk import *  # noqa: F403
+from ._errors_sdk import _rebuild
 
 # Pickles of errors name ``phygitals_async._errors._rebuild``, where every earlier version
 # defined it: an error pickled here stays readable by a worker of an older version.

@@ -16,7 +16,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ._errors_sdk import PhygitalsError
 
 __all__ = [
-    "AMOUNT_LIMIT",
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
