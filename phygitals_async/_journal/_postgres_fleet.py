@@ -92,9 +92,9 @@ class Fleet:
     ) -> None:
         self._db = database
         self._connect = connect
-        self._job = job
-        self._worker = worker
         self._lease = lease
+        # What this worker's statements are given (each takes the parameters it names).
+        self._mine: dict[str, Any] = {"job": job, "worker": worker, "lease": lease}
         self._renewer: asyncio.Task[None] | None = None
         # Monotonic times: the last renewal that followed the one before without a gap
         # longer than a lease, and the start of the last such gap (claims made before it
@@ -102,14 +102,11 @@ class Fleet:
         self._renewed_at = 0.0
         self._valid_from = 0.0
 
-    def _params(self, **more: object) -> dict[str, Any]:
-        return {"job": self._job, "worker": self._worker, "lease": self._lease, **more}
-
     async def begin(self, item_ids: Sequence[str]) -> list[str]:
         """Claim the given items and count them as begun; return those this worker may send."""
         if not item_ids:
             return []
-        rows = await self._db.execute(_sql.BEGIN, self._params(ids=list(item_ids)))
+        rows = await self._db.execute(_sql.BEGIN, {**self._mine, "ids": list(item_ids)})
         got = {r[0] for r in rows}
         return [i for i in item_ids if i in got]
 
@@ -119,7 +116,7 @@ class Fleet:
         Retryable outcomes count only when they were settled before ``since``, when this
         worker opened the job: once a run, never in a loop within one.
         """
-        params = self._params(limit=limit, since=since)
+        params = {**self._mine, "limit": limit, "since": since}
         rows = await self._db.execute(_sql.CLAIM.format(todo=_sql.PENDING), params)
         if len(rows) < limit:
             params["limit"] = limit - len(rows)
@@ -131,7 +128,7 @@ class Fleet:
         if item_ids:
             await self._db.execute(
                 _sql.RELEASE.format(only="AND item_id = ANY(%(ids)s)"),
-                {"job": self._job, "ids": list(item_ids), "worker": self._worker},
+                {**self._mine, "ids": list(item_ids)},
             )
 
     async def leave(self) -> None:
@@ -139,17 +136,15 @@ class Fleet:
         # Nothing of this worker is in flight any more: what it still holds is free for
         # the next claimer now, not when the lease runs out (a begun item is then settled
         # by the no-guess rule, as its attempts say).
-        await self._db.execute(
-            _sql.RELEASE.format(only=""), {"job": self._job, "worker": self._worker}
-        )
+        await self._db.execute(_sql.RELEASE.format(only=""), self._mine)
         await self._db.execute(
             "DELETE FROM phygitals_journal_worker WHERE job = %(job)s AND worker = %(worker)s",
-            {"job": self._job, "worker": self._worker},
+            self._mine,
         )
 
     async def holders(self) -> list[Holder]:
         """Every worker holding unsettled items of the job, or with a heartbeat recorded."""
-        rows = await self._db.execute(_sql.HOLDERS, {"job": self._job})
+        rows = await self._db.execute(_sql.HOLDERS, self._mine)
         return [Holder(*row) for row in rows]
 
     async def outstanding(self) -> tuple[int, float | None]:
@@ -158,7 +153,7 @@ class Fleet:
             "SELECT count(*), EXTRACT(EPOCH FROM min(lease_until) - now())"
             " FROM phygitals_journal_item WHERE job = %(job)s AND state = 'pending'"
             " AND worker IS DISTINCT FROM %(worker)s",
-            {"job": self._job, "worker": self._worker},
+            self._mine,
         )
         count, soonest = rows[0]
         return int(count), None if soonest is None else float(soonest)
@@ -201,7 +196,7 @@ class Fleet:
                 try:
                     if db is None or db.closed:
                         db = await self._connect()
-                    await db.execute(_sql.RENEW, self._params())
+                    await db.execute(_sql.RENEW, self._mine)
                 except Exception:  # noqa: BLE001  the runner's own statements report a loss
                     await asyncio.sleep(self._lease / 6)
                     continue
