@@ -72,9 +72,9 @@ class Feed:
         self.journal = run.journal
         self.shared = isinstance(self.journal, SharedJournal)
         if self.shared:
-            # A fleet's worker claims about what its workers hold at once (one item each):
-            # a dead one strands little.
-            self.low, self.group = run.concurrency, run.workers
+            # A fleet's worker claims about twice what it sends at once: a dead one
+            # strands little.
+            self.low, self.group = run.concurrency, 2 * run.concurrency
         else:
             self.low, self.group = run.workers, max(run.workers, _BEGIN_GROUP)
         # Each item with when it was claimed (monotonic; infinite where nobody else may

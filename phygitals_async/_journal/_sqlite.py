@@ -361,6 +361,14 @@ class SqliteJournal:
 
     def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
         db = self._conn()
+        if _sql.JSON and not (batch and begin):
+            # One statement is its own transaction (autocommit): one call into SQLite, so
+            # the writer thread takes the interpreter's lock once per commit, not three times.
+            if batch:
+                self._write_settlements(db, batch)
+            elif begin:
+                db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             if batch:
