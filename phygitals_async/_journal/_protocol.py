@@ -48,6 +48,7 @@ __all__ = [
     "JournalJob",
     "JournalSettlement",
     "JournalState",
+    "Holder",
     "SharedJournal",
     "check_binding",
 ]
@@ -150,6 +151,27 @@ class JournalEntry:
     settled_at: datetime | None = None
     worker: str | None = None
     lease_until: datetime | None = None
+
+
+@attrs.frozen
+class Holder:
+    """A worker of a shared job, as ``journal show`` lists it.
+
+    Attributes:
+        worker: its identity (host:pid:random by default).
+        items: the unsettled items it holds now.
+        lease_until: when its soonest lease ends (``None`` when it holds nothing).
+        latest_lease: when its latest lease ends.
+        heartbeat_at: its last heartbeat (``None`` for a worker of an older version).
+        expired: whether its soonest lease has ended (a dead or stopped worker).
+    """
+
+    worker: str
+    items: int
+    lease_until: datetime | None
+    latest_lease: datetime | None
+    heartbeat_at: datetime | None
+    expired: bool
 
 
 @runtime_checkable
