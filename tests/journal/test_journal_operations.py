@@ -44,7 +44,8 @@ def sandbox() -> Iterator[Sandbox]:
 # -- reading a journal from outside ---------------------------------------------------------
 
 
-def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
+def job_query(url: str, sql: str, *args: str) -> list[tuple[Any, ...]]:
+    """``sql`` on the PostgreSQL journal at ``url``; its first parameter is the job's name."""
     import psycopg  # noqa: PLC0415  only these tests need the driver
 
     base, _, query = url.partition("?")
@@ -53,10 +54,13 @@ def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
     params.pop("lease", None)
     conninfo = base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
     with psycopg.connect(conninfo) as db:
-        rows = db.execute(
-            "SELECT item_id, state, amount::text FROM phygitals_journal_item WHERE job = %s",
-            (job,),
-        ).fetchall()
+        return db.execute(sql, (job, *args)).fetchall()
+
+
+def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
+    rows = job_query(
+        url, "SELECT item_id, state, amount::text FROM phygitals_journal_item WHERE job = %s"
+    )
     return {item: (state, amount) for item, state, amount in rows}
 
 
@@ -333,24 +337,11 @@ def test_a_full_disk_stops_the_run_and_a_rerun_resumes(sandbox: Sandbox, tmp_pat
 
 def held_by(url: str, pid: int) -> int:
     """How many unsettled items the worker of process ``pid`` holds now."""
-    return sum(1 for _ in holders_rows(url, f"%:{pid}:%"))
-
-
-def holders_rows(url: str, pattern: str) -> list[tuple[str]]:
-    import psycopg  # noqa: PLC0415  only these tests need the driver
-
-    base, _, query = url.partition("?")
-    params = dict(part.split("=", 1) for part in query.split("&"))
-    job = params.pop("job")
-    params.pop("lease", None)
-    conninfo = base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
-    with psycopg.connect(conninfo) as db:
-        rows = db.execute(
-            "SELECT item_id FROM phygitals_journal_item"
-            " WHERE job = %s AND state = 'pending' AND worker LIKE %s",
-            (job, pattern),
-        ).fetchall()
-    return [tuple(r) for r in rows]
+    sql = (
+        "SELECT item_id FROM phygitals_journal_item"
+        " WHERE job = %s AND state = 'pending' AND worker LIKE %s"
+    )
+    return len(job_query(url, sql, f"%:{pid}:%"))
 
 
 def show_json(url: str) -> dict[str, Any]:
