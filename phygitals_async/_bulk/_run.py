@@ -34,6 +34,7 @@ from .._journal import (
     JournalSettlement,
     JournalState,
     SharedJournal,
+    is_shared,
 )
 from .._models import FailedSellback, Sellback, UnconfirmedSellback
 from ._feed import Feed
@@ -79,6 +80,8 @@ class Run:
         self.client = client
         self.stop = stop
         self.journal = journal
+        # The journal as a fleet's (claims, leases), or None: asked once.
+        self._shared: SharedJournal | None = journal if is_shared(journal) else None
         self.owner = owner
         self.concurrency = concurrency
         self.emit = emit
@@ -192,20 +195,17 @@ class Run:
 
     def lease_clock(self) -> float:
         """Now, on the clock the journal's leases are measured with."""
-        clock = getattr(self.journal, "lease_clock", None)
-        return float(clock()) if clock is not None else time.monotonic()
+        return self._shared.lease_clock() if self._shared is not None else time.monotonic()
 
     def _still_held(self, claimed_at: float) -> bool:
-        still_held = getattr(self.journal, "still_held", None)
-        return still_held is None or bool(still_held(claimed_at))
+        return self._shared is None or self._shared.still_held(claimed_at)
 
     async def _give_back(self, entry: JournalEntry) -> None:
         # This worker was stopped longer than its lease: another may have taken the item
         # (and sent it). Not sent here; if it is still ours, it is free for a claim again.
         log.info("bulk sellback: the claim on %s may have lapsed; not sent", entry.item_id)
-        release = getattr(self.journal, "release", None)
-        if release is not None:
-            await release([entry.item_id])
+        if self._shared is not None:
+            await self._shared.release([entry.item_id])
 
     async def work(self, entry: JournalEntry, claimed_at: float = math.inf) -> None:
         ambiguous = await self.attempt(entry, claimed_at)
@@ -340,11 +340,10 @@ class Run:
 
     async def _say_who_holds(self, held: int) -> None:
         """One INFO line: what this worker waits for, held by whom, until when."""
-        holders = getattr(self.journal, "holders", None)
         who = ""
-        if holders is not None:
-            me = getattr(self.journal, "worker", None)
-            others = [h for h in await holders() if h.items and h.worker != me]
+        if self._shared is not None:
+            me = self._shared.worker
+            others = [h for h in await self._shared.holders() if h.items and h.worker != me]
             who = "; ".join(
                 f"{h.worker}: {h.items} until {h.lease_until:%H:%M:%S}"
                 + (" (lease ended: settled by the next claim)" if h.expired else "")

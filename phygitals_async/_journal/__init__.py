@@ -10,9 +10,9 @@ package but its errors.
 from ._memory import MemoryJournal
 from ._open import JournalSpec, commits_instantly, is_shared, open_journal
 from ._postgres import PostgresJournal, is_postgres_url
-from ._postgres_fleet import Holder
 from ._protocol import (
     SETTLED_STATES,
+    Holder,
     Journal,
     JournalEntry,
     JournalItem,

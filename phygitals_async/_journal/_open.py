@@ -8,6 +8,7 @@ and the backends answer.
 from __future__ import annotations
 
 import os
+from typing import TypeGuard
 
 from .. import _errors
 from ._memory import MemoryJournal
@@ -53,7 +54,7 @@ def open_journal(spec: JournalSpec | None, *, resume_only: bool = False) -> Jour
     raise _errors.InvalidRequestError(msg)
 
 
-def is_shared(journal: Journal) -> bool:
+def is_shared(journal: Journal) -> TypeGuard[SharedJournal]:
     """Whether several workers run the journal's job at once (claims and leases)."""
     return isinstance(journal, SharedJournal)
 

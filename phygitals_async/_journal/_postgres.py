@@ -30,8 +30,9 @@ from .. import _errors
 from . import _postgres_sql as _sql
 from ._commit import GroupCommit
 from ._postgres_db import Database
-from ._postgres_fleet import DEFAULT_LEASE, Fleet, Holder, worker_identity
+from ._postgres_fleet import DEFAULT_LEASE, Fleet, worker_identity
 from ._protocol import (
+    Holder,
     JournalEntry,
     JournalItem,
     JournalJob,

@@ -23,16 +23,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from . import _postgres_sql as _sql
 from ._postgres_db import Database
-from ._protocol import JournalEntry
+from ._protocol import Holder, JournalEntry
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["DEFAULT_LEASE", "Fleet", "Holder", "worker_identity"]
+__all__ = ["DEFAULT_LEASE", "Fleet", "worker_identity"]
 
 DEFAULT_LEASE = 10.0  # seconds: about what a dead worker costs the job
 _MARGIN = 1.0  # seconds of a lease not relied on (statement time, clock steps)
@@ -47,27 +45,6 @@ def _lease_clock() -> float:
 def worker_identity() -> str:
     """A worker's identity when it is given none: host:pid:random."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@attrs.frozen
-class Holder:
-    """A worker of a shared job, as ``journal show`` lists it.
-
-    Attributes:
-        worker: its identity (host:pid:random by default).
-        items: the unsettled items it holds now.
-        lease_until: when its soonest lease ends (``None`` when it holds nothing).
-        latest_lease: when its latest lease ends.
-        heartbeat_at: its last heartbeat (``None`` for a worker of an older version).
-        expired: whether its soonest lease has ended (a dead or stopped worker).
-    """
-
-    worker: str
-    items: int
-    lease_until: datetime | None
-    latest_lease: datetime | None
-    heartbeat_at: datetime | None
-    expired: bool
 
 
 class Fleet:

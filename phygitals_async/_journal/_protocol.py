@@ -48,6 +48,7 @@ __all__ = [
     "JournalJob",
     "JournalSettlement",
     "JournalState",
+    "Holder",
     "SharedJournal",
     "check_binding",
 ]
@@ -150,6 +151,27 @@ class JournalEntry:
     settled_at: datetime | None = None
     worker: str | None = None
     lease_until: datetime | None = None
+
+
+@attrs.frozen
+class Holder:
+    """A worker of a shared job, as ``journal show`` lists it.
+
+    Attributes:
+        worker: its identity (host:pid:random by default).
+        items: the unsettled items it holds now.
+        lease_until: when its soonest lease ends (``None`` when it holds nothing).
+        latest_lease: when its latest lease ends.
+        heartbeat_at: its last heartbeat (``None`` for a worker of an older version).
+        expired: whether its soonest lease has ended (a dead or stopped worker).
+    """
+
+    worker: str
+    items: int
+    lease_until: datetime | None
+    latest_lease: datetime | None
+    heartbeat_at: datetime | None
+    expired: bool
 
 
 @runtime_checkable
@@ -259,6 +281,8 @@ class SharedJournal(Journal, Protocol):
     A run on it takes its work by :meth:`claim` instead of reading :meth:`Journal.entries`,
     and finishes only when no other worker holds an unsettled item of the job: a live
     worker settles its items, a dead one's leases expire and its items are claimed again.
+    A claimed item is sent only while :meth:`still_held` says its claim surely holds; one
+    whose claim may have lapsed is given back (:meth:`release`), not sent.
     """
 
     async def claim(self, limit: int) -> Sequence[JournalEntry]:
@@ -271,6 +295,31 @@ class SharedJournal(Journal, Protocol):
 
     async def outstanding(self) -> tuple[int, float | None]:
         """Unsettled items other workers hold, and seconds until the soonest lease ends."""
+        ...
+
+    async def release(self, item_ids: Sequence[str]) -> None:
+        """Give back claimed items this worker will not send."""
+        ...
+
+    async def holders(self) -> Sequence[Holder]:
+        """Every worker holding unsettled items of the job, or with a heartbeat recorded."""
+        ...
+
+    @property
+    def worker(self) -> str:
+        """This worker's identity, recorded on its claims (:attr:`Holder.worker`)."""
+        ...
+
+    def lease_clock(self) -> float:
+        """Seconds on the clock leases are judged by; a claim's time is read from it."""
+        ...
+
+    def still_held(self, claimed_at: float) -> bool:
+        """Whether items claimed at ``claimed_at`` (:meth:`lease_clock`) are surely still ours.
+
+        After a gap in the lease's renewals longer than the lease (the process was stopped,
+        say), claims made before it may have been taken over, and are not ours to send.
+        """
         ...
 
 

@@ -14,65 +14,30 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.journal_runs import (
+    SCRIPTS,
+    Sandbox,
+    cli,
+    interruptible,
+    settled_in,
+    start_sandbox,
+    wait_for,
+)
 
-SCRIPTS = Path(__file__).parent.parent / "support"  # the jobs and sandbox run as processes
 ITEMS = 2000
 KILLS = 10
 STEP = 10.0  # seconds any one step may take before the test gives up
 
 
-class Sandbox:
-    """The sandbox process: its URL and its ledger."""
-
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
-        self.process = process
-        self.root = f"http://127.0.0.1:{port}"
-        self.url = self.root + "/_"
-
-    def ledger(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.root + "/_ledger", timeout=STEP) as answer:  # noqa: S310
-            data: dict[str, Any] = json.loads(answer.read())
-        return data
-
-
 @pytest.fixture
 def crash_sandbox() -> Iterator[Sandbox]:
-    script = str(SCRIPTS / "crash_sandbox.py")
-    options = ["--user", "crash", "--items", str(ITEMS), "--faults", "--latency", "0.002"]
-    with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        [sys.executable, script, *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # the dropped connections are logged there
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            port = int(process.stdout.readline())
-            yield Sandbox(process, port)
-        finally:
-            process.kill()
-            process.wait(timeout=STEP)
-
-
-def settled(journal: Path) -> int:
-    """How many of the job's items the journal shows settled (0 before it exists)."""
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.1)
-        try:
-            row = db.execute("SELECT COUNT(*) FROM items WHERE state != 'pending'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
+    yield from start_sandbox("crash", ITEMS, "--faults", "--latency", "0.002")
 
 
 def killed_at(argv: list[str], journal: Path, target: int, sig: int) -> int:
@@ -80,11 +45,8 @@ def killed_at(argv: list[str], journal: Path, target: int, sig: int) -> int:
     with subprocess.Popen(  # noqa: S603  our own interpreter and script
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     ) as process:
-        deadline = time.monotonic() + STEP * 3
-        while settled(journal) < target:
-            assert process.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline, "the run made no progress"
-            time.sleep(0.005)
+        what = f"{target} settled items"
+        wait_for(what, lambda: settled_in(journal) >= target, STEP * 3, running=process)
         process.send_signal(sig)
         try:
             return process.wait(timeout=STEP)
@@ -169,7 +131,7 @@ def test_python_job_killed_at_ten_points_completes_exactly(
     modes = ["original", "inventory", "none"]
     for n, target in enumerate(kill_points(seed=1)):
         assert killed_at(job(modes[n % 3]), journal, target, signal.SIGKILL) == -signal.SIGKILL
-    assert 0 < settled(journal) < ITEMS
+    assert 0 < settled_in(journal) < ITEMS
     report = run_until_settled(job("original"))
     assert_books_balance(report, journal, crash_sandbox)
     assert report["resumed"] > 0
@@ -181,28 +143,6 @@ def test_python_job_killed_at_ten_points_completes_exactly(
     assert other.returncode == 1
     assert b"JournalMismatchError" in other.stderr
     assert crash_sandbox.ledger() == before  # nothing was sent
-
-
-def cli(sandbox: Sandbox, journal: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "phygitals_async.cli",
-        "--api-key",
-        "sandbox-crash",
-        "--base-url",
-        sandbox.url,
-        "--json",
-        "sellback",
-        "--user",
-        "crash",
-        "--all",
-        "--journal",
-        str(journal),
-        "--concurrency",
-        "8",
-        *extra,
-    ]
 
 
 def as_report(data: dict[str, Any]) -> dict[str, Any]:
@@ -237,18 +177,8 @@ def test_ctrl_c_exits_130_sells_nothing_more_and_the_rerun_completes(
 ) -> None:
     """SIGINT: exit 130; at most the requests in flight still land; the rerun finishes."""
     journal = tmp_path / "job.db"
-    with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        cli(crash_sandbox, journal),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        # Ctrl+C at its default in the child, even when this run inherited it ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
-    ) as process:
-        deadline = time.monotonic() + STEP * 3
-        while settled(journal) < 200:
-            assert process.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+    with interruptible(cli(crash_sandbox, journal), stdout=subprocess.DEVNULL) as process:
+        wait_for("200 settled items", lambda: settled_in(journal) >= 200, STEP * 3, running=process)
         process.send_signal(signal.SIGINT)
         at_signal = crash_sandbox.ledger()["buybacks"]
         try:
@@ -256,8 +186,8 @@ def test_ctrl_c_exits_130_sells_nothing_more_and_the_rerun_completes(
         finally:
             process.kill()
         assert process.stderr is not None
-        assert b"interrupted" in process.stderr.read()
+        assert "interrupted" in process.stderr.read()
     assert crash_sandbox.ledger()["buybacks"] <= at_signal + 8  # concurrency 8
-    assert 0 < settled(journal) < ITEMS
+    assert 0 < settled_in(journal) < ITEMS
     report = as_report(run_until_settled(cli(crash_sandbox, journal)))
     assert_books_balance(report, journal, crash_sandbox)

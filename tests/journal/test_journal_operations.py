@@ -12,11 +12,9 @@ import os
 import random
 import resource
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,77 +22,30 @@ from typing import Any
 
 import pytest
 from support import with_job
-
-SCRIPTS = Path(__file__).parent.parent / "support"  # the jobs and sandbox run as processes
-STEP = 15.0  # seconds any one step may take before the test gives up
-
-
-class Sandbox:
-    """The sandbox process: its URL, its ledger, and the door it can hold shut."""
-
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
-        self.process = process
-        self.root = f"http://127.0.0.1:{port}"
-        self.url = self.root + "/_"
-
-    def ledger(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.root + "/_ledger", timeout=STEP) as answer:  # noqa: S310
-            data: dict[str, Any] = json.loads(answer.read())
-        return data
-
-    def hold(self, on: bool) -> None:
-        request = urllib.request.Request(  # noqa: S310  our loopback sandbox
-            f"{self.root}/_hold?on={int(on)}", method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=STEP):  # noqa: S310
-            pass
-
-
-def start_sandbox(items: int, *options: str) -> Iterator[Sandbox]:
-    script = str(SCRIPTS / "crash_sandbox.py")
-    with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        [sys.executable, script, "--user", "ops", "--items", str(items), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # dropped connections are logged there
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            yield Sandbox(process, int(process.stdout.readline()))
-        finally:
-            process.kill()
-            process.wait(timeout=STEP)
+from support.journal_runs import (
+    SCRIPTS,
+    STEP,
+    Sandbox,
+    cli,
+    interruptible,
+    settled,
+    settled_in,
+    sqlite_states,
+    start_sandbox,
+    wait_for,
+)
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    yield from start_sandbox(400, "--latency", "0.002")
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = STEP) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    yield from start_sandbox("ops", 400, "--latency", "0.002")
 
 
 # -- reading a journal from outside ---------------------------------------------------------
 
 
-def sqlite_states(journal: str) -> dict[str, tuple[str, str | None]]:
-    """item_id -> (state, amount), read-only; empty before the journal exists."""
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.5)
-        try:
-            rows = db.execute("SELECT item_id, state, amount FROM items").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return {}
-    return {item: (state, amount) for item, state, amount in rows}
-
-
-def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
+def job_query(url: str, sql: str, *args: str) -> list[tuple[Any, ...]]:
+    """``sql`` on the PostgreSQL journal at ``url``; its first parameter is the job's name."""
     import psycopg  # noqa: PLC0415  only these tests need the driver
 
     base, _, query = url.partition("?")
@@ -103,15 +54,14 @@ def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
     params.pop("lease", None)
     conninfo = base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
     with psycopg.connect(conninfo) as db:
-        rows = db.execute(
-            "SELECT item_id, state, amount::text FROM phygitals_journal_item WHERE job = %s",
-            (job,),
-        ).fetchall()
+        return db.execute(sql, (job, *args)).fetchall()
+
+
+def postgres_states(url: str) -> dict[str, tuple[str, str | None]]:
+    rows = job_query(
+        url, "SELECT item_id, state, amount::text FROM phygitals_journal_item WHERE job = %s"
+    )
     return {item: (state, amount) for item, state, amount in rows}
-
-
-def settled(states: dict[str, tuple[str, str | None]]) -> int:
-    return sum(state != "pending" for state, _ in states.values())
 
 
 # -- running a job --------------------------------------------------------------------------
@@ -199,14 +149,14 @@ def test_twenty_kills_leave_a_handful_unconfirmed_each(tmp_path: Path) -> None:
     """Kill -9 at 20 random points of a 2,000-item job with 5% of answers dropped."""
     journal = str(tmp_path / "job.db")
     rng = random.Random(24)  # noqa: S311  repeatable kill points
-    for sandbox in start_sandbox(2000, "--latency", "0.002", "--drop-after", "0.05"):
+    for sandbox in start_sandbox("ops", 2000, "--latency", "0.002", "--drop-after", "0.05"):
         for _ in range(KILLS):
-            target = settled(sqlite_states(journal)) + rng.randrange(20, 80)
+            target = settled_in(journal) + rng.randrange(20, 80)
             with subprocess.Popen(  # noqa: S603  our own interpreter and script
                 job(sandbox, journal), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             ) as process:
                 try:
-                    wait_for("progress", lambda: settled(sqlite_states(journal)) >= target)  # noqa: B023
+                    wait_for("progress", lambda: settled_in(journal) >= target)  # noqa: B023
                 finally:
                     process.kill()
                     process.wait(timeout=STEP)
@@ -250,51 +200,13 @@ def test_a_second_run_is_refused_until_the_holder_dies(sandbox: Sandbox, tmp_pat
     )
 
 
-def ctrl_c_at_default() -> None:
-    """In a child about to start: Ctrl+C at its default, whatever the test run inherited.
-
-    A process started in the background by a non-interactive shell (a CI runner) has
-    SIGINT ignored, and its children would too: the signals these tests send would do
-    nothing.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def cli(sandbox: Sandbox, journal: str) -> list[str]:
-    """``phygitals sellback --user ops --all --journal JOURNAL`` as a process's argv."""
-    return [
-        sys.executable,
-        "-m",
-        "phygitals_async.cli",
-        "--api-key",
-        "sandbox-crash",
-        "--base-url",
-        sandbox.url,
-        "--json",
-        "sellback",
-        "--user",
-        "ops",
-        "--all",
-        "--journal",
-        journal,
-        "--concurrency",
-        "8",
-    ]
-
-
 @pytest.mark.timeout(180)
 def test_ctrl_c_drains_the_sales_in_flight_and_exits_130(sandbox: Sandbox, tmp_path: Path) -> None:
     """First SIGINT: nothing new starts, what was sent lands in the journal, exit 130."""
     journal = str(tmp_path / "job.db")
-    with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        cli(sandbox, journal),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
-    ) as process:
+    with interruptible(cli(sandbox, journal)) as process:
         try:
-            wait_for("100 sales", lambda: settled(sqlite_states(journal)) >= 100)
+            wait_for("100 sales", lambda: settled_in(journal) >= 100)
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=STEP)
         finally:
@@ -323,7 +235,7 @@ def test_every_ctrl_c_counts_and_a_second_one_aborts(tmp_path: Path) -> None:
     journal = str(tmp_path / "job.db")
     # 2,000 items answered in 50 ms each, 8 at a time (160 a second): six runs of about a
     # second each cannot finish the job, so every run ends by its signal.
-    for sandbox in start_sandbox(2000, "--latency", "0.05"):
+    for sandbox in start_sandbox("ops", 2000, "--latency", "0.05"):
         interrupt_six_times(sandbox, journal, rng)
         assert len(sandbox.ledger()["sold"]) < 2000
 
@@ -341,13 +253,8 @@ def as_users_run_it() -> dict[str, str]:
 
 def interrupt_six_times(sandbox: Sandbox, journal: str, rng: random.Random) -> None:
     for n in range(6):
-        with subprocess.Popen(  # noqa: S603  our own interpreter and script
-            cli(sandbox, journal),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=as_users_run_it(),
-            preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
+        with interruptible(
+            cli(sandbox, journal), stdout=subprocess.DEVNULL, env=as_users_run_it()
         ) as process:
             try:
                 time.sleep(rng.uniform(0.05, 1.0))  # a moment of the run, not a wait for it
@@ -378,13 +285,7 @@ def test_blocking_job_interrupted_leaves_no_thread_or_file_open(
     interrupted = 0
     for _ in range(20):
         sandbox.hold(on=True)  # requests held at the sandbox: the job cannot end by itself
-        with subprocess.Popen(  # noqa: S603  our own interpreter and script
-            [sys.executable, script, sandbox.url, journal, "ops"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
-        ) as process:
+        with interruptible([sys.executable, script, sandbox.url, journal, "ops"]) as process:
             try:
                 assert process.stdout is not None
                 assert process.stdout.readline() == "started\n"
@@ -436,24 +337,11 @@ def test_a_full_disk_stops_the_run_and_a_rerun_resumes(sandbox: Sandbox, tmp_pat
 
 def held_by(url: str, pid: int) -> int:
     """How many unsettled items the worker of process ``pid`` holds now."""
-    return sum(1 for _ in holders_rows(url, f"%:{pid}:%"))
-
-
-def holders_rows(url: str, pattern: str) -> list[tuple[str]]:
-    import psycopg  # noqa: PLC0415  only these tests need the driver
-
-    base, _, query = url.partition("?")
-    params = dict(part.split("=", 1) for part in query.split("&"))
-    job = params.pop("job")
-    params.pop("lease", None)
-    conninfo = base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
-    with psycopg.connect(conninfo) as db:
-        rows = db.execute(
-            "SELECT item_id FROM phygitals_journal_item"
-            " WHERE job = %s AND state = 'pending' AND worker LIKE %s",
-            (job, pattern),
-        ).fetchall()
-    return [tuple(r) for r in rows]
+    sql = (
+        "SELECT item_id FROM phygitals_journal_item"
+        " WHERE job = %s AND state = 'pending' AND worker LIKE %s"
+    )
+    return len(job_query(url, sql, f"%:{pid}:%"))
 
 
 def show_json(url: str) -> dict[str, Any]:
@@ -526,7 +414,7 @@ ITEMS_FLEET = 1200
 
 @pytest.fixture
 def slow_sandbox() -> Iterator[Sandbox]:
-    yield from start_sandbox(ITEMS_FLEET, "--latency", "0.1")  # answers in ~100 ms
+    yield from start_sandbox("ops", ITEMS_FLEET, "--latency", "0.1")  # answers in ~100 ms
 
 
 @pytest.mark.timeout(120)
