@@ -464,10 +464,10 @@ class Phygitals:
         by ``inventory(user_id)`` carry it (:attr:`Item.owner`); for bare ids pass
         ``user_id=`` (the journal remembers it). On a PostgreSQL journal any number of
         processes run the same job: each claims items nobody holds, and the run returns when
-        no worker holds any (see :class:`PostgresJournal`). A 429 halves the run's
-        concurrency, which then grows back. ``on_progress(done, total)`` is called at the
-        start and after each item's outcome is committed. ``timeout`` (seconds) bounds each
-        request the job makes.
+        no worker holds any (see :class:`PostgresJournal`). A 429 cuts the run's
+        concurrency by a quarter, which then grows back. ``on_progress(done, total)`` is
+        called at the start and after each item's outcome is committed. ``timeout``
+        (seconds) bounds each request the job makes.
 
         ``stop`` (an ``asyncio.Event``, or a ``threading.Event`` for the blocking client)
         stops the run gracefully once set: no item is started after it, the requests

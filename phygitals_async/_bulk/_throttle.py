@@ -1,10 +1,16 @@
 """Adaptive concurrency for bulk sellback: additive increase, multiplicative decrease.
 
 The API documents no numeric rate limit; a 429 is its only signal. A bulk run holds an
-:class:`AdaptiveLimit` (its ``concurrency`` is the ceiling) and halves it when a request it
-sent is answered 429, then grows back by one request per round of successes, as TCP does
-with its window. Every worker of a fleet does the same on the 429s it sees, so a fleet slows
-down together and its total concurrency never exceeds the sum of its workers' ceilings.
+:class:`AdaptiveLimit` (its ``concurrency`` is the ceiling) and cuts it by a quarter when a
+request it sent is answered 429 (once per round of requests), then grows it back by half a
+request per round of successes, as TCP does with its window. Every worker of a fleet does
+the same on the 429s it sees, so a fleet slows down together and its total concurrency
+never exceeds the sum of its workers' ceilings.
+
+Why these two numbers: a fleet at the API's limit (``python -m benchmarks.fleet_latency``,
+four workers of 8 against a limit of 24) kept 88% of the limit busy halving and growing by
+one a round, its workers' cuts deep and their growth overshooting together; cutting by a
+quarter and growing by half keeps 92-93% busy with 3-4% of requests answered 429.
 
 Each slot observes its own sellback through the seam's one hook (:func:`.._http.observe`),
 scoped to the task that sends it: concurrent runs on one client each adapt to their own
@@ -23,6 +29,9 @@ __all__ = ["AdaptiveLimit", "settles_lost_answers"]
 
 log = logging.getLogger("phygitals_async")
 
+_DECREASE = 0.75  # the limit kept on a 429 (once per round)
+_INCREASE = 0.5  # slots added per round of successes
+
 
 def settles_lost_answers(attempt: Attempt) -> bool:
     """An observer for a bulk run's calls: the run reconciles a lost answer itself."""
@@ -36,7 +45,7 @@ class AdaptiveLimit:
 
         limit = AdaptiveLimit(8)
         async with limit.slot():
-            await client.sell_back(item_id)   # a 429 on the way halves the limit
+            await client.sell_back(item_id)   # a 429 on the way cuts the limit
 
     Waiters are served in order; a slot freed is handed to the first waiter directly, so
     one that wakes never has to wait again. A slot lent back while its call waits to
@@ -82,8 +91,8 @@ class AdaptiveLimit:
 
     def _leave(self, *, limited: bool) -> None:
         if not limited:
-            # One slot's worth per round: +1 after ``limit`` successes.
-            self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            # Half a slot per round: +0.5 after ``limit`` successes.
+            self.limit = min(float(self.ceiling), self.limit + _INCREASE / self.limit)
         self.in_flight -= 1
         # Hand the free slots to the first waiters (after a cut there may be none).
         waiters = self._waiters
@@ -99,7 +108,7 @@ class AdaptiveLimit:
             return
         self._epoch += 1
         self.cuts += 1
-        self.limit = max(1.0, self.limit / 2)
+        self.limit = max(1.0, self.limit * _DECREASE)
         self.lowest = min(self.lowest, self.limit)
         log.info("bulk sellback: answered 429, concurrency now %d", self.allowed)
 

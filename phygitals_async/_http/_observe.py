@@ -9,7 +9,7 @@ The registration is scoped to the running task (a context variable), so concurre
 one shared client each reach their own observers only. The seam calls every observer of
 the context after each attempt, in registration order, and costs one lookup when there is
 none. What uses it: ``with_raw_response`` (the metadata of the final response) and bulk
-sellback (a 429 halves its concurrency; a lost answer inside a job is the job's to
+sellback (a 429 cuts its concurrency; a lost answer inside a job is the job's to
 reconcile, so the seam logs it at DEBUG instead of as a WARNING).
 
 An observer that holds something for its call (a :class:`Holder`: a bulk run's concurrency

@@ -20,6 +20,7 @@ connection).
 from __future__ import annotations
 
 import contextlib
+import json
 import urllib.parse
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
@@ -337,20 +338,21 @@ class PostgresJournal:
         await self._commits.drain()
 
     async def _write_group(self, batch: list[JournalSettlement]) -> None:
-        await self._db.execute(
-            _sql.SETTLE,
+        rows = [
             {
-                "job": self.job_name,
-                "worker": self.worker,
-                "ids": [s.item_id for s in batch],
-                "states": [s.state.value for s in batch],
-                "amounts": [s.amount for s in batch],
-                "quotes": [s.quoted_amount for s in batch],
-                "types": [s.error_type for s in batch],
-                "messages": [s.error_message for s in batch],
-                "codes": [s.status_code for s in batch],
-                "retries": [s.retry for s in batch],
-            },
+                "item_id": s.item_id,
+                "state": s.state.value,
+                "amount": None if s.amount is None else str(s.amount),
+                "quoted_amount": None if s.quoted_amount is None else str(s.quoted_amount),
+                "error_type": s.error_type,
+                "error_message": s.error_message,
+                "status_code": s.status_code,
+                "retry": s.retry,
+            }
+            for s in batch
+        ]
+        await self._db.execute(
+            _sql.SETTLE, {"job": self.job_name, "worker": self.worker, "rows": json.dumps(rows)}
         )
 
     async def entries(

@@ -129,11 +129,11 @@ RETURNING i.item_id
 
 SETTLE = """
 WITH s AS (
-    SELECT * FROM unnest(%(ids)s::text[], %(states)s::text[], %(amounts)s::numeric[],
-                         %(quotes)s::numeric[], %(types)s::text[], %(messages)s::text[],
-                         %(codes)s::integer[], %(retries)s::boolean[])
-        AS s(item_id, state, amount, quoted_amount, error_type, error_message, status_code,
-             retry)
+    -- One JSON text for the group: the server reads it, where eight arrays would each be
+    -- written element by element on the client. Amounts travel as strings, read exactly.
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS s(item_id text, state text, amount numeric, quoted_amount numeric, error_type text,
+             error_message text, status_code integer, retry boolean)
 ), locked AS (
     SELECT i.item_id FROM phygitals_journal_item AS i JOIN s USING (item_id)
     WHERE i.job = %(job)s

@@ -1,4 +1,4 @@
-"""Adaptive concurrency: a bulk run halves its concurrency on 429s and grows it back."""
+"""Adaptive concurrency: a bulk run cuts its concurrency on 429s and grows it back."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def told() -> None:
     tell(seen, Attempt("POST", "http://127.0.0.1:9/_/api/v1/vm/buyback", 429, {}))
 
 
-async def test_a_round_of_429s_halves_the_limit_once() -> None:
-    """Eight requests in flight all answered 429 cut the limit once, to 4, not to 1."""
+async def test_a_round_of_429s_cuts_the_limit_once() -> None:
+    """Eight requests in flight all answered 429 cut the limit once, by a quarter, to 6."""
     limit = AdaptiveLimit(8)
     release = asyncio.Event()
 
@@ -40,15 +40,15 @@ async def test_a_round_of_429s_halves_the_limit_once() -> None:
     assert limit.in_flight == 8
     release.set()
     await asyncio.gather(*tasks)
-    assert (limit.cuts, limit.allowed) == (1, 4)
+    assert (limit.cuts, limit.allowed) == (1, 6)
 
 
 async def test_the_limit_holds_back_new_requests_and_grows_back() -> None:
-    """After a cut only ``allowed`` hold slots; successes add one per round, up to the ceiling."""
+    """After a cut only ``allowed`` hold slots; successes grow it back to the ceiling."""
     limit = AdaptiveLimit(8)
     async with limit.slot():
         told()
-    assert limit.allowed == 4
+    assert limit.allowed == 6
     release = asyncio.Event()
     peak = 0
 
@@ -60,7 +60,7 @@ async def test_the_limit_holds_back_new_requests_and_grows_back() -> None:
 
     tasks = [asyncio.ensure_future(one()) for _ in range(8)]
     await asyncio.sleep(0)
-    assert peak == 4
+    assert peak == 6
     release.set()
     await asyncio.gather(*tasks)
     for _ in range(100):
@@ -182,7 +182,7 @@ async def test_a_run_seeing_429s_slows_down_and_still_settles_everything(
         report = await client.sell_back_many(items, concurrency=16)
     cuts = [r for r in caplog.records if "answered 429" in r.getMessage()]
     assert cuts
-    assert "concurrency now 8" in cuts[0].getMessage()
+    assert "concurrency now 12" in cuts[0].getMessage()
     assert len(report.succeeded) + len(report.failed) == 200
     assert {type(f.error) for f in report.failed} <= {p.RateLimitError}
     assert report.total_amount == sandbox.ledger.amount_paid
