@@ -116,7 +116,7 @@ class AdaptiveLimit:
 class _Slot:
     """One holder of an :class:`AdaptiveLimit` slot, as an async context manager.
 
-    While held, it is the seam's observer (a :class:`~.._http.Holder`) of the calls made.
+    While held, it is the seam's observer (a :class:`~.._http.LendingObserver`) of the calls made.
     """
 
     __slots__ = ("_epoch", "_held", "_limit", "_limited", "_observing")

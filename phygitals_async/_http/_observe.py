@@ -12,9 +12,10 @@ none. What uses it: ``with_raw_response`` (the metadata of the final response) a
 sellback (a 429 cuts its concurrency; a lost answer inside a job is the job's to
 reconcile, so the seam logs it at DEBUG instead of as a WARNING).
 
-An observer that holds something for its call (a :class:`Holder`: a bulk run's concurrency
-slot) lends it back while the seam waits to retry, and takes it again before the next
-attempt leaves: a call waiting out a 429's backoff keeps no slot from calls that can send.
+An observer that holds something for its call (a :class:`LendingObserver`, such as a bulk
+run's concurrency slot) lends it back while the seam waits to retry, and takes it again
+before the next attempt leaves: a call waiting out a 429's backoff keeps no slot from
+calls that can send.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Attempt", "Holder", "Observer", "observe", "observers", "wait_to_retry"]
+__all__ = ["Attempt", "LendingObserver", "Observer", "observe", "observers", "wait_to_retry"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -78,7 +79,7 @@ observers: Callable[[], tuple[Observer, ...]] = _OBSERVERS.get
 
 
 @runtime_checkable
-class Holder(Protocol):
+class LendingObserver(Protocol):
     """An observer that holds a resource for its call, lent back during waits to retry."""
 
     def __call__(self, attempt: Attempt) -> bool | None: ...
@@ -91,16 +92,16 @@ class Holder(Protocol):
 
 
 async def wait_to_retry(delay: float, sleep: Callable[[float], Awaitable[None]]) -> None:
-    """Wait ``delay`` before a retry, the context's holders having lent back what they hold.
+    """Wait ``delay`` before a retry, the context's lending observers having lent back.
 
-    Cancelled while waiting, a holder stays released: it knows not to give back twice.
+    Cancelled while waiting, a lender stays released: it knows not to give back twice.
     """
-    holders = [seen for seen in _OBSERVERS.get() if isinstance(seen, Holder)]
-    for holder in holders:
-        holder.release()
+    lenders = [seen for seen in _OBSERVERS.get() if isinstance(seen, LendingObserver)]
+    for lender in lenders:
+        lender.release()
     await sleep(delay)
-    for holder in holders:
-        await holder.reacquire()
+    for lender in lenders:
+        await lender.reacquire()
 
 
 class observe:  # noqa: N801  used like a function: ``with observe(callback):``
