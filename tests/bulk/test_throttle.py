@@ -142,8 +142,8 @@ async def test_a_sale_waiting_out_a_429_does_not_hold_back_the_others(
 ) -> None:
     """At concurrency 1 the other item is sold while the first waits out its 429 backoff.
 
-    A journaled run keeps a second worker per slot: the slot lent back during a backoff is
-    what lets that worker send.
+    A journaled run keeps a second worker per slot (it waits for commits holding none): the
+    slot lent back during a backoff is what lets that worker send.
     """
     await client.buy(TOPPS, amount=2, user_id="u")
     items = list((await client.inventory("u")).items)

@@ -139,9 +139,9 @@ def test_kill_while_stalled_loses_no_answered_sale(
 
 KILLS = 20
 # Sales a kill may leave unconfirmed on top of the answers the sandbox dropped: those of
-# the commit running at the kill, the answers waiting for the next (at most concurrency),
-# and requests the server finished as the client died. Measured here: 88 to 130 in 20
-# kills (4.4 to 6.5 a kill, quiet or loaded); the old buffer, about 45 a kill.
+# the commit running at the kill (and the answers gathering for the next), and requests
+# the server finished as the client died. With two workers per slot, measured here: 31 to
+# 115 in 20 kills (1.5 to 6 a kill, quiet or loaded); the old buffer, about 45 a kill.
 EXCESS_PER_KILL = 10
 
 
