@@ -73,10 +73,14 @@ class Row:
         return self.values[path] / self.baselines[path]
 
     def met(self, path: str) -> str:
-        """``ok``, ``miss``, or empty where this row sets no goal for ``path``."""
+        """``ok``, ``miss by`` how far the ratio is from the goal, or empty (no goal)."""
         ratio = self.ratio(path)
-        met = None if self.goal is None or ratio is None else self.goal.met(ratio, path)
-        return "" if met is None else "ok" if met else "miss"
+        if self.goal is None or ratio is None:
+            return ""
+        limit = self.goal.limit_for(path)
+        if limit is None:
+            return ""
+        return "ok" if self.goal.met(ratio, path) else f"miss by {abs(ratio - limit):.2f}x"
 
 
 def row(
