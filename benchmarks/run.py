@@ -2,7 +2,8 @@
 
 ``pure`` is the cattrs converter alone; ``speedups`` is the msgspec path of the extra. Both
 run side by side in this one run against a payload server in its own process on loopback,
-every ratio compares figures from the same rounds, and each goal is printed as ok or miss.
+every ratio compares figures from the same rounds, and each goal is printed as ok or as
+miss by how much.
 ``--quick`` trims counts for a run of about a minute.
 """
 
