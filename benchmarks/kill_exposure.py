@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-SUPPORT = Path(__file__).resolve().parent.parent / "tests" / "support"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.journal_runs import SCRIPTS as SUPPORT
+from support.journal_runs import settled_in as settled
+
 KILLS = 20
 STEP = 15.0  # seconds a run may take to settle the next few items before it is killed anyway
-
-
-def settled(journal: str) -> int:
-    """Items the SQLite journal shows settled (0 before it exists)."""
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.5)
-        try:
-            row = db.execute("SELECT count(*) FROM items WHERE state != 'pending'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
 
 
 def one_run(seed: int, env: dict[str, str]) -> int:
