@@ -34,6 +34,7 @@ from .._journal import (
     JournalSettlement,
     JournalState,
     SharedJournal,
+    commits_instantly,
     is_shared,
 )
 from .._models import FailedSellback, Sellback, UnconfirmedSellback
@@ -51,7 +52,7 @@ from ._outcomes import (
 )
 from ._throttle import AdaptiveLimit, settles_lost_answers
 
-__all__ = ["Run"]
+__all__ = ["Fresh", "Run"]
 
 log = logging.getLogger("phygitals_async")
 
@@ -60,6 +61,15 @@ _SAY_EVERY = 5.0  # seconds between the INFO lines of a worker waiting on others
 
 
 # -- the run -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Fresh:
+    """A job only this run knows (in memory, nothing begun): its items in order."""
+
+    ids: list[str]
+    # An item's entry as the job holds it (its quote), for an answer left to settle.
+    entry: Callable[[str], JournalEntry]
 
 
 class Run:
@@ -75,7 +85,7 @@ class Run:
         *,
         keep_errors: bool = True,
         stop: StopFlag | None = None,
-        instant_commits: bool = False,
+        fresh: Fresh | None = None,
     ) -> None:
         self.client = client
         self.stop = stop
@@ -95,13 +105,15 @@ class Run:
         # waiting for a commit is an answer a crash can lose: measured at four per slot,
         # three times as many sales came back unconfirmed per kill -9.
         self.limit = AdaptiveLimit(concurrency)
-        self.workers = concurrency if instant_commits else 2 * concurrency
+        self.workers = concurrency if commits_instantly(journal) else 2 * concurrency
         # Lost answers this run settled, by how: for one summary line instead of a warning each.
         self.reconciled: collections.Counter[str] = collections.Counter()
         # A journal that failed mid-run: no item starts after it; answers still arriving
         # are kept here, to be named in the error.
         self.journal_failure: _errors.JournalError | None = None
         self.unrecorded: list[JournalSettlement] = []
+        # A job of this run alone, kept in memory: its first round sells straight from it.
+        self.fresh = fresh
 
     @property
     def stopping(self) -> bool:
@@ -161,14 +173,42 @@ class Run:
             else:
                 error = None
         if error is not None:
-            if _lost(error) or entry.attempts > 0:
-                return _Ambiguous(entry, error)
-            await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
-            return None
+            return await self._refused(entry, error)
         settlement = JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
         if await self._record(settlement):
             await self.emit(sale)
         return None
+
+    async def _refused(self, entry: JournalEntry, error: Exception) -> _Ambiguous | None:
+        """Settle a refusal that is final; return a lost answer (or a repeat's refusal)."""
+        if _lost(error) or entry.attempts > 0:
+            return _Ambiguous(entry, error)
+        await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
+        return None
+
+    async def _sell_fresh(
+        self, item_id: str, fresh: Fresh, slot: contextlib.AbstractAsyncContextManager[None]
+    ) -> None:
+        """:meth:`work` for an item of a fresh in-memory job, sent for the first time.
+
+        Nothing but the run reads such a job, so a sale goes straight to the report: no
+        entry is built and no journal written, unless the answer leaves something to settle.
+        """
+        async with slot:
+            if self.stopping:
+                return
+            try:
+                sale = await self.client.sell_back(item_id)
+            except _errors.PhygitalsError as exc:
+                error: _errors.PhygitalsError | None = exc
+            else:
+                error = None
+        if error is None:
+            await self.emit(sale)
+            return
+        ambiguous = await self._refused(fresh.entry(item_id), error)
+        if ambiguous is not None:
+            await self._hold(ambiguous)
 
     async def _record(self, settlement: JournalSettlement) -> bool:
         """Commit an outcome; on a journal failure, stop the run but keep what was answered.
@@ -210,11 +250,15 @@ class Run:
     async def work(self, entry: JournalEntry, claimed_at: float = math.inf) -> None:
         ambiguous = await self.attempt(entry, claimed_at)
         if ambiguous is not None:
-            self.ambiguous.append(ambiguous)
-            if len(self.ambiguous) >= _RECONCILE_BATCH:
-                # Settle a large backlog now (this worker only), so memory stays bounded.
-                batch, self.ambiguous = self.ambiguous, []
-                await self.reconcile(batch, concurrency=1)
+            await self._hold(ambiguous)
+
+    async def _hold(self, ambiguous: _Ambiguous) -> None:
+        """Keep an ambiguous answer for the round's reconciliation."""
+        self.ambiguous.append(ambiguous)
+        if len(self.ambiguous) >= _RECONCILE_BATCH:
+            # Settle a large backlog now (this worker only), so memory stays bounded.
+            batch, self.ambiguous = self.ambiguous, []
+            await self.reconcile(batch, concurrency=1)
 
     async def sold_already(self, entries: list[JournalEntry]) -> list[JournalEntry]:
         """Settle the earlier run's unknown items gone from the inventory; return the rest.
@@ -356,16 +400,30 @@ class Run:
         )
 
     async def _round(self) -> None:
-        feed = Feed(self)
-
-        async def worker() -> None:
-            while (taken := await feed.take()) is not None:
-                await self.work(*taken)
-
+        fresh, self.fresh = self.fresh, None
         async with _one_error(), anyio.create_task_group() as tasks:
-            tasks.start_soon(self.guarded, feed.fill)
-            for _ in range(self.workers):
-                tasks.start_soon(self.guarded, worker)
+            if fresh is not None:
+                pending = iter(fresh.ids)
+
+                async def seller() -> None:
+                    slot = self.limit.slot()
+                    for item_id in pending:
+                        if self.stopping:
+                            return
+                        await self._sell_fresh(item_id, fresh, slot)
+
+                for _ in range(min(self.workers, len(fresh.ids))):
+                    tasks.start_soon(self.guarded, seller)
+            else:
+                feed = Feed(self)
+
+                async def worker() -> None:
+                    while (taken := await feed.take()) is not None:
+                        await self.work(*taken)
+
+                tasks.start_soon(self.guarded, feed.fill)
+                for _ in range(self.workers):
+                    tasks.start_soon(self.guarded, worker)
         batch, self.ambiguous = self.ambiguous, []
         await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
         if self.journal_failure is None:

@@ -25,7 +25,7 @@ from .._journal import (
     JournalItem,
     JournalSpec,
     JournalState,
-    commits_instantly,
+    MemoryJournal,
     entries_of,
     is_shared,
     open_journal,
@@ -41,7 +41,7 @@ from .._models import (
 )
 from .._validation import item_id_of, require_id, require_int
 from ._outcomes import DONE, Client, SellbackOutcome, StopFlag, outcome_of
-from ._run import Run
+from ._run import Fresh, Run
 
 __all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many", "span_attributes"]
 
@@ -203,6 +203,8 @@ class _Opened:
     # The job's order when this run is its first and only writer, so that the report can
     # be built from this run's outcomes without reading the job back.
     order: list[str] | None = None
+    # The job when only this run knows it (no journal= : held in memory, forgotten after).
+    fresh: Fresh | None = None
 
 
 async def _open(
@@ -222,10 +224,11 @@ async def _open(
         raise _errors.InvalidRequestError(msg)
     items, owner = _input(items_or_ids, user_id)
     book = open_journal(journal, resume_only=items is None)
+    own = book if journal is None and isinstance(book, MemoryJournal) else None
     try:
         job = await book.open(user_id=owner, base_url=client.base_url)
         fresh = job.runs == 1 and not is_shared(book)
-        order: list[str] | None = [] if keep_order and fresh else None
+        order: list[str] | None = [] if (keep_order and fresh) or own is not None else None
         added = 0
         if items is not None:
             # A shared job is filled by whichever worker starts first while others run:
@@ -246,7 +249,8 @@ async def _open(
         raise
     if order is not None and len(order) != total:
         order = list(dict.fromkeys(order))  # the input repeated some items
-    return _Opened(book, job.user_id, total, done, order)
+    alone = Fresh(order, own.entry) if own is not None and order is not None else None
+    return _Opened(book, job.user_id, total, done, order, alone)
 
 
 async def _close(journal: Journal) -> None:
@@ -322,10 +326,19 @@ async def _report(
         else:
             failed.append(outcome)
 
-    if opened.order is not None and outcomes is not None and len(outcomes) == opened.total:
-        # This run was the job's only one: its outcomes are the whole job.
+    if (
+        opened.order is not None
+        and outcomes is not None
+        and (len(outcomes) == opened.total or opened.fresh is not None)
+    ):
+        # This run was the job's only one: its outcomes are the whole job (an item without
+        # one was never sent: the run was stopped first).
         for item_id in opened.order:
-            place(outcomes[item_id])
+            outcome = outcomes.get(item_id)
+            if outcome is None:
+                remaining += 1
+            else:
+                place(outcome)
     else:
         async with entries_of(opened.journal) as entries:
             async for entry in entries:
@@ -380,7 +393,6 @@ async def sell_back_many(
             if on_progress is not None:
                 on_progress(done, opened.total)
 
-        instant = commits_instantly(opened.journal)
         run = Run(
             client,
             opened.journal,
@@ -388,7 +400,7 @@ async def sell_back_many(
             concurrency,
             emit,
             stop=stop,
-            instant_commits=instant,
+            fresh=opened.fresh,
         )
         await run.run()
         return await _report(run, opened, outcomes, started, tally)
@@ -426,7 +438,7 @@ async def iter_sell_back(
                     send.send,
                     keep_errors=False,
                     stop=stop,
-                    instant_commits=commits_instantly(opened.journal),
+                    fresh=opened.fresh,
                 )
                 await run.run()
 

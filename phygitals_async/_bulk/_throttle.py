@@ -55,20 +55,24 @@ class AdaptiveLimit:
     def __init__(self, ceiling: int) -> None:
         self.ceiling = ceiling
         self.limit = float(ceiling)
+        #: How many may hold a slot now.
+        self.allowed = ceiling
         self.in_flight = 0
         self.cuts = 0
         self.lowest = float(ceiling)
         self._epoch = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    @property
-    def allowed(self) -> int:
-        """How many may hold a slot now."""
-        return max(1, int(self.limit))
-
     def slot(self) -> _Slot:
-        """Hold one slot while sending; 429s seen inside cut the limit, success grows it."""
+        """Hold one slot while sending; 429s seen inside cut the limit, success grows it.
+
+        A slot can be held again once released: a worker keeps one for all its items.
+        """
         return _Slot(self)
+
+    def _set(self, limit: float) -> None:
+        self.limit = limit
+        self.allowed = max(1, int(limit))
 
     async def _enter(self, *, first: bool = False) -> None:
         # A free slot is taken at once, unless others already wait: they go first.
@@ -90,9 +94,9 @@ class AdaptiveLimit:
             raise
 
     def _leave(self, *, limited: bool) -> None:
-        if not limited:
+        if not limited and self.limit < self.ceiling:
             # Half a slot per round: +0.5 after ``limit`` successes.
-            self.limit = min(float(self.ceiling), self.limit + _INCREASE / self.limit)
+            self._set(min(float(self.ceiling), self.limit + _INCREASE / self.limit))
         self.in_flight -= 1
         # Hand the free slots to the first waiters (after a cut there may be none).
         waiters = self._waiters
@@ -108,7 +112,7 @@ class AdaptiveLimit:
             return
         self._epoch += 1
         self.cuts += 1
-        self.limit = max(1.0, self.limit * _DECREASE)
+        self._set(max(1.0, self.limit * _DECREASE))
         self.lowest = min(self.lowest, self.limit)
         log.info("bulk sellback: answered 429, concurrency now %d", self.allowed)
 
@@ -125,12 +129,19 @@ class _Slot:
         self._limit = limit
         self._limited = False
         self._held = False
+        self._epoch = 0
+        self._observing = observe(self)
 
     async def __aenter__(self) -> None:
-        await self._limit._enter()  # noqa: SLF001  the slot is the limit's own half
+        limit = self._limit
+        # The limit's _enter, without a call where a slot is free (every item asks).
+        if not limit._waiters and limit.in_flight < limit.allowed:  # noqa: SLF001
+            limit.in_flight += 1
+        else:
+            await limit._enter()  # noqa: SLF001  the slot is the limit's own half
         self._held = True
-        self._epoch = self._limit._epoch  # noqa: SLF001
-        self._observing = observe(self)
+        self._limited = False
+        self._epoch = limit._epoch  # noqa: SLF001
         self._observing.__enter__()
 
     def __call__(self, attempt: Attempt) -> None:

@@ -90,6 +90,10 @@ class MemoryJournal:
             if s.quoted_amount is not None:
                 row[_QUOTED] = s.quoted_amount
 
+    def entry(self, item_id: str) -> JournalEntry:
+        """One item as the job holds it, read without waiting."""
+        return JournalEntry(item_id, *self._rows[item_id])
+
     async def missing(self, item_ids: Sequence[str]) -> Sequence[str]:
         """The ids the job does not include."""
         return [i for i in item_ids if i not in self._rows]

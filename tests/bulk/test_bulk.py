@@ -360,6 +360,31 @@ async def test_a_stop_starts_nothing_more_and_leaves_the_rest_for_a_rerun(
     assert sandbox.ledger.sellback_executions == 20
 
 
+async def test_a_stop_without_a_journal_reports_what_was_sold_and_what_was_not_sent(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals
+) -> None:
+    """An in-memory job stopped mid-run: every sale is in the report, the rest is remaining."""
+    items = await stock(client, "u1", 20)
+    sandbox.faults.add(Fault.latency(0.02, route="vm/buyback"))
+    stop = asyncio.Event()
+
+    def progress(done: int, _total: int) -> None:
+        if done >= 3:
+            stop.set()
+
+    report = await client.sell_back_many(items, concurrency=2, on_progress=progress, stop=stop)
+    sent = sandbox.ledger.requests["vm/buyback"]
+    assert 3 <= sent < 20
+    left = {i.id for i in (await client.inventory("u1")).items}
+    assert sorted(s.item_id for s in report.succeeded) == sorted(
+        i.id for i in items if i.id not in left
+    )
+    assert len(report.succeeded) == sent == sandbox.ledger.sellback_executions
+    assert report.remaining == 20 - sent
+    assert report.this_run.sold == sent
+    assert not report.ok
+
+
 async def test_items_of_two_owners_in_a_stream_are_refused_before_sending(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
