@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -49,11 +50,24 @@ log = logging.getLogger("phygitals_async")
 _tracer = _otel.get_tracer("phygitals_async", __version__) if _otel is not None else None
 
 
+# Where opentelemetry-api keeps the provider once one is set (in code, or loaded from the
+# OTEL_PYTHON_TRACER_PROVIDER variable on first use): while it is empty and that variable
+# was not set at import, nothing is traced, known without a lookup in os.environ per call.
+_SET_PROVIDER = "_TRACER_PROVIDER"
+_QUICK = (
+    _otel is not None
+    and hasattr(_otel, _SET_PROVIDER)
+    and "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ
+)
+
+
 def enabled() -> bool:
     """Whether calls are traced: the extra is installed and a tracer provider is set."""
     # Until the application sets a provider the global one is a proxy whose spans do
     # nothing: starting them would only cost time on every call.
-    return _otel is not None and not isinstance(_otel.get_tracer_provider(), ProxyTracerProvider)
+    if _otel is None or (_QUICK and getattr(_otel, _SET_PROVIDER) is None):
+        return False
+    return not isinstance(_otel.get_tracer_provider(), ProxyTracerProvider)
 
 
 def redacted(text: str, secret: str) -> str:

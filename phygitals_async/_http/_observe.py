@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import Protocol, runtime_checkable
 
+import yarl
+
 __all__ = ["Attempt", "LendingObserver", "Observer", "observe", "observers", "wait_to_retry"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -41,23 +43,32 @@ class Attempt:
             not be resent (the outcome is unknown).
     """
 
-    # A plain slotted class: it is built on the hot path of every observed attempt.
-    __slots__ = ("headers", "lost", "method", "status", "url")
+    # A plain slotted class: it is built on the hot path of every observed attempt, and
+    # its URL is written out only when someone reads it.
+    __slots__ = ("_url", "headers", "lost", "method", "status")
 
     def __init__(
         self,
         method: str,
-        url: str,
+        url: str | yarl.URL,
         status: int | None,
         headers: Mapping[str, str],
         *,
         lost: bool = False,
     ) -> None:
         self.method = method
-        self.url = url
+        self._url = url
         self.status = status
         self.headers = headers
         self.lost = lost
+
+    @property
+    def url(self) -> str:
+        """The request URL (it never holds the API key)."""
+        url = self._url
+        if not isinstance(url, str):
+            url = self._url = str(url)
+        return url
 
     @property
     def request_id(self) -> str | None:

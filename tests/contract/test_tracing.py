@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -300,3 +301,25 @@ def test_no_span_is_started_before_a_provider_is_set() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_provider_named_in_the_environment_turns_tracing_on() -> None:
+    """OTEL_PYTHON_TRACER_PROVIDER set at start: calls are traced without any code."""
+    script = textwrap.dedent(
+        """
+        from phygitals_async import _tracing
+
+        print(_tracing.enabled())
+        """
+    )
+    env = {**os.environ, "OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"}
+    result = subprocess.run(  # noqa: S603  our own interpreter
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
