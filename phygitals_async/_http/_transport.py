@@ -28,7 +28,6 @@ import contextlib
 import copy
 import logging
 import time
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
 from ._observe import Attempt, observers, tell, wait_to_retry
+from ._pool import ConnectorClosedError, PoolConnector, env_proxy
 from ._secrets import sanitized, scrub_body, scrub_headers
 
 __all__ = ["Transport"]
@@ -68,51 +68,15 @@ class _AttemptError:
 _NO_SPAN = contextlib.nullcontext(_tracing.CallTrace(None))
 
 
-def _env_proxy(base_url: str) -> str | None:
-    """The proxy for ``base_url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, if any."""
-    url = yarl.URL(base_url)
-    proxy = urllib.request.getproxies().get(url.scheme)
-    if not proxy or (url.host and urllib.request.proxy_bypass(url.host)):
-        return None
-    return proxy
-
-
+# A first attempt leaves within this many seconds of its deadline being set: it is given
+# the whole budget (aiohttp rounds limits of 5 s and more up to whole seconds anyway).
+_FRESH = 0.001
+_KEEP_TIMEOUTS = 16  # budgets remembered per client (a call's timeout= is one more)
 _CLOSED_IN_FLIGHT = "this client was closed while the call was in flight"
 _AUTH_HINT = (
     " (the key does not start with '{0}', so it was used as a production key at {1};"
     " sandbox keys start with '{0}')"
 )
-
-
-class _ConnectorClosedError(aiohttp.ClientConnectionError):
-    """A new connection was asked for after :meth:`Transport.aclose`; none was opened."""
-
-
-class _Connector(aiohttp.TCPConnector):
-    """A connector that opens no connection once closed.
-
-    aiohttp resends an idempotent request once when its pooled connection drops, and the
-    resend asks the connector for a fresh connection even after ``close()`` closed the pool
-    under it: closing a client with a GET in flight would open a socket the close never
-    waits for, left half-open when the event loop stops.
-    """
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[aiohttp.tracing.Trace],
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.connector.Connection:
-        if self.closed:
-            raise _ConnectorClosedError("the connection pool is closed")
-        try:
-            return await super().connect(req, traces, timeout)
-        except (asyncio.CancelledError, aiohttp.ClientConnectionError):
-            # Closed while this request waited for a free connection (aiohttp cancels the
-            # waiters) or opened one (aiohttp refuses it): it never left, so say closed.
-            if not self.closed:
-                raise
-        raise _ConnectorClosedError("the connection pool was closed before the request left")
 
 
 class Transport:
@@ -134,6 +98,7 @@ class Transport:
         self._forked_away = False
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str | tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._reader = Reader(strict=settings.strict_decoding)
         self._proxy: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -207,11 +172,11 @@ class Transport:
             self._loop = loop
             _fork.register(self)
             settings = self.settings
-            self._proxy = _env_proxy(settings.base_url) if settings.trust_env else None
+            self._proxy = env_proxy(settings.base_url) if settings.trust_env else None
             self._session = self._external or aiohttp.ClientSession(
-                connector=_Connector(limit=settings.max_connections, ssl=settings.ssl),
+                connector=PoolConnector(limit=settings.max_connections, ssl=settings.ssl),
                 headers=dict(settings.headers),
-                # Proxies come from _env_proxy, read once: aiohttp's trust_env would look
+                # Proxies come from env_proxy, read once: aiohttp's trust_env would look
                 # them (and .netrc) up in a thread on every request, tripling the latency.
                 trust_env=False,
                 trace_configs=list(settings.trace_configs) or None,
@@ -340,7 +305,7 @@ class Transport:
         if self.closed:  # closed while waiting to retry: a closed client never reconnects
             raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
         started = time.perf_counter() if note is not None else 0.0
-        answer = await self._attempt(session, call, url, body, remaining)
+        answer = await self._attempt(session, call, url, body, self._timeout(remaining, budget))
         if note is not None:
             sent = self._post_headers if body is not None else None
             _log.attempt(
@@ -364,7 +329,7 @@ class Transport:
         trace.attempt(status=status)
         seen = observers()
         if seen:
-            tell(seen, Attempt(call.method, str(url), status, headers))
+            tell(seen, Attempt(call.method, url, status, headers))
         if status == 401 and self._auth_hint:
             return self._unauthorized(call, url, answer)
         return self.answer(call, url, *answer)
@@ -373,7 +338,7 @@ class Transport:
         """Log an answer lost for good: a WARNING, unless an observer settles it itself."""
         seen = observers()
         # A bulk run reconciles its lost answers through the inventory, and says so once.
-        settled = bool(seen) and tell(seen, Attempt(call.method, str(url), None, {}, lost=True))
+        settled = bool(seen) and tell(seen, Attempt(call.method, url, None, {}, lost=True))
         level = logging.DEBUG if settled else logging.WARNING
         log.log(level, "%s", _tracing.redacted(str(failure), self._api_key))
 
@@ -401,30 +366,55 @@ class Transport:
         """
         return self._reader.read(call, url, status, headers, raw)
 
+    def _timeout(self, remaining: float, budget: float) -> aiohttp.ClientTimeout:
+        """The limits of one attempt: the time left of the call, and the socket limits."""
+        settings = self.settings
+        if budget - remaining > _FRESH:  # a retry: what is left of the deadline
+            return aiohttp.ClientTimeout(
+                total=remaining,
+                sock_connect=settings.connect_timeout,
+                sock_read=settings.read_timeout,
+            )
+        # A first attempt has its whole budget: one object per budget, not one per request.
+        timeout = self._timeouts.get(budget)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=budget,
+                sock_connect=settings.connect_timeout,
+                sock_read=settings.read_timeout,
+            )
+            if len(self._timeouts) < _KEEP_TIMEOUTS:
+                self._timeouts[budget] = timeout
+        return timeout
+
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
         call: Call[Any],
         url: yarl.URL,
         body: bytes | None,
-        remaining: float,
+        timeout: aiohttp.ClientTimeout,
     ) -> tuple[int, Mapping[str, str], bytes] | _AttemptError:
         """One request; a library failure comes back as an :class:`_AttemptError`.
 
         Returned, not raised: raising inside these ``except`` blocks would attach the
         library's exception (and the key in its ``request_info``) as ``__context__``.
         """
+        data: bytes | aiohttp.BytesPayload | None = body
+        sent = self._get_headers
+        if body is not None:
+            if self._external is None:
+                # The body says its type itself: no headers to merge with the session's.
+                data = aiohttp.BytesPayload(body, content_type="application/json")
+            else:  # over a caller's session's own Content-Type, if it has one
+                sent = self._post_headers
         try:
             async with session.request(
                 call.method,
                 url,
-                data=body,
-                headers=self._post_headers if body is not None else self._get_headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=remaining,
-                    sock_connect=self.settings.connect_timeout,
-                    sock_read=self.settings.read_timeout,
-                ),
+                data=data,
+                headers=sent,
+                timeout=timeout,
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as response:
@@ -435,13 +425,13 @@ class Transport:
             return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
-        except (aiohttp.ClientConnectorError, _ConnectorClosedError) as exc:
+        except (aiohttp.ClientConnectorError, ConnectorClosedError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
         except (aiohttp.ClientError, OSError) as exc:
             return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         except asyncio.CancelledError as exc:
             # The blocking client's close() ends its calls by cancelling them (a cancel while
-            # connecting became _ConnectorClosedError above): a money POST past that point
+            # connecting became ConnectorClosedError above): a money POST past that point
             # may have reached the server, and its caller must hear so.
             if not self.closed or call.retry.after_sent:
                 raise

@@ -259,15 +259,15 @@ def sandbox_url_for_loops() -> Iterator[str]:
 
 def test_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTPS_PROXY is used unless NO_PROXY covers the host."""
-    from phygitals_async._http._transport import _env_proxy  # noqa: PLC0415  private helper, unit-tested
+    from phygitals_async._http._pool import env_proxy  # noqa: PLC0415  private helper, unit-tested
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    assert _env_proxy("https://api.phygitals.com") == "http://proxy.internal:3128"
+    assert env_proxy("https://api.phygitals.com") == "http://proxy.internal:3128"
     monkeypatch.setenv("NO_PROXY", "api.phygitals.com")
-    assert _env_proxy("https://api.phygitals.com") is None
-    assert _env_proxy("http://127.0.0.1:8787/_") is None
+    assert env_proxy("https://api.phygitals.com") is None
+    assert env_proxy("http://127.0.0.1:8787/_") is None
 
 
 @pytest.mark.parametrize(
