@@ -50,6 +50,10 @@ __all__ = ["SCHEMA_VERSION", "PostgresJournal", "is_postgres_url"]
 SCHEMA_VERSION = 1
 _PAGE = 1000
 _CHUNK = 5000  # items per statement when a job is created: bounded memory and message size
+# Items added since the table's statistics were last gathered, past which they are gathered
+# again before the next claim: with statistics from when the job was small, the planner
+# reads a statement's rows by scanning the whole job.
+_ANALYZE_AFTER = 1000
 
 
 def is_postgres_url(value: object) -> bool:
@@ -124,6 +128,7 @@ class PostgresJournal:
         self._fleet = Fleet(self._db, self._connect, job=job, worker=self.worker, lease=self.lease)
         self._commits = GroupCommit(self._write_group)
         self._since: datetime | None = None
+        self._unanalyzed = 0
         #: Whether :meth:`open` creates a missing job (a resuming worker wants it to exist).
         self.create = create
 
@@ -275,12 +280,21 @@ class PostgresJournal:
                     {"job": self.job_name, "next": first + len(chunk) + 1},
                 )
             added += sum(1 for (new,) in inserted if new)
+        self._unanalyzed += added
         return added
+
+    async def _analyze_if_grown(self) -> None:
+        if self._unanalyzed >= _ANALYZE_AFTER:
+            self._unanalyzed = 0
+            # Samples a bounded number of rows, however large the table; a user that does
+            # not own the table gets a notice and the statistics stay as they were.
+            await self._db.execute("ANALYZE phygitals_journal_item")
 
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
         """Claim and count as begun the given items this worker may send; return those."""
         if self._commits.failed is not None:
             raise self._commits.failed
+        await self._analyze_if_grown()
         return await self._fleet.begin(item_ids)
 
     async def claim(self, limit: int) -> list[JournalEntry]:
@@ -295,6 +309,7 @@ class PostgresJournal:
         """
         if self._commits.failed is not None:
             raise self._commits.failed
+        await self._analyze_if_grown()
         return await self._fleet.claim(limit, since=self._since)
 
     async def release(self, item_ids: Sequence[str]) -> None:

@@ -66,6 +66,9 @@ CREATE INDEX IF NOT EXISTS phygitals_journal_item_retryable
     WHERE state = 'unknown' OR (state = 'failed' AND retry);
 CREATE INDEX IF NOT EXISTS phygitals_journal_item_order
     ON phygitals_journal_item (job, position);
+-- What a worker holds, for renewing and giving back its leases without reading the rest.
+CREATE INDEX IF NOT EXISTS phygitals_journal_item_held
+    ON phygitals_journal_item (job, worker) WHERE state = 'pending';
 -- No foreign key to the job: its check would lock the job's row on every heartbeat, and
 -- a worker adding items holds that row while it waits for rows a renewal has locked.
 CREATE TABLE IF NOT EXISTS phygitals_journal_worker (
@@ -135,8 +138,10 @@ WITH s AS (
         AS s(item_id text, state text, amount numeric, quoted_amount numeric, error_type text,
              error_message text, status_code integer, retry boolean)
 ), locked AS (
-    SELECT i.item_id FROM phygitals_journal_item AS i JOIN s USING (item_id)
-    WHERE i.job = %(job)s
+    -- Looked up by key, one row per outcome: a join with the job's rows would let the
+    -- planner scan all of them (it did, for 17 ms a group of 20 in a 20,000-item job).
+    SELECT i.item_id FROM phygitals_journal_item AS i
+    WHERE i.job = %(job)s AND i.item_id = ANY(ARRAY(SELECT item_id FROM s))
     ORDER BY i.position
     FOR UPDATE OF i
 )
@@ -146,8 +151,8 @@ SET state = s.state, amount = s.amount,
     error_type = s.error_type, error_message = s.error_message, status_code = s.status_code,
     retry = s.retry, settled_at = now(), worker = NULL, lease_until = NULL
 FROM s JOIN locked USING (item_id)
-WHERE i.job = %(job)s AND i.item_id = s.item_id
-  AND (
+WHERE i.job = %(job)s AND i.item_id = ANY(ARRAY(SELECT item_id FROM locked))
+  AND i.item_id = s.item_id AND (
     (i.state = 'pending'
      AND (i.worker = %(worker)s OR i.worker IS NULL OR i.lease_until < now()))
     OR (s.state = 'sold' AND i.state <> 'sold' AND NOT (i.state = 'failed' AND NOT i.retry))
@@ -231,8 +236,7 @@ WITH beat AS (
 )
 UPDATE phygitals_journal_item AS i
 SET lease_until = now() + make_interval(secs => %(lease)s)
-FROM mine
-WHERE i.job = %(job)s AND i.item_id = mine.item_id
+WHERE i.job = %(job)s AND i.item_id = ANY(ARRAY(SELECT item_id FROM mine))
 """
 
 # A stopping worker gives back what it still holds.
@@ -246,6 +250,5 @@ WITH mine AS (
 )
 UPDATE phygitals_journal_item AS i
 SET worker = NULL, lease_until = NULL
-FROM mine
-WHERE i.job = %(job)s AND i.item_id = mine.item_id
+WHERE i.job = %(job)s AND i.item_id = ANY(ARRAY(SELECT item_id FROM mine))
 """

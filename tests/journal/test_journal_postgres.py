@@ -6,9 +6,11 @@ Every test runs against a real PostgreSQL server (a throwaway one for the sessio
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
@@ -323,3 +325,38 @@ async def test_lease_renewals_never_deadlock_with_settlements(pg_url: str) -> No
         assert (await journal.totals())[JournalState.SOLD] == (3000, Decimal(3000))
     finally:
         await journal.close()
+
+
+def _rows_read(plan: dict[str, Any], table: str) -> int:
+    """The rows every node of an EXPLAIN ANALYZE plan read from ``table``, summed."""
+    own = 0
+    if plan.get("Relation Name") == table:
+        own = plan["Actual Rows"] * plan["Actual Loops"]
+    return own + sum(_rows_read(child, table) for child in plan.get("Plans", ()))
+
+
+async def test_a_commit_reads_only_its_own_items_however_large_the_job(
+    journal: PostgresJournal, pg_url: str
+) -> None:
+    """Settling a group looks its items up by key: it never scans the rest of the job.
+
+    A plan that joined the group with all the job's rows made each commit cost the job's
+    size (17 ms a group of 20 in a 20,000-item job, and growing with it).
+    """
+    from phygitals_async._journal import _postgres_sql  # noqa: PLC0415  the statement itself
+
+    await journal.add_items(items(5_000))
+    claimed = await journal.claim(20)
+    rows: list[dict[str, object]] = [
+        {"item_id": e.item_id, "state": "sold", "amount": "1.50", "quoted_amount": None}
+        | {"error_type": None, "error_message": None, "status_code": None, "retry": False}
+        for e in claimed
+    ]
+    async with await psycopg.AsyncConnection.connect(pg_url) as db:
+        cursor = await db.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + _postgres_sql.SETTLE,
+            {"job": "j1", "worker": "w1", "rows": json.dumps(rows)},
+        )
+        (plan,) = (await cursor.fetchone() or [[]])[0]
+        await db.rollback()
+    assert _rows_read(plan["Plan"], "phygitals_journal_item") <= 2 * len(rows)
