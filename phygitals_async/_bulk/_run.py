@@ -54,6 +54,9 @@ from ._throttle import AdaptiveLimit, settles_lost_answers
 
 __all__ = ["Fresh", "Run"]
 
+#: A worker's hold on the adaptive limit, taken again for each item it sends.
+Slot = contextlib.AbstractAsyncContextManager[None]
+
 log = logging.getLogger("phygitals_async")
 
 _CLAIM_POLL = 1.0  # seconds between looks at a shared job whose items others still hold
@@ -153,14 +156,16 @@ class Run:
             outcome = FailedSellback(item_id, error)
         await self.emit(outcome)
 
-    async def attempt(self, entry: JournalEntry, claimed_at: float = math.inf) -> _Ambiguous | None:
+    async def attempt(
+        self, entry: JournalEntry, claimed_at: float = math.inf, slot: Slot | None = None
+    ) -> _Ambiguous | None:
         """Send one begun item's buyback; settle it, or return why it is ambiguous.
 
         Right before the request leaves (once a slot is free) the item is sent only if the
         run is not stopping and, for a claimed item (``claimed_at``, on a shared journal),
         while the claim surely holds. An item not sent stays begun for a later run.
         """
-        async with self.limit.slot():
+        async with slot or self.limit.slot():
             if self.stopping:
                 return None
             if claimed_at != math.inf and not self._still_held(claimed_at):
@@ -186,9 +191,7 @@ class Run:
         await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
         return None
 
-    async def _sell_fresh(
-        self, item_id: str, fresh: Fresh, slot: contextlib.AbstractAsyncContextManager[None]
-    ) -> None:
+    async def _sell_fresh(self, item_id: str, fresh: Fresh, slot: Slot) -> None:
         """:meth:`work` for an item of a fresh in-memory job, sent for the first time.
 
         Nothing but the run reads such a job, so a sale goes straight to the report: no
@@ -247,8 +250,8 @@ class Run:
         if self._shared is not None:
             await self._shared.release([entry.item_id])
 
-    async def work(self, entry: JournalEntry, claimed_at: float = math.inf) -> None:
-        ambiguous = await self.attempt(entry, claimed_at)
+    async def work(self, entry: JournalEntry, claimed_at: float, slot: Slot) -> None:
+        ambiguous = await self.attempt(entry, claimed_at, slot)
         if ambiguous is not None:
             await self._hold(ambiguous)
 
@@ -418,8 +421,9 @@ class Run:
                 feed = Feed(self)
 
                 async def worker() -> None:
+                    slot = self.limit.slot()
                     while (taken := await feed.take()) is not None:
-                        await self.work(*taken)
+                        await self.work(*taken, slot)
 
                 tasks.start_soon(self.guarded, feed.fill)
                 for _ in range(self.workers):
