@@ -21,24 +21,19 @@ from ._protocol import JournalSettlement
 __all__ = ["GroupCommit"]
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
-    # Waiters may all have been cancelled: the error still reached the run elsewhere.
-    if not future.cancelled():
-        future.exception()
-
-
 class GroupCommit:
     """Commits settlements in groups, each group as soon as the previous one is written.
 
     ``write`` makes one group durable (one transaction). It is awaited by one writer task
-    at a time, so a backend needs no lock of its own around it.
+    at a time, so a backend needs no lock of its own around it. Each caller waits on a
+    future of its own: a caller cancelled meanwhile cancels only that future, and the
+    outcomes it recorded are committed all the same.
     """
 
     def __init__(self, write: Callable[[list[JournalSettlement]], Awaitable[None]]) -> None:
         self._write = write
         self._gathering: list[JournalSettlement] = []
-        self._gathered: asyncio.Future[None] | None = None  # done when _gathering is durable
-        self._writing: asyncio.Future[None] | None = None  # done when the running commit is
+        self._waiting: list[asyncio.Future[None]] = []  # done once _gathering is durable
         self._writer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
 
@@ -52,41 +47,44 @@ class GroupCommit:
         if not settlements:
             return
         self._gathering.extend(settlements)
-        done = self._gathered
-        if done is None:
-            done = self._gathered = asyncio.get_running_loop().create_future()
-            done.add_done_callback(_retrieved)
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._commit_all())
-        await asyncio.shield(done)
+        await done
 
     async def _commit_all(self) -> None:
         try:
             while self._gathering:
-                batch, done = self._gathering, self._gathered
-                self._gathering, self._gathered = [], None
-                self._writing = done
-                assert done is not None  # noqa: S101  created with the first gathered outcome
+                batch, waiting = self._gathering, self._waiting
+                self._gathering, self._waiting = [], []
                 try:
                     await self._write(batch)
                 except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001  to every waiter
-                    self._fail(exc, done)
+                    self._fail(exc, waiting)
                     return
-                done.set_result(None)
+                for done in waiting:
+                    if not done.done():  # its caller was cancelled meanwhile
+                        done.set_result(None)
         finally:
-            self._writer = self._writing = None
+            self._writer = None
 
-    def _fail(self, exc: Exception | asyncio.CancelledError, done: asyncio.Future[None]) -> None:
+    def _fail(
+        self, exc: Exception | asyncio.CancelledError, waiting: list[asyncio.Future[None]]
+    ) -> None:
         failure: BaseException = exc
         if isinstance(exc, asyncio.CancelledError):
             from .._errors import JournalError  # noqa: PLC0415  only on this rare path
 
             failure = JournalError("the journal was closed before these outcomes were written")
         self._failure = failure
-        for future in (done, self._gathered):
-            if future is not None and not future.done():
-                future.set_exception(failure)
-        self._gathering, self._gathered = [], None
+        for done in (*waiting, *self._waiting):
+            if not done.done():
+                done.set_exception(failure)
+                # Marked as seen: a caller cancelled meanwhile never reads it, and the run
+                # hears of the failure from the next call.
+                done.exception()
+        self._gathering, self._waiting = [], []
 
     async def drain(self) -> None:
         """Wait until every outcome recorded so far is committed (raises if one failed)."""
