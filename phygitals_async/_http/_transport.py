@@ -93,6 +93,14 @@ class Transport:
         # A caller-owned session has its own default headers: ours go with each request.
         self._get_headers = dict(settings.headers) if self._external is not None else None
         self._post_headers = {**(self._get_headers or {}), "Content-Type": "application/json"}
+        # A body can name its own type (no headers merged per request) only where nothing
+        # else would: no Content-Type among the default headers, and no trace hook that
+        # reads a request's headers as it starts.
+        self._typed_body = (
+            self._external is None
+            and not settings.trace_configs
+            and all(name.lower() != "content-type" for name in settings.headers)
+        )
         # Set on views made by with_options: the transport that owns the session.
         self._root: Transport | None = None
         self._forked_away = False
@@ -403,10 +411,9 @@ class Transport:
         data: bytes | aiohttp.BytesPayload | None = body
         sent = self._get_headers
         if body is not None:
-            if self._external is None:
-                # The body says its type itself: no headers to merge with the session's.
+            if self._typed_body:
                 data = aiohttp.BytesPayload(body, content_type="application/json")
-            else:  # over a caller's session's own Content-Type, if it has one
+            else:  # over any Content-Type of the session's
                 sent = self._post_headers
         try:
             async with session.request(

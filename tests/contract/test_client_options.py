@@ -97,6 +97,21 @@ async def test_caller_session_gets_the_key_and_headers_per_request(
     assert recorder.requests[1].headers["Content-Type"] == "application/json"
 
 
+async def test_a_body_is_sent_as_json_whatever_the_default_headers_say(
+    recorder: Recorder,
+) -> None:
+    """A Content-Type among the default headers never relabels the JSON body of a POST."""
+    for _ in range(2):
+        recorder.add("POST", "/_/api/v1/vm/buyback", json_body={"success": True, "amount": "1"})
+    for headers in ({}, {"Content-Type": "text/plain"}):
+        async with p.AsyncPhygitals(
+            "sandbox-k", base_url=recorder.url + "/_", default_headers=headers
+        ) as client:
+            await client.sell_back("item-1")
+    assert [r.headers["Content-Type"] for r in recorder.requests] == ["application/json"] * 2
+    assert all(r.json == {"item_id": "item-1"} for r in recorder.requests)
+
+
 async def test_the_blocking_client_refuses_a_caller_session(
     own_session: tuple[aiohttp.ClientSession, Counting],
 ) -> None:
