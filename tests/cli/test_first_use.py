@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from support import TOPPS, Recorder
+from support import TOPPS, Recorder, run_script
 
 import phygitals_async as p
 from phygitals_async import cli
@@ -115,14 +112,6 @@ def test_a_module_level_blocking_client_exits_cleanly(threaded: LocalSandbox, cl
         print(len(client.list_packs()))
         """
     )
-    result = subprocess.run(  # noqa: S603  our own interpreter
-        [sys.executable, "-X", "dev", "-W", "error", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={k: v for k, v in os.environ.items() if k != "PHYGITALS_LOG"},
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(script, "-X", "dev", "-W", "error", drop=("PHYGITALS_LOG",))
     assert result.stderr == ""
     assert int(result.stdout) > 0

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-from support import TOPPS, FakeTime, Recorder
+from support import TOPPS, FakeTime, Recorder, run_script
 
 import phygitals_async as p
 from phygitals_async.testing import Fault, LocalSandbox
@@ -275,10 +272,7 @@ def test_the_sdk_works_without_the_otel_extra() -> None:
         asyncio.run(main())
         """
     )
-    result = subprocess.run(  # noqa: S603  our own interpreter
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(script)
     assert result.stdout.split() == ["False", "True", "2"]
     assert "list_packs: retry 1 of 2 after" in result.stderr  # the WARNING reaches the last resort
 
@@ -296,10 +290,7 @@ def test_no_span_is_started_before_a_provider_is_set() -> None:
         print(before, _tracing.enabled())
         """
     )
-    result = subprocess.run(  # noqa: S603  our own interpreter
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(script)
     assert result.stdout.split() == ["False", "True"]
 
 
@@ -312,14 +303,5 @@ def test_a_provider_named_in_the_environment_turns_tracing_on() -> None:
         print(_tracing.enabled())
         """
     )
-    env = {**os.environ, "OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"}
-    result = subprocess.run(  # noqa: S603  our own interpreter
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(script, env={"OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"})
     assert result.stdout.split() == ["True"]

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 
 import pytest
-from support import TOPPS, FakeTime, Recorder
+from support import TOPPS, FakeTime, Recorder, run_script
 
 import phygitals_async as p
 from phygitals_async._http import _log
@@ -172,15 +169,7 @@ def test_unconfigured_logging_gets_one_stderr_handler() -> None:
         asyncio.run(main())
         """
     )
-    result = subprocess.run(  # noqa: S603  our own interpreter
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PHYGITALS_LOG": "info"},
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_script(script, env={"PHYGITALS_LOG": "info"})
     lines = [line for line in result.stderr.splitlines() if "list_packs GET" in line]
     assert len(lines) == 2, result.stderr
     assert all(" phygitals_async INFO: " in line for line in lines)

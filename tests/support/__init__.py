@@ -7,6 +7,10 @@ Imported by name (``from support import TOPPS``); the fixtures that use these li
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +62,27 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.002)
+
+
+def run_script(
+    script: str, *flags: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (dedented) in a fresh interpreter, 60 s at most; it must exit 0.
+
+    ``flags`` go to the interpreter (``-X dev``); ``env`` is added to this process's
+    environment, and the names in ``drop`` are taken out of it.
+    """
+    environ = {k: v for k, v in os.environ.items() if k not in drop} | (env or {})
+    result = subprocess.run(  # noqa: S603  our own interpreter
+        [sys.executable, *flags, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environ,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 @attrs.frozen
