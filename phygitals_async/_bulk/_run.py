@@ -165,24 +165,37 @@ class Run:
         run is not stopping and, for a claimed item (``claimed_at``, on a shared journal),
         while the claim surely holds. An item not sent stays begun for a later run.
         """
-        async with slot or self.limit.slot():
+        answer = await self._send(slot or self.limit.slot(), entry, claimed_at)
+        if answer is None:
+            return None
+        if not isinstance(answer, Sellback):
+            return await self._refused(entry, answer)
+        settlement = JournalSettlement(answer.item_id, JournalState.SOLD, answer.amount)
+        if await self._record(settlement):
+            await self.emit(answer)
+        return None
+
+    async def _send(
+        self, slot: Slot, item: JournalEntry | str, claimed_at: float = math.inf
+    ) -> Sellback | _errors.PhygitalsError | None:
+        """Send one item's buyback once a slot is free: its answer, or ``None`` if not sent.
+
+        Not sent when the run is stopping, nor when a claim (``claimed_at``) may have
+        lapsed meanwhile: the item is given back for a claim again.
+        """
+        async with slot:
             if self.stopping:
                 return None
             if claimed_at != math.inf and not self._still_held(claimed_at):
-                await self._give_back(entry)
+                assert isinstance(item, JournalEntry)  # noqa: S101  only entries are claimed
+                await self._give_back(item)
                 return None
             try:
-                sale = await self.client.sell_back(entry.item_id)
+                return await self.client.sell_back(
+                    item.item_id if isinstance(item, JournalEntry) else item
+                )
             except _errors.PhygitalsError as exc:
-                error: _errors.PhygitalsError | None = exc
-            else:
-                error = None
-        if error is not None:
-            return await self._refused(entry, error)
-        settlement = JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
-        if await self._record(settlement):
-            await self.emit(sale)
-        return None
+                return exc
 
     async def _refused(self, entry: JournalEntry, error: Exception) -> _Ambiguous | None:
         """Settle a refusal that is final; return a lost answer (or a repeat's refusal)."""
@@ -197,19 +210,13 @@ class Run:
         Nothing but the run reads such a job, so a sale goes straight to the report: no
         entry is built and no journal written, unless the answer leaves something to settle.
         """
-        async with slot:
-            if self.stopping:
-                return
-            try:
-                sale = await self.client.sell_back(item_id)
-            except _errors.PhygitalsError as exc:
-                error: _errors.PhygitalsError | None = exc
-            else:
-                error = None
-        if error is None:
-            await self.emit(sale)
+        answer = await self._send(slot, item_id)
+        if answer is None:
             return
-        ambiguous = await self._refused(fresh.entry(item_id), error)
+        if isinstance(answer, Sellback):
+            await self.emit(answer)
+            return
+        ambiguous = await self._refused(fresh.entry(item_id), answer)
         if ambiguous is not None:
             await self._hold(ambiguous)
 
@@ -407,32 +414,32 @@ class Run:
         async with _one_error(), anyio.create_task_group() as tasks:
             if fresh is not None:
                 pending = iter(fresh.ids)
-
-                async def seller() -> None:
-                    slot = self.limit.slot()
-                    for item_id in pending:
-                        if self.stopping:
-                            return
-                        await self._sell_fresh(item_id, fresh, slot)
-
                 for _ in range(min(self.workers, len(fresh.ids))):
-                    tasks.start_soon(self.guarded, seller)
+                    tasks.start_soon(self.guarded, partial(self._sell_from, pending, fresh))
             else:
                 feed = Feed(self)
-
-                async def worker() -> None:
-                    slot = self.limit.slot()
-                    while (taken := await feed.take()) is not None:
-                        await self.work(*taken, slot)
-
                 tasks.start_soon(self.guarded, feed.fill)
                 for _ in range(self.workers):
-                    tasks.start_soon(self.guarded, worker)
+                    tasks.start_soon(self.guarded, partial(self._work_from, feed))
         batch, self.ambiguous = self.ambiguous, []
         await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
         if self.journal_failure is None:
             await self.guarded(self.journal.flush)
         self.raise_journal_failure()
+
+    async def _sell_from(self, pending: Iterator[str], fresh: Fresh) -> None:
+        """One worker of a fresh job: sells the ids the workers share until none is left."""
+        slot = self.limit.slot()
+        for item_id in pending:
+            if self.stopping:
+                return
+            await self._sell_fresh(item_id, fresh, slot)
+
+    async def _work_from(self, feed: Feed) -> None:
+        """One worker of a journaled job: works what the feed hands out until it is empty."""
+        slot = self.limit.slot()
+        while (taken := await feed.take()) is not None:
+            await self.work(*taken, slot)
 
     async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work``; a journal failure stops the run instead of cancelling the others.
