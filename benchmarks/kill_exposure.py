@@ -13,60 +13,34 @@ commit before it (``--tree`` runs the job with another checkout's package, e.g. 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support.journal_runs import SCRIPTS as SUPPORT
-from support.journal_runs import settled_in as settled
+from support.journal_runs import SCRIPTS, kill_at_random, start_sandbox
 
 KILLS = 20
-STEP = 15.0  # seconds a run may take to settle the next few items before it is killed anyway
 
 
 def one_run(seed: int, env: dict[str, str]) -> int:
     """Unconfirmed sales beyond the dropped answers, after ``KILLS`` kills and a last run."""
     journal = str(Path(tempfile.mkdtemp()) / "job.db")
-    sandbox_argv = [sys.executable, str(SUPPORT / "crash_sandbox.py"), "--user", "ops"]
-    options = ["--items", "2000", "--latency", "0.002", "--drop-after", "0.05"]
-    with subprocess.Popen(  # noqa: S603  our own interpreter and script
-        sandbox_argv + options,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    ) as sandbox:
-        try:
-            assert sandbox.stdout is not None
-            root = f"http://127.0.0.1:{int(sandbox.stdout.readline())}"
-            job = [sys.executable, str(SUPPORT / "crash_job.py"), root + "/_", journal, "ops"]
-            job += ["inventory", "16"]
-            rng = random.Random(seed)  # noqa: S311  repeatable kill points
-            for _ in range(KILLS):
-                target = settled(journal) + rng.randrange(20, 80)
-                with subprocess.Popen(  # noqa: S603
-                    job, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-                ) as process:
-                    deadline = time.monotonic() + STEP
-                    while settled(journal) < target and time.monotonic() < deadline:
-                        time.sleep(0.01)
-                    process.kill()
-            done = subprocess.run(  # noqa: S603
-                job, capture_output=True, text=True, env=env, timeout=120, check=True
-            )
-            report = json.loads(done.stdout.splitlines()[-1])
-            with urllib.request.urlopen(root + "/_ledger", timeout=10) as answer:  # noqa: S310
-                ledger = json.loads(answer.read())
-            return len(report["unconfirmed"]) - int(ledger["dropped_after"])
-        finally:
-            sandbox.kill()
+    options = ("--latency", "0.002", "--drop-after", "0.05")
+    with contextlib.closing(start_sandbox("ops", 2000, *options, env=env)) as sandboxes:
+        sandbox = next(sandboxes)
+        job = [sys.executable, str(SCRIPTS / "crash_job.py"), sandbox.url, journal, "ops"]
+        job += ["inventory", "16"]
+        kill_at_random(job, journal, KILLS, seed, env=env, strict=False)
+        done = subprocess.run(  # noqa: S603  our own interpreter and script
+            job, capture_output=True, text=True, env=env, timeout=120, check=True
+        )
+        report = json.loads(done.stdout.splitlines()[-1])
+        return len(report["unconfirmed"]) - int(sandbox.ledger()["dropped_after"])
 
 
 def main(argv: list[str] | None = None) -> int:

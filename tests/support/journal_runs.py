@@ -8,13 +8,14 @@ line, the jobs of this folder), wait on their journals' progress, and signal the
 from __future__ import annotations
 
 import json
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ class Sandbox:
             pass
 
 
-def start_sandbox(user: str, items: int, *options: str) -> Iterator[Sandbox]:
+def start_sandbox(
+    user: str, items: int, *options: str, env: dict[str, str] | None = None
+) -> Generator[Sandbox, None, None]:
     """The sandbox, ``user`` stocked with ``items`` items, until the generator is closed."""
     script = str(SCRIPTS / "crash_sandbox.py")
     with subprocess.Popen(  # noqa: S603  our own interpreter and script
@@ -53,6 +56,7 @@ def start_sandbox(user: str, items: int, *options: str) -> Iterator[Sandbox]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # dropped connections are logged there
         text=True,
+        env=env,
     ) as process:
         try:
             assert process.stdout is not None
@@ -75,6 +79,36 @@ def wait_for(
         assert running is None or running.poll() is None, f"the run ended before {what}"
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+
+
+def kill_at_random(
+    argv: list[str],
+    journal: str | Path,
+    kills: int,
+    seed: int,
+    *,
+    env: dict[str, str] | None = None,
+    strict: bool = True,
+) -> None:
+    """Start the run ``argv`` ``kills`` times, each ``kill -9``-ed 20 to 80 settlements in.
+
+    The kill points repeat with ``seed``. A run that does not get that far within ``STEP``
+    fails the caller, or with ``strict=False`` is killed where it is.
+    """
+    rng = random.Random(seed)  # noqa: S311  repeatable kill points
+    for _ in range(kills):
+        target = settled_in(journal) + rng.randrange(20, 80)
+        with subprocess.Popen(  # noqa: S603  our own interpreter and script
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        ) as process:
+            try:
+                wait_for("progress", lambda: settled_in(journal) >= target)  # noqa: B023
+            except AssertionError:
+                if strict:
+                    raise
+            finally:
+                process.kill()
+                process.wait(timeout=STEP)
 
 
 def sqlite_states(journal: str | Path) -> dict[str, tuple[str, str | None]]:
