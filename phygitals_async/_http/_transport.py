@@ -376,24 +376,21 @@ class Transport:
 
     def _timeout(self, remaining: float, budget: float) -> aiohttp.ClientTimeout:
         """The limits of one attempt: the time left of the call, and the socket limits."""
-        settings = self.settings
         if budget - remaining > _FRESH:  # a retry: what is left of the deadline
-            return aiohttp.ClientTimeout(
-                total=remaining,
-                sock_connect=settings.connect_timeout,
-                sock_read=settings.read_timeout,
-            )
+            return self._limits(remaining)
         # A first attempt has its whole budget: one object per budget, not one per request.
         timeout = self._timeouts.get(budget)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=budget,
-                sock_connect=settings.connect_timeout,
-                sock_read=settings.read_timeout,
-            )
+            timeout = self._limits(budget)
             if len(self._timeouts) < _KEEP_TIMEOUTS:
                 self._timeouts[budget] = timeout
         return timeout
+
+    def _limits(self, total: float) -> aiohttp.ClientTimeout:
+        settings = self.settings
+        return aiohttp.ClientTimeout(
+            total=total, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+        )
 
     async def _attempt(
         self,
