@@ -1,4 +1,4 @@
-"""The connection pool of a client's own session, and the proxy it goes through."""
+"""A client's own session and its connection pool, and the proxy it goes through."""
 
 from __future__ import annotations
 
@@ -8,7 +8,31 @@ import urllib.request
 import aiohttp
 import yarl
 
-__all__ = ["ConnectorClosedError", "PoolConnector", "env_proxy"]
+from .._config import Settings
+
+__all__ = ["ConnectorClosedError", "PoolConnector", "env_proxy", "own_session"]
+
+
+def own_session(settings: Settings) -> aiohttp.ClientSession:
+    """The session a client opens for itself (a caller's ``http_session`` is used as given).
+
+    aiohttp resends a GET, PUT, DELETE, HEAD, OPTIONS or TRACE once by itself when the
+    connection drops before an answer, behind the client's back: a read would be sent more
+    often than ``max_retries`` allows, and a PUT or DELETE that ``client.request`` marks as
+    never resent could reach the server twice. Turned off here: every resend is the
+    client's own, by its retry rules.
+    """
+    session = aiohttp.ClientSession(
+        connector=PoolConnector(limit=settings.max_connections, ssl=settings.ssl),
+        headers=dict(settings.headers),
+        # Proxies come from env_proxy, read once: aiohttp's trust_env would look them (and
+        # .netrc) up in a thread on every request, tripling the latency.
+        trust_env=False,
+        trace_configs=list(settings.trace_configs) or None,
+    )
+    if hasattr(session, "_retry_connection"):  # no public switch (aiohttp 3.14)
+        session._retry_connection = False  # noqa: SLF001
+    return session
 
 
 def env_proxy(base_url: str) -> str | None:
@@ -27,10 +51,10 @@ class ConnectorClosedError(aiohttp.ClientConnectionError):
 class PoolConnector(aiohttp.TCPConnector):
     """A connector that opens no connection once closed.
 
-    aiohttp resends an idempotent request once when its pooled connection drops, and the
-    resend asks the connector for a fresh connection even after ``close()`` closed the pool
-    under it: closing a client with a GET in flight would open a socket the close never
-    waits for, left half-open when the event loop stops.
+    aiohttp asks the connector for a connection even after ``close()`` closed the pool
+    under a request (its own resend of a dropped idempotent request did, where it is on):
+    closing a client with a call in flight would open a socket the close never waits for,
+    left half-open when the event loop stops.
     """
 
     async def connect(

@@ -42,7 +42,7 @@ from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
 from ._observe import Attempt, observers, tell, wait_to_retry
-from ._pool import ConnectorClosedError, PoolConnector, env_proxy
+from ._pool import ConnectorClosedError, env_proxy, own_session
 from ._secrets import sanitized, scrub_body, scrub_headers
 
 __all__ = ["Transport"]
@@ -181,14 +181,7 @@ class Transport:
             _fork.register(self)
             settings = self.settings
             self._proxy = env_proxy(settings.base_url) if settings.trust_env else None
-            self._session = self._external or aiohttp.ClientSession(
-                connector=PoolConnector(limit=settings.max_connections, ssl=settings.ssl),
-                headers=dict(settings.headers),
-                # Proxies come from env_proxy, read once: aiohttp's trust_env would look
-                # them (and .netrc) up in a thread on every request, tripling the latency.
-                trust_env=False,
-                trace_configs=list(settings.trace_configs) or None,
-            )
+            self._session = self._external or own_session(settings)
         elif self._loop is not loop:
             msg = (
                 "an AsyncPhygitals client is bound to the event loop it first ran in "
