@@ -8,6 +8,7 @@ and the backends answer.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TypeGuard
 
 from .. import _errors
@@ -29,7 +30,8 @@ def open_journal(spec: JournalSpec | None, *, resume_only: bool = False) -> Jour
 
     Raises:
         InvalidRequestError: ``spec`` names no journal, or there is nothing to resume.
-        JournalNotFoundError: ``resume_only`` and the SQLite file does not exist.
+        JournalNotFoundError: ``resume_only`` and the SQLite file does not exist or is
+            empty (left as it is).
     """
     if spec is None:
         if resume_only:
@@ -46,6 +48,11 @@ def open_journal(spec: JournalSpec | None, *, resume_only: bool = False) -> Jour
             raise _errors.InvalidRequestError(msg)
         if resume_only and not os.path.lexists(path):
             msg = f"journal {path!r} does not exist: there is no job to resume"
+            raise _errors.JournalNotFoundError(msg)
+        if resume_only and Path(path).is_file() and Path(path).stat().st_size == 0:
+            # A new run may start a job in an empty file (a fresh temporary file); a run
+            # with no items can only resume one, and none was ever recorded here.
+            msg = f"journal {path!r} is empty: no job was ever recorded in it to resume"
             raise _errors.JournalNotFoundError(msg)
         return SqliteJournal(path)
     if isinstance(spec, Journal):

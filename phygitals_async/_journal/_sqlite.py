@@ -6,10 +6,9 @@ items, committed before it returns; settlements are group-committed as soon as t
 is free (see ``_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
 crash of the process, ``kill -9`` included.
 
-A run holds the journal exclusively: an OS lock (``flock``) on ``JOURNAL.lock`` beside the
-file, which records the holder (pid, host, since) for the message a second run gets. The
-kernel drops the lock when the holding process ends, however it ends. Reading a journal
-(``phygitals journal show``) takes no lock.
+A run holds the journal exclusively (``_lock``: an OS lock on ``JOURNAL.lock`` beside the
+file, which dies with its process). Reading a journal (``phygitals journal show``) takes
+no lock, and works in a directory this process cannot write.
 
 The file layout (schema version 1, also in ``PRAGMA user_version``)::
 
@@ -28,7 +27,6 @@ import contextlib
 import functools
 import json
 import os
-import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +35,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._errors import (
-    JournalBusyError,
     JournalCorruptedError,
     JournalError,
     JournalNotFoundError,
@@ -45,6 +42,7 @@ from .._errors import (
 )
 from . import _sqlite_sql as _sql
 from ._commit import GroupCommit
+from ._lock import take_run_lock
 from ._protocol import (
     JournalEntry,
     JournalItem,
@@ -53,11 +51,6 @@ from ._protocol import (
     JournalState,
     check_binding,
 )
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SCHEMA_VERSION", "SqliteJournal"]
 
@@ -148,7 +141,7 @@ class SqliteJournal:
             msg = f"journal {path!r}: its directory does not exist"
             raise JournalError(msg)
         try:
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db = _connect(file_path, create=create)
         except sqlite3.Error as exc:
             msg = f"journal {path!r} cannot be opened: {exc}"
             raise JournalError(msg) from exc
@@ -180,6 +173,10 @@ class SqliteJournal:
                 "SELECT schema_version, base_url, user_id, created_at, runs FROM job"
             ).fetchone()
             db.execute(_sql.SELECT + " LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:
+            # Not the file's content: SQLite could not open or lock it (its side files).
+            msg = f"journal {path!r} cannot be opened: {exc}"
+            raise JournalError(msg) from exc
         except sqlite3.DatabaseError as exc:
             msg = f"journal {path!r} is corrupted: {exc}"
             raise JournalCorruptedError(msg) from exc
@@ -211,29 +208,8 @@ class SqliteJournal:
 
     def _hold(self) -> None:
         """Take the run lock, or raise :class:`JournalBusyError` naming its holder."""
-        if fcntl is None or self._lock is not None:  # pragma: no cover  not POSIX
-            return
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            msg = f"journal {self.path!r} cannot be written: {exc.strerror or exc}"
-            raise JournalError(msg) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            msg = f"journal {self.path!r} is in use by another run ({holder}); nothing was sent"
-            raise JournalBusyError(msg) from None
-        except OSError as exc:  # pragma: no cover  a file system without locks
-            os.close(fd)
-            msg = f"journal {self.path!r} cannot be locked: {exc.strerror or exc}"
-            raise JournalError(msg) from exc
-        with contextlib.suppress(OSError):  # who holds it is for messages only
-            me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(me).encode(), 0)
-        self._lock = fd
+        if self._lock is None:
+            self._lock = take_run_lock(self.path, self.lock_path)
 
     def _let_go(self) -> None:
         fd, self._lock = self._lock, None
@@ -472,10 +448,17 @@ class SqliteJournal:
             self._let_go()
 
 
-def _read_holder(fd: int) -> str:
-    """Who holds a run lock, as its holder wrote it: "pid 12, host h, since ..."."""
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "holder unknown"
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to the journal; read-only where its directory cannot be written.
+
+    SQLite reads a WAL file through a ``-shm`` file beside it, which it cannot create in a
+    read-only directory (a read-only mount). Without a ``-wal`` file no run is under way
+    and nothing is left to merge, so the file is read as it is (``immutable``); with one,
+    its ``-shm`` must be there already.
+    """
+    if create or os.access(path.absolute().parent, os.W_OK):
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    uri = path.absolute().as_uri() + "?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

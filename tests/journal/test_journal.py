@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import sqlite3
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -246,6 +251,78 @@ async def test_reading_a_missing_journal_creates_nothing(tmp_path: Path) -> None
         await journal.open_for_reading()
     await journal.close()
     assert not (tmp_path / "absent.db").exists()
+
+
+async def test_resuming_an_empty_file_is_refused_untouched(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A 0-byte file holds no job: a run with no items refuses it, as a missing file."""
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(p.JournalNotFoundError, match="is empty"):
+        await client.sell_back_many(journal=empty)
+    assert empty.stat().st_size == 0
+    assert not (tmp_path / "empty.db.lock").exists()
+    assert sandbox.ledger.requests["vm/buyback"] == 0
+    inventory = await stocked(client)  # with items, an empty file starts a new job
+    report = await client.sell_back_many(inventory, journal=empty)
+    assert len(report.succeeded) == 3
+
+
+async def test_a_busy_journal_names_a_holder_that_has_just_locked_it(tmp_path: Path) -> None:
+    """The holder writes itself down just after locking: the refusal still names it."""
+    path = tmp_path / "run.db"
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    late = threading.Timer(0.03, os.pwrite, (fd, b'{"pid": 7, "host": "h", "since": "s"}', 0))
+    late.start()
+    journal = SqliteJournal(path)
+    try:
+        with pytest.raises(p.JournalBusyError, match="pid 7 on h, since s"):
+            await journal.open(user_id=None, base_url="https://api.phygitals.com/_")
+    finally:
+        late.join()
+        await journal.close()
+        os.close(fd)
+
+
+@pytest.fixture
+def read_only_copy(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
+    """Copies of journals under a read-only bind mount (a read-only file system)."""
+    source, mounted = tmp_path / "rw", tmp_path / "ro"
+    source.mkdir()
+    mounted.mkdir()
+    mount = ["mount", "--bind", str(source), str(mounted)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode:  # noqa: S603
+        pytest.skip("a read-only mount needs root with CAP_SYS_ADMIN")
+    try:
+        remount = ["mount", "-o", "remount,ro,bind", str(mounted)]
+        subprocess.run(remount, capture_output=True, check=True)  # noqa: S603
+
+        def copy(journal: Path) -> Path:
+            shutil.copy(journal, source / journal.name)
+            return mounted / journal.name
+
+        yield copy
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)  # noqa: S603, S607
+
+
+async def test_a_journal_on_a_read_only_file_system_is_shown(
+    client: p.AsyncPhygitals, tmp_path: Path, read_only_copy: Callable[[Path], Path]
+) -> None:
+    """A finished job on a read-only mount can be read; a run there is refused."""
+    inventory = await stocked(client)
+    await client.sell_back_many(inventory, journal=tmp_path / "done.db")
+    copy = read_only_copy(tmp_path / "done.db")
+    journal = SqliteJournal(copy)
+    job = await journal.open_for_reading()
+    assert job.user_id == "u1"
+    assert [e.state async for e in journal.entries()] == [p.JournalState.SOLD] * 3
+    await journal.close()
+    with pytest.raises(p.JournalError, match="cannot be written") as caught:
+        await client.sell_back_many(journal=copy)
+    assert not isinstance(caught.value, p.JournalCorruptedError)
 
 
 async def test_a_bad_journal_argument_is_refused(client: p.AsyncPhygitals) -> None:

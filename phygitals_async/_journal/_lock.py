@@ -1,0 +1,80 @@
+"""The run lock of a journal file: one run at a time, released when its process ends.
+
+An OS lock (``flock``) on ``JOURNAL.lock`` beside the journal, which records its holder
+(pid, host, since) for the message a second run gets. The kernel drops the lock when the
+holding process ends, however it ends, so a ``kill -9`` never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from datetime import UTC, datetime
+
+from .._errors import JournalBusyError, JournalError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["take_run_lock"]
+
+_UNKNOWN = "holder unknown"
+
+
+def take_run_lock(journal: str, lock_path: str) -> int | None:
+    """Lock ``lock_path`` for this process; its descriptor (close it to let go).
+
+    ``None`` where the platform has no ``flock`` (runs are not locked there).
+
+    Raises:
+        JournalBusyError: another run holds it (named in the message).
+        JournalError: the lock file cannot be made or locked.
+    """
+    if fcntl is None:  # pragma: no cover  not POSIX
+        return None
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        msg = f"journal {journal!r} cannot be written: {exc.strerror or exc}"
+        raise JournalError(msg) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _wait_for_holder(fd)
+        os.close(fd)
+        msg = f"journal {journal!r} is in use by another run ({holder}); nothing was sent"
+        raise JournalBusyError(msg) from None
+    except OSError as exc:  # pragma: no cover  a file system without locks
+        os.close(fd)
+        msg = f"journal {journal!r} cannot be locked: {exc.strerror or exc}"
+        raise JournalError(msg) from exc
+    with contextlib.suppress(OSError):  # who holds it is for messages only
+        since = datetime.now(UTC).isoformat(timespec="milliseconds")
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+    return fd
+
+
+def _wait_for_holder(fd: int) -> str:
+    """The holder of a run lock, given a moment to write itself down after taking it."""
+    for _ in range(20):  # 0.1 s at most: a holder writes within microseconds of locking
+        holder = _read_holder(fd)
+        if holder != _UNKNOWN:
+            return holder
+        time.sleep(0.005)
+    return _UNKNOWN
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds a run lock, as its holder wrote it: "pid 12, host h, since ..."."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return _UNKNOWN
