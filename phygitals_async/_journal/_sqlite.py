@@ -282,6 +282,28 @@ class SqliteJournal:
         self._job = await self._call(self._open_for_reading)
         return self._job
 
+    def _check_ready(self, user_id: str | None, base_url: str) -> None:
+        if not Path(self.path).is_file() or not Path(self.path).stat().st_size:
+            return  # a run starts a new job in it
+        try:
+            self._check_job(self._open_for_reading(), user_id, base_url)
+            self._hold()
+        finally:
+            self._let_go()
+            self._close()
+
+    async def check_ready(self, *, user_id: str | None, base_url: str) -> None:
+        """Refuse now what a run's :meth:`open` would: a foreign, broken or busy journal.
+
+        For a caller that reads something before a run (the CLI's ``--all`` reads the
+        inventory), so that a journal the run cannot use is refused before any request.
+        Writes nothing, and leaves this object closed.
+        """
+        try:
+            await self._call(self._check_ready, user_id, base_url)
+        finally:
+            await self.close()
+
     async def job(self) -> JournalJob:
         """See :meth:`Journal.job`."""
         if self._job is None:

@@ -88,6 +88,14 @@ def _polls(text: str) -> int:
     return int(text)
 
 
+def _concurrency(text: str) -> int:
+    # Checked with the arguments: before --all reads the inventory.
+    if not text.isdigit() or int(text) < 1:
+        msg = f"a whole number of sales, 1 or more, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
 def _sandbox_options(p: argparse.ArgumentParser) -> None:
     """The options of ``phygitals sandbox``: where it listens, and what it rehearses."""
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -216,7 +224,11 @@ def sellback(p: argparse.ArgumentParser) -> None:
         help="with --all: only items whose window closes within e.g. 24h (default: all)",
     )
     p.add_argument(
-        "--concurrency", type=int, default=8, help="sales in flight at once (default: 8)"
+        "--concurrency",
+        type=_concurrency,
+        default=8,
+        metavar="N",
+        help="sales in flight at once, 1 or more (default: 8)",
     )
     p.add_argument(
         "--journal",

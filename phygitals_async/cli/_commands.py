@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from .._client import AsyncPhygitals
@@ -23,7 +24,9 @@ from .._journal import (
     JournalState,
     JournalSummary,
     PostgresJournal,
+    SqliteJournal,
     entries_of,
+    is_postgres_url,
     open_journal,
     summarize,
 )
@@ -38,6 +41,7 @@ from .._models import (
     PurchaseResult,
     ShippingOrder,
     ShippingQuote,
+    UnconfirmedSellback,
 )
 from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, CommandError, watch
 from ._demo import run_demo
@@ -168,6 +172,11 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         if not args.user:
             msg = "--all needs --user"
             raise ConfigurationError(msg)
+        if args.journal and not is_postgres_url(args.journal):
+            # Refused before the inventory is read: a busy, foreign or broken journal.
+            await SqliteJournal(args.journal).check_ready(
+                user_id=args.user, base_url=client.base_url
+            )
         inventory = await client.inventory(args.user)
         items = list(inventory.items)
         if args.expiring_within is not None:
@@ -218,6 +227,8 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
     rows = [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
     rows += [
         (u.item_id, "sold, amount unconfirmed (quoted)", money(u.quoted_amount))
+        if u.quoted_amount is not None
+        else (u.item_id, "sold, amount unconfirmed (no quote known)", "-")
         for u in report.unconfirmed
     ]
     rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
@@ -228,11 +239,7 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
         f"\nsold {len(report.succeeded)}, failed {len(report.failed)}, "
         f"unknown {len(report.unknown)}, unconfirmed {len(report.unconfirmed)}; "
         f"credited {money(report.total_amount)}"
-        + (
-            f"; unconfirmed sales quoted at {money(report.unconfirmed_amount)}"
-            if report.unconfirmed
-            else ""
-        )
+        + _unconfirmed_quotes(report.unconfirmed)
         + (f"; {report.resumed} settled by earlier runs" if report.resumed else "")
         + (f"; {report.remaining} left for the next run" if report.remaining else "")
     )
@@ -292,6 +299,18 @@ def _print_holders(holders: list[Holder]) -> None:
         for h in holders
     ]
     table(["worker", "items held", "lease until", "last heartbeat", ""], rows)
+
+
+def _unconfirmed_quotes(unconfirmed: Sequence[UnconfirmedSellback]) -> str:
+    """What the unconfirmed sales were quoted at, never a missing quote shown as $0.00."""
+    quoted = [u.quoted_amount for u in unconfirmed if u.quoted_amount is not None]
+    if not unconfirmed:
+        return ""
+    if not quoted:
+        return "; unconfirmed sales: no quote known"
+    text = f"; unconfirmed sales quoted at {money(sum(quoted, Decimal(0)))}"
+    unquoted = len(unconfirmed) - len(quoted)
+    return text + (f" ({unquoted} without a quote)" if unquoted else "")
 
 
 def _quoted(summary: JournalSummary) -> str:

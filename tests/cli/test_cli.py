@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from support import TOPPS
 
 import phygitals_async as p
 from phygitals_async import cli
+from phygitals_async._journal._lock import take_run_lock
+from phygitals_async.cli._commands import _print_report
 from phygitals_async.testing import LocalSandbox
 
 
@@ -281,3 +284,55 @@ def test_progress_bar_draws_on_a_terminal() -> None:
     quiet = io.StringIO()
     ProgressBar("selling", quiet)(1, 2)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("quotes", "said"),
+    [
+        ((None, None), "; unconfirmed sales: no quote known"),
+        ((Decimal("2.50"), None), "; unconfirmed sales quoted at $2.50 (1 without a quote)"),
+        ((Decimal("2.50"), Decimal("1.25")), "; unconfirmed sales quoted at $3.75\n"),
+    ],
+)
+def test_a_missing_quote_is_never_printed_as_zero(
+    capsys: pytest.CaptureFixture[str], quotes: tuple[Decimal | None, ...], said: str
+) -> None:
+    """The sellback table and summary say 'no quote known', never $0.00, for a missing quote."""
+    unconfirmed = tuple(p.UnconfirmedSellback(f"i{n}", q) for n, q in enumerate(quotes))
+    _print_report(p.BulkSellbackReport(succeeded=(), failed=(), unconfirmed=unconfirmed), {})
+    out = capsys.readouterr().out
+    assert said in out
+    assert "quoted at $0.00" not in out
+    assert out.count("(no quote known)") == quotes.count(None)
+
+
+def test_sellback_all_refuses_a_busy_journal_before_reading_the_inventory(
+    threaded: LocalSandbox,
+    sync_client: p.Phygitals,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """--all reads the inventory only once the journal and --concurrency are known good."""
+    sync_client.buy(TOPPS, amount=2, user_id="u1")
+    journal = tmp_path / "run.db"
+    assert run(threaded, "sellback", "--user", "u1", "--all", "--journal", str(journal)) == 0
+    capsys.readouterr()
+    before = threaded.ledger.requests["inventory"]
+    held = take_run_lock(str(journal), f"{journal}.lock")  # another run holds it
+    assert held is not None
+    try:
+        assert run(threaded, "sellback", "--user", "u1", "--all", "--journal", str(journal)) == 1
+    finally:
+        os.close(held)
+    assert "JournalBusyError" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        run(threaded, "sellback", "--user", "u1", "--all", "--concurrency", "0")
+    assert usage.value.code == 2
+    assert "1 or more" in capsys.readouterr().err
+    (tmp_path / "other.db").write_bytes(b"not a journal at all")
+    assert (
+        run(threaded, "sellback", "--user", "u1", "--all", "--journal", str(tmp_path / "other.db"))
+        == 1
+    )
+    assert "JournalCorruptedError" in capsys.readouterr().err
+    assert threaded.ledger.requests["inventory"] == before
