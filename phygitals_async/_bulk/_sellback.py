@@ -159,7 +159,8 @@ async def _refuse_new(journal: Journal, item_ids: list[str]) -> None:
             f"journal {where!r} holds a completed job, and {len(new)} of the items given are"
             f" not part of it (the first: {new[0]!r}); nothing was sent. One journal is one"
             " job: use a new journal for a new job (a dated name for a nightly run, such as"
-            " sellback-2026-12-07.db), or pass extend=True to add the items to this job"
+            " sellback-2026-12-07.db), or pass extend=True (the CLI's --extend) to add the"
+            " items to this job"
         )
         raise _errors.JournalCompletedError(msg)
 
