@@ -34,6 +34,13 @@ def structure_decimal(value: object, _: type) -> Decimal:
         except BodyError as exc:
             msg = f"expected a finite number, got {exc}"
             raise ValueError(msg) from None
+    if isinstance(value, float):
+        # Not exact: JSON parsed without parse_float=Decimal has already rounded it.
+        msg = (
+            f"expected an exact number, got the binary float {short_repr(value)}"
+            " (parse JSON with json.loads(text, parse_float=Decimal))"
+        )
+        raise TypeError(msg)
     msg = f"expected a number, got {short_repr(value)}"
     raise ValueError(msg)
 

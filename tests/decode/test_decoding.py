@@ -57,6 +57,15 @@ def test_money_rejects_non_numbers_and_binary_floats(bad: object) -> None:
     assert explain(ITEM | {"buyback_price": bad}, Item)
 
 
+def test_a_float_amount_is_refused_saying_how_to_parse_json() -> None:
+    """from_dict of json.loads output names the float and the parse_float=Decimal fix."""
+    refused = r"binary float 8\.5 .*parse_float=Decimal"
+    with pytest.raises(phygitals_async.InvalidRequestError, match=refused):
+        phygitals_async.Sellback.from_dict(json.loads('{"item_id": "x", "amount": 8.5}'))
+    exact = json.loads('{"item_id": "x", "amount": 8.50}', parse_float=Decimal)
+    assert phygitals_async.Sellback.from_dict(exact).amount == Decimal("8.50")
+
+
 def test_times_are_timezone_aware() -> None:
     """Z, offsets and naive times all decode to aware datetimes (naive taken as UTC)."""
     for text, expected in [
