@@ -88,7 +88,9 @@ CREATE TABLE IF NOT EXISTS phygitals_journal_worker (
 # indexes' predicates, so a claim never scans settled rows, even deep into a large job.
 CLAIM = """
 WITH picked AS (
-    SELECT item_id, state, begun_at, settled_at FROM phygitals_journal_item
+    SELECT item_id, state, amount, error_type, error_message, status_code, retry, begun_at,
+        settled_at
+    FROM phygitals_journal_item
     WHERE job = %(job)s AND {todo}
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY position
@@ -96,13 +98,14 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE phygitals_journal_item AS i
-SET state = 'pending', attempts = i.attempts + 1, begun_at = now(),
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), amount = NULL,
+    error_type = NULL, error_message = NULL, status_code = NULL, retry = false,
     worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
 FROM picked
 WHERE i.job = %(job)s AND i.item_id = picked.item_id
-RETURNING i.item_id, i.position, picked.state, i.quoted_amount, i.amount, i.error_type,
-    i.error_message, i.status_code, i.retry, i.attempts - 1, picked.begun_at,
-    picked.settled_at
+RETURNING i.item_id, i.position, picked.state, i.quoted_amount, picked.amount,
+    picked.error_type, picked.error_message, picked.status_code, picked.retry,
+    i.attempts - 1, picked.begun_at, picked.settled_at
 """
 PENDING = "state = 'pending'"
 # Retryable outcomes (unknown, or a failure worth another try) are taken again only when
@@ -124,7 +127,9 @@ WITH picked AS (
 )
 UPDATE phygitals_journal_item AS i
 SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), settled_at = NULL,
-    worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
+    amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL,
+    retry = false, worker = %(worker)s,
+    lease_until = now() + make_interval(secs => %(lease)s)
 FROM picked
 WHERE i.job = %(job)s AND i.item_id = picked.item_id
 RETURNING i.item_id

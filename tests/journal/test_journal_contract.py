@@ -59,13 +59,8 @@ async def test_a_known_item_only_learns_a_price(backend: Backend, tmp_path: Path
     await journal.close()
 
 
-async def test_working_an_item_again_forgets_its_outcome(
-    backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+async def test_working_an_item_again_forgets_its_outcome(backend: Backend, tmp_path: Path) -> None:
     """A failed item begun again is pending with no amount or error, its attempts counted."""
-    if request.node.callspec.params["backend"] == "postgres":
-        # Its BEGIN statement counts the attempt but keeps the earlier outcome's fields.
-        request.applymarker(pytest.mark.xfail(reason="begin keeps error_type", strict=True))
     journal = backend(tmp_path)
     try:
         await journal.open(user_id="u1", base_url=BASE_URL)
