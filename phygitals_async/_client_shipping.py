@@ -75,13 +75,15 @@ class ShippingEndpoints:
         self,
         order_id: str,
         *,
-        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        until: str | Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
         on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> Poll[ShippingOrder]:
         """Start polling an order until its status is in ``until``, or cancelled/failed.
+
+        ``until`` is one status (``"shipped"``, ``OrderStatus.SHIPPED``) or several.
 
         Returns an awaitable handle with ``cancel()`` and ``done()``; after ``timeout``
         seconds it raises :class:`PollTimeoutError` carrying the last order seen.
@@ -93,7 +95,8 @@ class ShippingEndpoints:
         thread, not the caller's: it must not call the client (that is a LoopThreadError).
         """
         require_id("order_id", order_id)
-        wanted = frozenset(str(s) for s in until)
+        # One status is one, not its letters: a str is a Collection[str] too.
+        wanted = frozenset([str(until)] if isinstance(until, str) else map(str, until))
         if not wanted:
             msg = "until must name at least one order status"
             raise ConfigurationError(msg)
@@ -118,13 +121,15 @@ class ShippingEndpoints:
         self,
         order_id: str,
         *,
-        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        until: str | Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
         on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
         """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``until`` is one status (``"shipped"``, ``OrderStatus.SHIPPED``) or several.
 
         ``on_status`` is called with every status read (the decoded answer), in order,
         before the poll decides whether to go on; it may be a coroutine function. What it

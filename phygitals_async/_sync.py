@@ -564,7 +564,7 @@ class Phygitals:
         self,
         order_id: str,
         *,
-        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        until: str | Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
@@ -595,13 +595,15 @@ class Phygitals:
         self,
         order_id: str,
         *,
-        until: Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
+        until: str | Collection[str] = (OrderStatus.SHIPPED, OrderStatus.DELIVERED),
         interval: float = 30.0,
         max_interval: float = 300.0,
         timeout: float = 3600.0,
         on_status: Callable[[ShippingOrder], object] | None = None,
     ) -> ShippingOrder:
         """Poll an order until its status is in ``until`` (or it is cancelled/failed).
+
+        ``until`` is one status (``"shipped"``, ``OrderStatus.SHIPPED``) or several.
 
         ``on_status`` is called with every status read (the decoded answer), in order,
         before the poll decides whether to go on; it may be a coroutine function. What it

@@ -142,6 +142,19 @@ async def test_sandbox_orders_never_ship(client: p.AsyncPhygitals, fake_time: Fa
     assert sum(fake_time.sleeps) <= 600
 
 
+@pytest.mark.parametrize("until", ["queued", p.OrderStatus.QUEUED, ["queued"]])
+async def test_until_takes_one_status_or_several(
+    client: p.AsyncPhygitals, fake_time: FakeTime, until: str | list[str]
+) -> None:
+    """until="queued" is that status, not its letters: a queued order ends the wait at once."""
+    purchase = await client.buy(TOPPS, amount=1, user_id="u1")
+    quote = await client.ship_quote(purchase.nfts, destination=ADDRESS)
+    order_id = (await client.ship_request(quote.cheapest)).order_id
+    order = await client.wait_for_shipment(order_id, until=until, timeout=600)
+    assert order.status is p.OrderStatus.QUEUED
+    assert fake_time.sleeps == []
+
+
 async def test_poll_arguments_are_checked(client: p.AsyncPhygitals) -> None:
     """An empty session id or an empty ``until`` fails at once."""
     with pytest.raises(p.InvalidRequestError):
