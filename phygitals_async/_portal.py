@@ -361,17 +361,31 @@ class SyncPoll(Generic[T]):
             raise ConfigurationError(msg)
         return self._runtime
 
+    def _finished(self) -> bool:
+        # Read without the portal: a poll that ended keeps its outcome after close(), as a
+        # concurrent.futures.Future does. A finished task never changes again, so reading
+        # its state from this thread is safe; a cancelled one goes through the portal,
+        # which says whether the client's close() was the cause.
+        return self._poll.done() and not self._poll.cancelled()
+
     def result(self, timeout: float | None = None) -> T:
         """Block until the poll finishes (seconds; ``None`` waits as long as the poll does).
 
         Raises the poll's own error, :class:`PollCancelledError` once it is cancelled, or
-        :class:`TimeoutError` if ``timeout`` passes first (the poll keeps running).
+        :class:`TimeoutError` if ``timeout`` passes first (the poll keeps running). A poll
+        that finished keeps its result (or error) after the client is closed.
         """
-        return self._runs_here().call(self._wait, timeout)
+        runtime = self._runs_here()
+        if self._finished():
+            return self._poll.result()
+        return runtime.call(self._wait, timeout)
 
     async def _wait(self, timeout: float | None) -> T:
         try:
-            return await asyncio.wait_for(asyncio.shield(self._poll), timeout)
+            # The poll's own task, shielded: a wait that times out leaves no task behind
+            # whose error nobody would read.
+            task = self._poll._task  # noqa: SLF001  the runtime's own poll
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.CancelledError:
             waiter = asyncio.current_task()
             # The poll was cancelled, not this wait (Ctrl+C in the caller, or close()).
@@ -382,18 +396,20 @@ class SyncPoll(Generic[T]):
     def cancel(self) -> bool:
         """Stop the poll and its request; returns ``False`` if it had already finished."""
         runtime = self._runs_here()
-        if runtime.call_sync(self._poll.done):
+        if self._finished() or runtime.call_sync(self._poll.done):
             return False
         runtime.call(self._poll.wait_cancelled)
         return True
 
     def cancelled(self) -> bool:
         """Whether the poll was cancelled."""
-        return self._runs_here().call_sync(self._poll.cancelled)
+        runtime = self._runs_here()
+        return False if self._finished() else runtime.call_sync(self._poll.cancelled)
 
     def done(self) -> bool:
         """Whether the poll has finished."""
-        return self._runs_here().call_sync(self._poll.done)
+        runtime = self._runs_here()
+        return self._finished() or runtime.call_sync(self._poll.done)
 
 
 def raw_caller(runtime: SyncRuntime, method: Callable[P, T]) -> Callable[P, APIResponse[T]]:

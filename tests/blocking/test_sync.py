@@ -7,6 +7,7 @@ import concurrent.futures
 import gc
 import importlib.util
 import inspect
+import logging
 import os
 import re
 import signal
@@ -178,6 +179,36 @@ def test_poll_handle_cancel_and_result_timeout(
     assert not handle.done()
     assert handle.cancel() is True
     assert handle.done()
+
+
+def test_a_finished_poll_keeps_its_outcome_after_close(sync_client: p.Phygitals) -> None:
+    """After close(), a poll that ended still gives its result; cancel() is a no-op."""
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0)
+    result = handle.result(timeout=10)
+    sync_client.close()
+    assert handle.result() == result
+    assert (handle.done(), handle.cancelled(), handle.cancel()) == (True, False, False)
+
+
+def test_a_wait_that_timed_out_leaves_no_unread_error(
+    threaded: LocalSandbox, sync_client: p.Phygitals, caplog: pytest.LogCaptureFixture
+) -> None:
+    """result(timeout) that gives up, then result(): the poll's error is read, not logged."""
+    threaded.production.pending_polls = 10_000
+    threaded.faults.add(Fault.latency(30, route="vm/buy/status"))
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    handle = sync_client.poll_purchase(purchase.session_id, interval=0, timeout=0.3)
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        with pytest.raises(TimeoutError):
+            handle.result(timeout=0.05)
+        with pytest.raises(p.PollTimeoutError):
+            handle.result(timeout=10)
+        sync_client.close()
+        gc.collect()
+        with pytest.raises(p.PollTimeoutError):  # kept after close
+            handle.result()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
 
 
 def test_bulk_sellback_reports_progress(sync_client: p.Phygitals) -> None:
