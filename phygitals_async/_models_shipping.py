@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from ._errors_sdk import InvalidRequestError
 from ._models_base import _Model
 
 __all__ = [
@@ -69,7 +70,7 @@ class Address(_Model):
     def _check_country(self, _: attrs.Attribute[str], value: str) -> None:
         if not is_country_code(value):
             msg = f"country must be a two-letter code such as 'US', got {value!r}"
-            raise ValueError(msg)
+            raise InvalidRequestError(msg)  # a ValueError too, as it always was
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object sent to the API; unset optional fields are left out."""

@@ -127,9 +127,13 @@ async def test_bad_input_fails_before_any_request(
 
 
 def test_address_rejects_bad_country() -> None:
-    """An Address cannot be built with a country that is not two letters."""
-    with pytest.raises(ValueError, match="two-letter"):
+    """An Address with a country that is not two letters is an InvalidRequestError.
+
+    Every error is a PhygitalsError; it stays a ValueError, as it always was.
+    """
+    with pytest.raises(p.InvalidRequestError, match="two-letter") as caught:
         p.Address(name="J", line1="1 Main", city="Austin", country="USA")
+    assert isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize(
