@@ -19,7 +19,7 @@ The blocking twin, for scripts, Django views and notebooks::
 Everything public is importable from here; the modules behind it are private.
 """
 
-import attrs
+import attrs as _attrs
 
 from ._client import PRODUCTION_URL, SANDBOX_URL, AsyncPhygitals
 from ._errors import (
@@ -204,8 +204,8 @@ def _claim_public_names() -> None:
     for name in __all__:
         value = globals()[name]
         if isinstance(value, type) and value.__module__.startswith("phygitals_async._"):
-            if attrs.has(value):
-                attrs.resolve_types(value)
+            if _attrs.has(value):
+                _attrs.resolve_types(value)
             value.__module__ = __name__
 
 
