@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import os
 import random
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from anyio.from_thread import start_blocking_portal
 
 from .._client import AsyncPhygitals
 from .._sync import Phygitals
@@ -200,10 +203,32 @@ def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
         with sandbox_in_thread(seed=3) as sandbox, sandbox.sync_client() as client:
             client.list_packs()
     """
-    with start_blocking_portal("asyncio") as portal:
-        sandbox = LocalSandbox(**options)
-        portal.call(sandbox.start)
+    sandbox = LocalSandbox(**options)
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def serve() -> None:
         try:
-            yield sandbox
+            loop.run_until_complete(sandbox.start())
+        except BaseException as exc:  # noqa: BLE001  raised in the caller's thread
+            started.set_exception(exc)
+        else:
+            started.set_result(None)
+            loop.run_forever()  # until the block ends
+            loop.run_until_complete(sandbox.stop())
         finally:
-            portal.call(sandbox.stop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    parent = os.getpid()
+    thread = threading.Thread(target=serve, name="phygitals-sandbox", daemon=True)
+    thread.start()
+    started.result()
+    try:
+        yield sandbox
+    finally:
+        # A child forked inside the block has no copy of the server's thread: the server
+        # is the parent's to stop, and waiting for that thread here would never end.
+        if os.getpid() == parent:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from support import TOPPS
+from support import TOPPS, run_script
 
 from phygitals_async import cli
 from phygitals_async.testing import Ledger, LocalSandbox, fetch_ledger
@@ -227,3 +227,28 @@ def test_standalone_sandbox_ledger_is_readable_from_another_process() -> None:
         except subprocess.TimeoutExpired:  # pragma: no cover - only if SIGINT is ignored
             server.kill()
             server.communicate()
+
+
+def test_a_forked_child_leaves_a_sandbox_in_thread_block_at_once() -> None:
+    """A child forked inside sandbox_in_thread() exits the block without the parent's thread.
+
+    The child has no copy of the server's thread: stopping the server from it would wait
+    forever. A hung child dies by its alarm and fails the run.
+    """
+    run_script(
+        """
+        import os, signal, sys
+        from phygitals_async.testing import sandbox_in_thread
+
+        with sandbox_in_thread() as sandbox, sandbox.sync_client() as client:
+            client.list_packs()
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(20)
+                client.list_packs()  # the client works in the child
+                sys.exit(0)  # leaves both blocks, in the child
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+            assert client.list_packs()  # the parent's sandbox still serves
+        """
+    )
