@@ -120,11 +120,16 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
 
     ``{"route": "vm/buyback", "fault": "drop_after", "times": 1}``; ``times`` defaults
     to 1, ``"probability": 0.05`` fires on that share of requests instead, ``"every":
-    true`` on every request. ``latency`` takes ``"seconds"`` (a duration, default 1s);
-    ``status`` and ``html_error`` take ``"status"`` (default 503 and 502).
+    true`` on every request (one of the three, or it is refused). ``latency`` takes
+    ``"seconds"`` (a duration, default 1s); ``status`` and ``html_error`` take
+    ``"status"`` (default 503 and 502).
     """
     kind = _kind(data.get("fault"))
     route = _route(data.get("route"))
+    given = [k for k in ("times", "probability", "every") if data.get(k) not in (None, False)]
+    if len(given) > 1:
+        msg = f"give one of times, probability and every, not {' and '.join(given)}"
+        raise SpecError(msg)
     match: dict[str, Any] = {}
     if data.get("probability") is not None:
         match["probability"] = _probability(data["probability"])
