@@ -297,7 +297,7 @@ class SqliteJournal:
 
         For a caller that reads something before a run (the CLI's ``--all`` reads the
         inventory), so that a journal the run cannot use is refused before any request.
-        Writes nothing, and leaves this object closed.
+        Changes nothing in the journal, and leaves this object closed.
         """
         try:
             await self._call(self._check_ready, user_id, base_url)
