@@ -9,7 +9,7 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -204,31 +204,31 @@ def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
             client.list_packs()
     """
     sandbox = LocalSandbox(**options)
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[None] = concurrent.futures.Future()
+    started: concurrent.futures.Future[Callable[[], object]] = concurrent.futures.Future()
 
     def serve() -> None:
-        try:
-            loop.run_until_complete(sandbox.start())
-        except BaseException as exc:  # noqa: BLE001  raised in the caller's thread
-            started.set_exception(exc)
-        else:
-            started.set_result(None)
-            loop.run_forever()  # until the block ends
-            loop.run_until_complete(sandbox.stop())
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+        # As asyncio.run: at the end, tasks still pending (requests the server holds) are
+        # cancelled and awaited before the loop closes.
+        with asyncio.Runner() as runner:
+            try:
+                runner.run(sandbox.start())
+            except BaseException as exc:  # noqa: BLE001  raised in the caller's thread
+                started.set_exception(exc)
+                return
+            loop, ended = runner.get_loop(), asyncio.Event()
+            started.set_result(lambda: loop.call_soon_threadsafe(ended.set))
+            runner.run(ended.wait())  # until the block ends
+            runner.run(sandbox.stop())
 
     parent = os.getpid()
     thread = threading.Thread(target=serve, name="phygitals-sandbox", daemon=True)
     thread.start()
-    started.result()
+    end = started.result()
     try:
         yield sandbox
     finally:
         # A child forked inside the block has no copy of the server's thread: the server
         # is the parent's to stop, and waiting for that thread here would never end.
         if os.getpid() == parent:
-            loop.call_soon_threadsafe(loop.stop)
+            end()
             thread.join()
