@@ -247,9 +247,13 @@ class Sellback(_Model):
 
 @attrs.frozen
 class BuybackAnswer(_Model):
-    """The body of a successful ``POST /vm/buyback``; ``sell_back`` returns a Sellback."""
+    """The body of a successful ``POST /vm/buyback``; ``sell_back`` returns a Sellback.
 
-    success: bool
+    ``success`` is always true in a sale's answer: a 200 saying false confirms no sale, so
+    it is a body that does not match (:class:`ResponseValidationError`), not an amount.
+    """
+
+    success: Literal[True]
     amount: Decimal
 
 

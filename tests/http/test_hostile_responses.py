@@ -102,6 +102,19 @@ async def test_a_bulk_report_never_sums_a_non_finite_amount(recorder: Recorder) 
     assert "not a finite number" in str(unreadable.error)
 
 
+async def test_a_buyback_answered_success_false_is_no_sale(recorder: Recorder) -> None:
+    """200 with success false confirms nothing: never a Sellback, never in total_amount."""
+    answer = {"success": False, "amount": 5}
+    recorder.add("POST", "/_/api/v1/vm/buyback", json_body=answer, times=2)
+    async with p.AsyncPhygitals(api_key="sandbox-a", base_url=recorder.url + "/_") as client:
+        with pytest.raises(p.ResponseValidationError, match=r"\$\.success"):
+            await client.sell_back("a")
+        report = await client.sell_back_many(["b"], concurrency=1)
+    assert report.succeeded == ()
+    assert report.total_amount == 0
+    assert [f.item_id for f in report.failed + report.unknown] == ["b"]
+
+
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
