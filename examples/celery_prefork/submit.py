@@ -1,6 +1,7 @@
 """Send jobs to the Celery worker of ``tasks.py`` and print what came back, as JSON.
 
-Usage: ``python submit.py [N]`` (from this directory, with the worker's environment).
+Usage: ``python submit.py [N]`` (from this directory, with the worker's environment, while
+the sandbox and the worker of ``tasks.py`` run).
 It sends N buy-and-sell tasks, then sells the first item a second time to show a typed
 SDK error crossing the result backend.
 """

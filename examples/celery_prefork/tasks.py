@@ -5,8 +5,9 @@ this module in the worker's main process and then forks its pool processes: the 
 starts no thread at import, and each forked process builds its own event loop thread and
 connection pool on its first call (the parent's are never touched).
 
-Run a worker (from this directory)::
+Run a local sandbox in one terminal, then a worker (from this directory) in another::
 
+    phygitals sandbox --port 8787
     export PHYGITALS_API_KEY=sandbox-local PHYGITALS_BASE_URL=http://127.0.0.1:8787/_
     celery -A tasks worker --pool=prefork --concurrency=4
 

@@ -15,7 +15,8 @@ Usage (the client reads ``$PHYGITALS_API_KEY`` and, optionally, ``$PHYGITALS_BAS
     phygitals journal show "$FLEET_DATABASE_URL?job=eos-2026"
 
 The job's total concurrency is ``shards x concurrency`` at most (the sum of the shards'
-limits); each shard halves its own on a 429 and grows back, so the fleet slows together.
+limits); each shard cuts its own by a quarter on a 429 and grows back, so the fleet slows
+together.
 """
 
 from __future__ import annotations

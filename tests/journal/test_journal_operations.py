@@ -142,8 +142,8 @@ KILLS = 20
 # Sales a kill may leave unconfirmed on top of the answers the sandbox dropped: those of
 # the commit running at the kill (and the answers gathering for the next), and requests
 # the server finished as the client died. Measured here: 35 to 115 in 20 kills (2 to 6 a
-# kill, quiet or loaded); the old buffer, about 45 a kill. `python -m
-# benchmarks.kill_exposure` prints the spread.
+# kill; 5 with both cores kept busy by other processes); the old buffer, about 45 a kill.
+# `python -m benchmarks.kill_exposure` prints the spread.
 EXCESS_PER_KILL = 10
 
 
