@@ -111,6 +111,8 @@ class Transport:
         self._proxy: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # Answers whose body is still arriving (shared with views): aclose() ends them.
+        self._reading: set[aiohttp.StreamReader] = set()
 
     def _url(self, path: str, params: Sequence[tuple[str, str]] | None = None) -> yarl.URL:
         # Most calls hit a handful of fixed paths and queries; building a URL (and encoding
@@ -212,6 +214,10 @@ class Transport:
         if self._root is not None:
             return
         self._closed = True
+        # aiohttp drops a closed connection's body reader without a word: a body still
+        # arriving would be waited for until the call's deadline.
+        for reading in self._reading:
+            reading.set_exception(aiohttp.ClientConnectionError("the client was closed"))
         session, self._session = self._session, None
         if session is not None and session is not self._external:
             await session.close()
@@ -415,7 +421,11 @@ class Transport:
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as response:
-                raw = scrub_body(await response.read(), self._secret)
+                self._reading.add(content := response.content)
+                try:
+                    raw = scrub_body(await response.read(), self._secret)
+                finally:
+                    self._reading.discard(content)
                 status = response.status
                 headers = scrub_headers(response.headers, self._api_key)
         except aiohttp.ConnectionTimeoutError as exc:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -352,3 +354,38 @@ async def test_async_aclose_while_a_sellback_waits_to_retry_is_client_closed(
     assert isinstance(await _outcome(task), p.ClientClosedError)
     assert sandbox.ledger.requests["vm/buyback"] == 1
     assert sandbox.ledger.sellback_executions == 0
+
+
+@pytest.mark.parametrize("call", ["list_packs", "sell_back"])
+async def test_async_aclose_ends_a_call_whose_body_is_still_arriving(call: str) -> None:
+    """Headers in, body trickling: aclose() ends the call at once, not at its deadline."""
+    trickling, ended = asyncio.Event(), asyncio.Event()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: 1000\r\n\r\n[")
+        await writer.drain()
+        trickling.set()
+        with contextlib.suppress(ConnectionError):
+            while not reader.at_eof():  # until the client hangs up
+                await asyncio.sleep(0.05)
+                writer.write(b" ")
+                await writer.drain()
+        writer.close()
+        ended.set()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        client = p.AsyncPhygitals(api_key="sandbox-a", base_url=f"http://127.0.0.1:{port}/_")
+        run = client.list_packs if call == "list_packs" else partial(client.sell_back, "i1")
+        task = asyncio.create_task(run(timeout=HOLD))
+        await asyncio.wait_for(trickling.wait(), 10)
+        await client.aclose()
+        started = time.monotonic()
+        error = await _outcome(task)
+        assert time.monotonic() - started < 2
+        await asyncio.wait_for(ended.wait(), 10)  # the connection is gone too
+    expected = p.OutcomeUnknownError if call == "sell_back" else p.ClientClosedError
+    assert isinstance(error, expected), repr(error)
