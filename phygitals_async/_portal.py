@@ -51,11 +51,12 @@ P = ParamSpec("P")
 class _Runner:
     """One started portal: its context manager, the portal, its loop and the loop's thread.
 
-    ``calls`` holds the tasks of the blocking calls running in the loop; only the loop's own
-    thread touches it.
+    ``calls`` holds the tasks of the blocking calls running in the loop, ``drains`` those of
+    them that end by themselves once the client is closed (bulk runs, which then return
+    their report); only the loop's own thread touches them.
     """
 
-    __slots__ = ("calls", "cm", "loop", "portal", "thread")
+    __slots__ = ("calls", "cm", "drains", "loop", "portal", "thread")
 
     def __init__(self) -> None:
         self.cm: AbstractContextManager[BlockingPortal] = start_blocking_portal("asyncio")
@@ -63,6 +64,7 @@ class _Runner:
         self.thread: int = self.portal.call(threading.get_ident)
         self.loop = self.portal.call(asyncio.get_running_loop)
         self.calls: set[asyncio.Task[Any]] = set()
+        self.drains: set[asyncio.Task[Any]] = set()
 
 
 def _abandon(runner: _Runner, client: AsyncPhygitals) -> None:
@@ -82,12 +84,14 @@ def _shutdown(runner: _Runner, client: AsyncPhygitals) -> None:
         threading.Thread(target=_shutdown, args=(runner, client), daemon=True).start()
         return
     try:
-        runner.portal.call(_close_in_loop, client, runner.calls)
+        runner.portal.call(_close_in_loop, client, runner.calls, runner.drains)
     finally:
         runner.cm.__exit__(None, None, None)
 
 
-async def _close_in_loop(client: AsyncPhygitals, calls: set[asyncio.Task[Any]]) -> None:
+async def _close_in_loop(
+    client: AsyncPhygitals, calls: set[asyncio.Task[Any]], drains: set[asyncio.Task[Any]]
+) -> None:
     """Close the client, then end the blocking calls still running, before the loop stops.
 
     ``aclose()`` drops every connection, so a request that had left fails on its own with
@@ -100,6 +104,11 @@ async def _close_in_loop(client: AsyncPhygitals, calls: set[asyncio.Task[Any]]) 
     try:
         await client.aclose()
     finally:
+        # A bulk run ends by itself once its requests fail (it starts nothing more) and
+        # returns its report: it is given a moment for that before being cancelled.
+        draining = [task for task in drains if not task.done()]
+        if draining:
+            await asyncio.wait(draining, timeout=_DRAIN_SECONDS)
         running = [task for task in calls if not task.done()]
         for task in running:
             task.cancel()
@@ -120,17 +129,20 @@ class _Handoff(Generic[T]):
 
     __slots__ = ("_calls", "_coro", "_done", "_loop", "_task")
 
+    # ``calls`` are the runner's running calls (close() ends them), or those and its
+    # ``drains`` for a call that ends by itself once the client is closed.
+
     check_interval = 1.0  # seconds between checks that the loop is still alive
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         coro: Coroutine[object, object, T],
-        calls: set[asyncio.Task[Any]],
+        *calls: set[asyncio.Task[Any]],
     ) -> None:
         self._loop = loop
         self._coro = coro
-        self._calls = calls  # the runner's running calls, which close() ends
+        self._calls = calls
         self._task: asyncio.Task[T] | None = None
         self._done = threading.Lock()
         self._done.acquire()
@@ -142,11 +154,13 @@ class _Handoff(Generic[T]):
 
     def _start(self) -> None:
         self._task = self._loop.create_task(self._coro)
-        self._calls.add(self._task)
+        for running in self._calls:
+            running.add(self._task)
         self._task.add_done_callback(self._finish)
 
     def _finish(self, task: asyncio.Task[T]) -> None:
-        self._calls.discard(task)
+        for running in self._calls:
+            running.discard(task)
         self._done.release()
 
     def _cancel(self) -> None:
@@ -181,6 +195,7 @@ class _Handoff(Generic[T]):
         return self._task.result()
 
 
+_DRAIN_SECONDS = 5.0  # how long close() lets a bulk run end by itself with its report
 _CLOSED = "this Phygitals client is closed; create a new one"
 _CLOSED_IN_FLIGHT = "this Phygitals client was closed while the call was in flight"
 _LOOP_THREAD = (
@@ -254,6 +269,19 @@ class SyncRuntime:
         awaitable = func(*args, **kwargs)
         coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
         return _Handoff(runner.loop, coro, runner.calls).result()
+
+    def call_to_the_end(
+        self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`call` for a bulk run: ``close()`` lets it end by itself with its report.
+
+        Closing the client fails its requests in flight and it starts no more, so it
+        returns its report at once; it is cancelled only if it has not within a few seconds.
+        """
+        runner = self._current()
+        awaitable = func(*args, **kwargs)
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
+        return _Handoff(runner.loop, coro, runner.calls, runner.drains).result()
 
     def call_overloaded(self, func: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> Any:
         """:meth:`call` for an overloaded method: the blocking twin's overloads type it."""

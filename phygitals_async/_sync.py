@@ -488,7 +488,7 @@ class Phygitals:
                 is sent; :class:`JournalUnavailableError` also when a shared journal's
                 database goes away mid-job (what was sent is settled by the next run).
         """
-        return self._runtime.call(
+        return self._runtime.call_to_the_end(
             self._client.sell_back_many,
             items_or_ids=items_or_ids,
             concurrency=concurrency,

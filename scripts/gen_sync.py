@@ -140,6 +140,8 @@ SYNC_BODIES = {
     # The portal runs the wrapped async twin and hands back its APIResponse.
     "with_raw_response": "return raw_caller(self._runtime, method)",
 }
+# Bulk runs: close() lets them end by themselves and return their report.
+RUN_TO_THE_END = frozenset({"sell_back_many"})
 
 
 class _Unawait(ast.NodeTransformer):
@@ -316,6 +318,8 @@ def _body(node: ast.FunctionDef | ast.AsyncFunctionDef, args: str, returns: str)
     if returns == "Self":
         # A view of the async client (with_options) becomes a view of this client.
         return f"        return self._view(self._client.{name}({args}))"
+    if isinstance(node, ast.AsyncFunctionDef) and name in RUN_TO_THE_END:
+        return f"        return self._runtime.call_to_the_end(self._client.{name}, {args})"
     if isinstance(node, ast.AsyncFunctionDef):
         return f"        return self._runtime.call(self._client.{name}, {args})"
     if returns.startswith("AsyncIterator["):

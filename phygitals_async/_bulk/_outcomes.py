@@ -6,6 +6,7 @@ See ``_run`` for how each item is settled without guessing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 import attrs
@@ -17,6 +18,7 @@ from .._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSell
 __all__ = [
     "DONE",
     "Client",
+    "Fresh",
     "SellbackOutcome",
     "StopFlag",
     "outcome_of",
@@ -26,6 +28,16 @@ __all__ = [
 log = logging.getLogger("phygitals_async")
 
 SellbackOutcome = Sellback | UnconfirmedSellback | FailedSellback
+
+
+@attrs.frozen
+class Fresh:
+    """A job only this run knows (in memory, nothing begun): its items in order."""
+
+    ids: list[str]
+    # An item's entry as the job holds it (its quote), for an answer left to settle.
+    entry: Callable[[str], JournalEntry]
+
 
 _RECONCILE_BATCH = 1000  # ambiguous items settled per inventory read
 # Items begun per journal commit. Larger groups mean fewer commits; the cost is that a

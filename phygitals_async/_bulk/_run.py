@@ -42,6 +42,7 @@ from ._feed import Feed
 from ._outcomes import (
     _RECONCILE_BATCH,
     Client,
+    Fresh,
     SellbackOutcome,
     StopFlag,
     _Ambiguous,
@@ -52,7 +53,7 @@ from ._outcomes import (
 )
 from ._throttle import AdaptiveLimit, settles_lost_answers
 
-__all__ = ["Fresh", "Run"]
+__all__ = ["Run"]
 
 #: A worker's hold on the adaptive limit, taken again for each item it sends.
 Slot = contextlib.AbstractAsyncContextManager[None]
@@ -64,15 +65,6 @@ _SAY_EVERY = 5.0  # seconds between the INFO lines of a worker waiting on others
 
 
 # -- the run -------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Fresh:
-    """A job only this run knows (in memory, nothing begun): its items in order."""
-
-    ids: list[str]
-    # An item's entry as the job holds it (its quote), for an answer left to settle.
-    entry: Callable[[str], JournalEntry]
 
 
 class Run:
@@ -115,13 +107,15 @@ class Run:
         # are kept here, to be named in the error.
         self.journal_failure: _errors.JournalError | None = None
         self.unrecorded: list[JournalSettlement] = []
+        self.client_closed = False  # no item starts after: those left stay for a rerun
         # A job of this run alone, kept in memory: its first round sells straight from it.
         self.fresh = fresh
 
     @property
     def stopping(self) -> bool:
-        """Whether to start no more items: the caller asked, or the journal failed."""
-        return self.journal_failure is not None or (self.stop is not None and self.stop.is_set())
+        """Whether to start no more items: asked to, the journal failed, the client closed."""
+        failed = self.journal_failure is not None or self.client_closed
+        return failed or (self.stop is not None and self.stop.is_set())
 
     def raise_journal_failure(self) -> None:
         """Raise the journal's failure, naming the answered sales it could not record."""
@@ -194,6 +188,9 @@ class Run:
                 return await self.client.sell_back(
                     item.item_id if isinstance(item, JournalEntry) else item
                 )
+            except _errors.ClientClosedError:  # it never left: as if stopped before it
+                self.client_closed = True
+                return None
             except _errors.PhygitalsError as exc:
                 return exc
 

@@ -40,8 +40,8 @@ from .._models import (
     UnconfirmedSellback,
 )
 from .._validation import item_id_of, require_id, require_int
-from ._outcomes import DONE, Client, SellbackOutcome, StopFlag, outcome_of
-from ._run import Fresh, Run
+from ._outcomes import DONE, Client, Fresh, SellbackOutcome, StopFlag, outcome_of
+from ._run import Run
 
 __all__ = ["SellbackOutcome", "iter_sell_back", "sell_back_many", "span_attributes"]
 

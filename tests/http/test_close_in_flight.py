@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -389,3 +390,31 @@ async def test_async_aclose_ends_a_call_whose_body_is_still_arriving(call: str) 
         await asyncio.wait_for(ended.wait(), 10)  # the connection is gone too
     expected = p.OutcomeUnknownError if call == "sell_back" else p.ClientClosedError
     assert isinstance(error, expected), repr(error)
+
+
+@pytest.mark.parametrize("journal", [False, True])
+def test_blocking_close_during_a_bulk_run_returns_its_report(
+    threaded: LocalSandbox,
+    pool: concurrent.futures.ThreadPoolExecutor,
+    tmp_path: Path,
+    journal: bool,
+) -> None:
+    """close() while sell_back_many has sales in flight: the run reports every item."""
+    client = threaded.sync_client()
+    items = client.buy(TOPPS, amount=10, user_id="u1").nfts
+    threaded.state.production.sellback_processing_time = HOLD
+    where = str(tmp_path / "job.db") if journal else None
+    future = pool.submit(client.sell_back_many, items, concurrency=4, journal=where)
+    wait_until(lambda: threaded.ledger.in_flight["vm/buyback"] == 4, "the server holds 4")
+    started = time.monotonic()
+    client.close()
+    report = future.result(timeout=10)
+    assert time.monotonic() - started < 5
+    assert report.succeeded == ()
+    assert len(report.unknown) + len(report.unconfirmed) == 4  # in flight: may have sold
+    assert report.remaining == 6  # never sent: left for a rerun
+    if journal:  # and the journal is free for it
+        with threaded.sync_client() as again:
+            threaded.state.production.sellback_processing_time = 0
+            rerun = again.sell_back_many(journal=where, user_id="u1")
+        assert len(rerun.succeeded) + len(rerun.unconfirmed) == 10
