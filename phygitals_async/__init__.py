@@ -104,7 +104,7 @@ from ._models import (
     UnconfirmedSellback,
 )
 from ._polling import Poll, PurchasePoll
-from ._portal import SyncPoll
+from ._portal_handles import SyncPoll
 from ._sync import Phygitals
 from ._version import __version__
 

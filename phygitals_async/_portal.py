@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import inspect
-import os
 import threading
 import warnings
 import weakref
@@ -35,14 +33,10 @@ from ._client import AsyncPhygitals
 from ._errors import (
     ClientClosedError,
     ConfigurationError,
-    InvalidRequestError,
     LoopThreadError,
-    PollCancelledError,
 )
-from ._http import APIResponse
-from ._polling import Poll
 
-__all__ = ["SyncPoll", "SyncRuntime", "raw_caller"]
+__all__ = ["SyncRuntime"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -56,7 +50,7 @@ class _Runner:
     their report); only the loop's own thread touches them.
     """
 
-    __slots__ = ("calls", "cm", "drains", "loop", "portal", "thread")
+    __slots__ = ("calls", "cm", "drains", "loop", "portal", "sources", "thread")
 
     def __init__(self) -> None:
         self.cm: AbstractContextManager[BlockingPortal] = start_blocking_portal("asyncio")
@@ -65,6 +59,8 @@ class _Runner:
         self.loop = self.portal.call(asyncio.get_running_loop)
         self.calls: set[asyncio.Task[Any]] = set()
         self.drains: set[asyncio.Task[Any]] = set()
+        # The async iterators behind blocking ones still open: close() closes them too.
+        self.sources: set[AsyncIterator[Any]] = set()
 
 
 def _abandon(runner: _Runner, client: AsyncPhygitals) -> None:
@@ -84,14 +80,12 @@ def _shutdown(runner: _Runner, client: AsyncPhygitals) -> None:
         threading.Thread(target=_shutdown, args=(runner, client), daemon=True).start()
         return
     try:
-        runner.portal.call(_close_in_loop, client, runner.calls, runner.drains)
+        runner.portal.call(_close_in_loop, client, runner)
     finally:
         runner.cm.__exit__(None, None, None)
 
 
-async def _close_in_loop(
-    client: AsyncPhygitals, calls: set[asyncio.Task[Any]], drains: set[asyncio.Task[Any]]
-) -> None:
+async def _close_in_loop(client: AsyncPhygitals, runner: _Runner) -> None:
     """Close the client, then end the blocking calls still running, before the loop stops.
 
     ``aclose()`` drops every connection, so a request that had left fails on its own with
@@ -99,21 +93,40 @@ async def _close_in_loop(
     not yet resumed by the loop) are cancelled here. The seam reports a money-moving POST
     cancelled after its connection was open as :class:`OutcomeUnknownError`, so it never
     reads as "nothing happened". Left to asyncio's own shutdown, those calls would be
-    cancelled after the loop stopped, where no caller hears their outcome.
+    cancelled after the loop stopped, where no caller hears their outcome. Iterators left
+    open (a blocking ``iter_sell_back`` not run to its end) are closed last, so what they
+    hold (a journal's thread, file and lock) is released before the loop stops.
     """
     try:
         await client.aclose()
     finally:
         # A bulk run ends by itself once its requests fail (it starts nothing more) and
         # returns its report: it is given a moment for that before being cancelled.
-        draining = [task for task in drains if not task.done()]
+        draining = [task for task in runner.drains if not task.done()]
         if draining:
             await asyncio.wait(draining, timeout=_DRAIN_SECONDS)
-        running = [task for task in calls if not task.done()]
+        running = [task for task in runner.calls if not task.done()]
         for task in running:
             task.cancel()
         if running:
             await asyncio.wait(running)
+        for source in list(runner.sources):
+            await _close_source(runner, source, None)
+
+
+async def _close_source(runner: _Runner, source: AsyncIterator[Any], last: Any) -> None:
+    """Close a blocking iterator's source, once its last step (``last``, a task) has ended.
+
+    An interrupted step is cancelled but may still be running: closing the generator under
+    it would fail with "asynchronous generator is already running".
+    """
+    if isinstance(last, asyncio.Task) and not last.done():
+        await asyncio.wait([last])
+    runner.sources.discard(source)
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # its own error was raised to the caller
+            await aclose()
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -162,6 +175,11 @@ class _Handoff(Generic[T]):
         for running in self._calls:
             running.discard(task)
         self._done.release()
+
+    @property
+    def task(self) -> asyncio.Task[T] | None:
+        """The task running the coroutine, once the loop has started it."""
+        return self._task
 
     def _cancel(self) -> None:
         # Runs after _start: the loop runs callbacks in the order they were scheduled.
@@ -301,19 +319,32 @@ class SyncRuntime:
         return runner.portal.call(boxed)[0]
 
     def iterate(self, iterator: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
-        """A blocking iterator over an async iterator created inside the loop."""
-        source = self.call_sync(iterator)
+        """A blocking iterator over an async iterator created inside the loop.
+
+        Ended early (``break``, an exception, Ctrl+C), it closes the async iterator once
+        its interrupted step has ended; left open, ``close()`` of the client closes it.
+        """
+        runner = self._current()
+
+        def opened() -> AsyncIterator[T]:
+            source = iterator()
+            runner.sources.add(source)
+            return source
+
+        source = self.call_sync(opened)
+        step: _Handoff[T] | None = None
         try:
             while True:
+                step = _Handoff(runner.loop, _awaited(anext(source)), runner.calls)
                 try:
-                    item = self.call(anext, source)
+                    item = step.result()
                 except StopAsyncIteration:
                     return
                 yield item
         finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None and not self._closed:
-                self.call(aclose)
+            if not self._closed:
+                last = None if step is None else step.task
+                self.call(_close_source, runner, source, last)
 
     def close(self) -> None:
         """Close the client inside its loop, end the calls in flight, stop the loop. Idempotent.
@@ -355,114 +386,3 @@ def _close_at_exit() -> None:
     for runtime in list(_open):
         with contextlib.suppress(Exception):
             runtime.close()
-
-
-class SyncPoll(Generic[T]):
-    """A blocking handle on a poll running in the portal: ``result()``, ``cancel()``, ``done()``.
-
-    Any thread may use it. After ``cancel()`` every ``result()`` (waiting or later) raises
-    :class:`PollCancelledError`.
-    """
-
-    def __init__(self, runtime: SyncRuntime, poll: Poll[T]) -> None:
-        self._runtime = runtime
-        self._poll = poll
-        self._pid = os.getpid()
-
-    @property
-    def last_status(self) -> object:
-        """The last status the poll saw."""
-        return self._poll.last_status
-
-    @property
-    def session_id(self) -> str | None:
-        """The purchase polled, as :attr:`PurchasePoll.session_id`; ``None`` for an order."""
-        session_id: object = getattr(self._poll, "session_id", None)
-        return session_id if isinstance(session_id, str) else None
-
-    def _runs_here(self) -> SyncRuntime:
-        if os.getpid() != self._pid:
-            msg = (
-                "this poll handle was started in the parent process, before a fork; its poll "
-                "runs there. Start a new poll in this process (the client works here)"
-            )
-            raise ConfigurationError(msg)
-        return self._runtime
-
-    def _finished(self) -> bool:
-        # Read without the portal: a poll that ended keeps its outcome after close(), as a
-        # concurrent.futures.Future does. A finished task never changes again, so reading
-        # its state from this thread is safe; a cancelled one goes through the portal,
-        # which says whether the client's close() was the cause.
-        return self._poll.done() and not self._poll.cancelled()
-
-    def result(self, timeout: float | None = None) -> T:
-        """Block until the poll finishes (seconds; ``None`` waits as long as the poll does).
-
-        Raises the poll's own error, :class:`PollCancelledError` once it is cancelled, or
-        :class:`TimeoutError` if ``timeout`` passes first (the poll keeps running). A poll
-        that finished keeps its result (or error) after the client is closed.
-        """
-        runtime = self._runs_here()
-        if self._finished():
-            return self._poll.result()
-        return runtime.call(self._wait, timeout)
-
-    async def _wait(self, timeout: float | None) -> T:
-        try:
-            # The poll's own task, shielded: a wait that times out leaves no task behind
-            # whose error nobody would read.
-            task = self._poll._task  # noqa: SLF001  the runtime's own poll
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        except asyncio.CancelledError:
-            waiter = asyncio.current_task()
-            # The poll was cancelled, not this wait (Ctrl+C in the caller, or close()).
-            if self._poll.cancelled() and not (waiter is not None and waiter.cancelling()):
-                raise PollCancelledError("the poll was cancelled") from None
-            raise
-
-    def cancel(self) -> bool:
-        """Stop the poll and its request; returns ``False`` if it had already finished."""
-        runtime = self._runs_here()
-        if self._finished() or runtime.call_sync(self._poll.done):
-            return False
-        runtime.call(self._poll.wait_cancelled)
-        return True
-
-    def cancelled(self) -> bool:
-        """Whether the poll was cancelled."""
-        runtime = self._runs_here()
-        return False if self._finished() else runtime.call_sync(self._poll.cancelled)
-
-    def done(self) -> bool:
-        """Whether the poll has finished."""
-        runtime = self._runs_here()
-        return self._finished() or runtime.call_sync(self._poll.done)
-
-
-def raw_caller(runtime: SyncRuntime, method: Callable[P, T]) -> Callable[P, APIResponse[T]]:
-    """The blocking ``with_raw_response``: ``method`` is a request method of a client.
-
-    The async twin of ``method`` runs wrapped in the portal's loop, where the response
-    metadata is captured; the caller's thread gets the :class:`APIResponse`.
-    """
-    owner = getattr(method, "__self__", None)
-    client = getattr(owner, "_client", None)
-    target = getattr(client, getattr(method, "__name__", ""), None)
-    if (
-        getattr(owner, "_runtime", None) is not runtime
-        or not isinstance(client, AsyncPhygitals)
-        or not inspect.iscoroutinefunction(target)
-    ):
-        msg = (
-            "with_raw_response takes a request method of this client, e.g. client.inventory, "
-            f"got {method!r}"
-        )
-        raise InvalidRequestError(msg)
-    wrapped: Callable[..., Awaitable[APIResponse[Any]]] = client.with_raw_response(target)
-
-    def call(*args: P.args, **kwargs: P.kwargs) -> APIResponse[T]:
-        response: APIResponse[T] = runtime.call(wrapped, *args, **kwargs)
-        return response
-
-    return call

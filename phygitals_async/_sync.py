@@ -50,7 +50,8 @@ from ._models import (
     ShippingRate,
     UnconfirmedSellback,
 )
-from ._portal import SyncPoll, SyncRuntime, raw_caller
+from ._portal import SyncRuntime
+from ._portal_handles import SyncPoll, raw_caller
 
 __all__ = ["Phygitals"]
 

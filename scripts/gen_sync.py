@@ -368,7 +368,8 @@ def _imports(sources: list[Source]) -> list[str]:
         external["typing"].add("overload")
     local: dict[str, set[str]] = {
         "._client": {"AsyncPhygitals"},
-        "._portal": {"SyncPoll", "SyncRuntime", "raw_caller"},
+        "._portal": {"SyncRuntime"},
+        "._portal_handles": {"SyncPoll", "raw_caller"},
     }
     for name in sorted(_names_used(sources)):
         source, obj = _resolve(name, sources)

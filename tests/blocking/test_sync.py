@@ -292,6 +292,44 @@ def test_ctrl_c_cancels_the_call_in_flight(threaded: LocalSandbox) -> None:
         assert len(client.list_packs()) == 5
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal delivery")
+def test_ctrl_c_in_a_blocking_iter_sell_back_is_a_keyboard_interrupt(
+    threaded: LocalSandbox, tmp_path: Path
+) -> None:
+    """Ctrl+C while iter_sell_back waits: KeyboardInterrupt, and the journal is free again."""
+    journal = str(tmp_path / "job.db")
+    with threaded.sync_client() as client:
+        items = client.buy(TOPPS, amount=3, user_id="u1").nfts
+        threaded.state.production.sellback_processing_time = 30
+        wait_until(lambda: threaded.ledger.in_flight["vm/buyback"] == 0, "nothing held yet")
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            for _ in client.iter_sell_back(items, concurrency=3, journal=journal):
+                pass
+        timer.join()
+        threaded.state.production.sellback_processing_time = 0
+        report = client.sell_back_many(journal=journal)  # not busy: the lock was released
+    assert len(report.succeeded) + len(report.unconfirmed) == 3
+
+
+def test_close_releases_a_blocking_iter_sell_back_left_open(
+    threaded: LocalSandbox, tmp_path: Path
+) -> None:
+    """An iter_sell_back not run to its end: close() releases its journal (thread, lock)."""
+    journal = str(tmp_path / "job.db")
+    client = threaded.sync_client()
+    items = client.buy(TOPPS, amount=4, user_id="u1").nfts
+    outcomes = client.iter_sell_back(items, concurrency=1, journal=journal)
+    assert next(outcomes).item_id in {i.id for i in items}
+    client.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("phygitals-journal")]
+    with threaded.sync_client() as again:
+        report = again.sell_back_many(journal=journal)
+    assert len(report.succeeded) == 4
+    outcomes.close()  # nothing left to do: the client closed it
+
+
 def test_closing_while_another_thread_waits_raises_client_closed(threaded: LocalSandbox) -> None:
     """A call in flight when another thread closes the client ends with ClientClosedError."""
     threaded.faults.add(Fault.latency(30, route="vm/available", count=1))

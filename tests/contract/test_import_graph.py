@@ -41,6 +41,7 @@ CLIENT = {
     "_client_shipping",
     "_polling",
     "_portal",
+    "_portal_handles",
     "_sync",
 }
 
