@@ -327,7 +327,6 @@ def test_close_releases_a_blocking_iter_sell_back_left_open(
     with threaded.sync_client() as again:
         report = again.sell_back_many(journal=journal)
     assert len(report.succeeded) == 4
-    outcomes.close()  # nothing left to do: the client closed it
 
 
 def test_closing_while_another_thread_waits_raises_client_closed(threaded: LocalSandbox) -> None:
