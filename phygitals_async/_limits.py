@@ -7,6 +7,8 @@ A response is decoded by :func:`decode_json` and nothing else, success or error 
   never becomes a billion-digit integer or string); money is finite (``NaN``, ``sNaN`` and
   ``Infinity`` are refused, as text or as the non-standard JSON constants).
 - nesting: at most :data:`MAX_DEPTH` levels of arrays and objects.
+- size: a body of more than :data:`MAX_BODY_BYTES` is not read to its end (the largest
+  answer, an inventory, is about 800 bytes an item).
 - messages: built from :func:`short_repr` of the values involved and capped by
   :func:`cap_message` at :data:`MAX_MESSAGE_CHARS`, so a 10 MB body gives a short message,
   quickly.
@@ -23,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "MAX_DEPTH",
     "MAX_EXPONENT",
     "MAX_MESSAGE_CHARS",
@@ -41,6 +44,7 @@ MAX_NUMBER_CHARS = 100
 MAX_EXPONENT = 100
 MAX_DEPTH = 64
 MAX_MESSAGE_CHARS = 2000
+MAX_BODY_BYTES = 256 * 1024 * 1024  # about 300,000 inventory items
 
 
 class BodyError(ValueError):

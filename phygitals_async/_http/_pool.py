@@ -9,8 +9,44 @@ import aiohttp
 import yarl
 
 from .._config import Settings
+from .._limits import MAX_BODY_BYTES
 
-__all__ = ["ConnectorClosedError", "PoolConnector", "env_proxy", "own_session"]
+__all__ = [
+    "BodyTooLargeError",
+    "ConnectorClosedError",
+    "PoolConnector",
+    "env_proxy",
+    "own_session",
+    "read_body",
+]
+
+
+class BodyTooLargeError(aiohttp.ClientPayloadError):
+    """An answer's body is larger than :data:`MAX_BODY_BYTES`: it was not read to its end."""
+
+
+async def read_body(response: aiohttp.ClientResponse, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The response's body, at most ``limit`` bytes (else :class:`BodyTooLargeError`).
+
+    A body that says its length is read at once, as ``response.read()`` does; one that
+    does not (chunked, or until the connection closes) is read piece by piece, so an
+    endless body costs ``limit`` bytes of memory, not all the server can send before the
+    call's deadline.
+    """
+    length = response.content_length
+    if length is not None and length <= limit:
+        return await response.read()
+    too_large = f"the answer's body is larger than {limit} bytes; it was not read"
+    if length is not None:
+        raise BodyTooLargeError(too_large)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def own_session(settings: Settings) -> aiohttp.ClientSession:

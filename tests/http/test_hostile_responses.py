@@ -5,17 +5,22 @@ Each ends, fast, as the documented typed error with a short message that says wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from support import Recorder
 from support.endpoints import ENDPOINT_NAMES, ENDPOINTS
 
 import phygitals_async as p
-from phygitals_async._limits import MAX_DEPTH, MAX_MESSAGE_CHARS
+from phygitals_async._http._pool import BodyTooLargeError, read_body
+from phygitals_async._limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_MESSAGE_CHARS
 
 # Generous for a loaded CI machine; the unbounded versions took from seconds to forever.
 FAST = 5.0
@@ -257,3 +262,53 @@ async def test_every_endpoint_refuses_an_absurd_number_fast(
     error, elapsed = await timed_error(endpoint.invoke(client))
     assert isinstance(error, p.ResponseValidationError)
     assert elapsed < FAST
+
+
+async def _serve_raw(head: bytes, body: Callable[[asyncio.StreamWriter], Awaitable[None]]) -> Any:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + head)
+            await body(writer)
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("call", ["list_packs", "sell_back"])
+async def test_a_body_said_to_be_too_large_is_not_read(call: str) -> None:
+    """A Content-Length beyond MAX_BODY_BYTES fails the attempt at once, as a lost answer."""
+
+    async def little(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"[")
+        await writer.drain()
+
+    length = f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode()
+    async with await _serve_raw(length, little) as server:
+        port = server.sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}/_"
+        async with p.AsyncPhygitals(api_key="sandbox-a", base_url=base, max_retries=0) as c:
+            run = c.list_packs() if call == "list_packs" else c.sell_back("i1")
+            error, elapsed = await timed_error(run)
+    expected = p.OutcomeUnknownError if call == "sell_back" else p.APIConnectionError
+    assert isinstance(error, expected), repr(error)
+    assert "larger than" in str(error)
+    assert elapsed < FAST
+
+
+async def test_an_endless_body_is_read_only_up_to_the_limit() -> None:
+    """A chunked body that never ends stops being read at the limit: memory stays bounded."""
+
+    async def endless(writer: asyncio.StreamWriter) -> None:
+        while True:
+            writer.write(b"1000\r\n" + b" " * 4096 + b"\r\n")
+            await writer.drain()
+
+    async with await _serve_raw(b"Transfer-Encoding: chunked\r\n\r\n", endless) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/") as response,
+        ):
+            with pytest.raises(BodyTooLargeError):
+                await read_body(response, limit=1 << 20)
