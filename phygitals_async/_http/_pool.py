@@ -9,9 +9,10 @@ import aiohttp
 import yarl
 
 from .._config import Settings
-from .._limits import MAX_BODY_BYTES
+from .._limits import MAX_BODY_BYTES as MAX_BODY
 
 __all__ = [
+    "MAX_BODY",
     "BodyTooLargeError",
     "ConnectorClosedError",
     "PoolConnector",
@@ -22,10 +23,10 @@ __all__ = [
 
 
 class BodyTooLargeError(aiohttp.ClientPayloadError):
-    """An answer's body is larger than :data:`MAX_BODY_BYTES`: it was not read to its end."""
+    """An answer's body is larger than ``MAX_BODY_BYTES``: it was not read to its end."""
 
 
-async def read_body(response: aiohttp.ClientResponse, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(response: aiohttp.ClientResponse, limit: int = MAX_BODY) -> bytes:
     """The response's body, at most ``limit`` bytes (else :class:`BodyTooLargeError`).
 
     A body that says its length is read at once, as ``response.read()`` does; one that

@@ -42,7 +42,7 @@ from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
 from ._observe import Attempt, observers, tell, wait_to_retry
-from ._pool import ConnectorClosedError, env_proxy, own_session, read_body
+from ._pool import MAX_BODY, ConnectorClosedError, env_proxy, own_session, read_body
 from ._secrets import sanitized, scrub_body, scrub_headers
 
 __all__ = ["Transport"]
@@ -423,7 +423,10 @@ class Transport:
             ) as response:
                 self._reading.add(content := response.content)
                 try:
-                    raw = scrub_body(await read_body(response), self._secret)
+                    # A body of a stated, bounded length is read at once, without a frame.
+                    small = (length := response.content_length) is not None and length <= MAX_BODY
+                    body = await (response.read() if small else read_body(response))
+                    raw = scrub_body(body, self._secret)
                 finally:
                     self._reading.discard(content)
                 status = response.status
