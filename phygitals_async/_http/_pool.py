@@ -26,19 +26,17 @@ class BodyTooLargeError(aiohttp.ClientPayloadError):
     """An answer's body is larger than ``MAX_BODY_BYTES``: it was not read to its end."""
 
 
-async def read_body(response: aiohttp.ClientResponse, limit: int = MAX_BODY) -> bytes:
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The response's body, at most ``limit`` bytes (else :class:`BodyTooLargeError`).
 
-    A body that says its length is read at once, as ``response.read()`` does; one that
-    does not (chunked, or until the connection closes) is read piece by piece, so an
-    endless body costs ``limit`` bytes of memory, not all the server can send before the
-    call's deadline.
+    Read piece by piece and counted as it is unpacked, so an endless body, or a small
+    compressed one that unpacks to gigabytes, costs ``limit`` bytes of memory, not all the
+    server can send before the call's deadline. A plain body whose stated length is
+    beyond ``limit`` is refused before reading.
     """
-    length = response.content_length
-    if length is not None and length <= limit:
-        return await response.read()
     too_large = f"the answer's body is larger than {limit} bytes; it was not read"
-    if length is not None:
+    length = response.content_length
+    if length is not None and length > limit and "Content-Encoding" not in response.headers:
         raise BodyTooLargeError(too_large)
     chunks: list[bytes] = []
     size = 0

@@ -423,9 +423,11 @@ class Transport:
             ) as response:
                 self._reading.add(content := response.content)
                 try:
-                    # A body of a stated, bounded length is read at once, without a frame.
-                    small = (length := response.content_length) is not None and length <= MAX_BODY
-                    body = await (response.read() if small else read_body(response))
+                    # A plain body of a stated, bounded length is read at once, without a
+                    # frame; a compressed one is counted as it is unpacked.
+                    small = (n := response.content_length) is not None and n <= MAX_BODY
+                    small = small and "Content-Encoding" not in response.headers
+                    body = await (response.read() if small else read_body(response, MAX_BODY))
                     raw = scrub_body(body, self._secret)
                 finally:
                     self._reading.discard(content)

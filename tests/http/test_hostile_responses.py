@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -19,6 +20,7 @@ from support import Recorder
 from support.endpoints import ENDPOINT_NAMES, ENDPOINTS
 
 import phygitals_async as p
+from phygitals_async._http import _transport
 from phygitals_async._http._pool import BodyTooLargeError, read_body
 from phygitals_async._limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_MESSAGE_CHARS
 
@@ -312,3 +314,22 @@ async def test_an_endless_body_is_read_only_up_to_the_limit() -> None:
         ):
             with pytest.raises(BodyTooLargeError):
                 await read_body(response, limit=1 << 20)
+
+
+async def test_a_compressed_body_is_bounded_as_it_unpacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few KB of gzip that unpack to more than the limit: refused, not held whole."""
+    monkeypatch.setattr(_transport, "MAX_BODY", 1 << 20)
+    packed = gzip.compress(b"[" + b" " * (4 << 20) + b"]")
+
+    async def bomb(writer: asyncio.StreamWriter) -> None:
+        writer.write(packed)
+        await writer.drain()
+
+    head = f"Content-Encoding: gzip\r\nContent-Length: {len(packed)}\r\n\r\n".encode()
+    async with await _serve_raw(head, bomb) as server:
+        port = server.sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}/_"
+        async with p.AsyncPhygitals(api_key="sandbox-a", base_url=base, max_retries=0) as c:
+            error, _ = await timed_error(c.list_packs())
+    assert isinstance(error, p.APIConnectionError), repr(error)
+    assert f"larger than {1 << 20} bytes" in str(error)
