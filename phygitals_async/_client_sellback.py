@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Self
 
-from . import _bulk
+from . import _bulk, _errors
 from ._http import Call, Retry, Transport
 from ._journal import Journal
 from ._models import (
@@ -149,6 +149,7 @@ class SellbackEndpoints:
                 is sent; :class:`JournalUnavailableError` also when a shared journal's
                 database goes away mid-job (what was sent is settled by the next run).
         """
+        self._refuse_if_closed()
         with operation_span("sell_back_many") as span:
             report = await _bulk.sell_back_many(
                 self if timeout is None else self.with_options(timeout=timeout),
@@ -163,6 +164,14 @@ class SellbackEndpoints:
             if span is not None:
                 span.set_attributes(_bulk.span_attributes(report))
             return report
+
+    def _refuse_if_closed(self) -> None:
+        # Before a job is opened or begun: a run on a closed client would start nothing
+        # and report every item as left for later.
+        session = self._transport.external_session
+        if self._transport.closed or (session is not None and session.closed):
+            msg = "this client is closed; create a new one"
+            raise _errors.ClientClosedError(msg)
 
     def iter_sell_back(
         self,
@@ -182,6 +191,7 @@ class SellbackEndpoints:
         journal, and the next run settles them). ``timeout`` bounds each request (seconds);
         ``extend`` and ``stop`` are as for :meth:`sell_back_many`.
         """
+        self._refuse_if_closed()
         return _bulk.iter_sell_back(
             self if timeout is None else self.with_options(timeout=timeout),
             items_or_ids,

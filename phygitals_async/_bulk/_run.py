@@ -188,9 +188,10 @@ class Run:
                 return await self.client.sell_back(
                     item.item_id if isinstance(item, JournalEntry) else item
                 )
-            except _errors.ClientClosedError:  # it never left: as if stopped before it
+            except _errors.ClientClosedError as exc:  # it never left; nothing more starts
                 self.client_closed = True
-                return None
+                # Sent before (a lost answer tried again): that attempt may have sold it.
+                return exc if isinstance(item, JournalEntry) and item.attempts else None
             except _errors.PhygitalsError as exc:
                 return exc
 

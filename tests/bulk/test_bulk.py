@@ -429,3 +429,19 @@ async def test_a_journal_failing_mid_run_names_the_sales_it_could_not_record(
     assert len(recorded) == 3
     for item_id in sold:  # every answered sale is in the journal or named in the error
         assert item_id in recorded or item_id in str(raised.value)
+
+
+async def test_a_closed_client_refuses_a_bulk_run_before_any_journal(
+    sandbox: LocalSandbox, tmp_path: Path
+) -> None:
+    """sell_back_many and iter_sell_back on a closed client: ClientClosedError, no job made."""
+    client = sandbox.client()
+    items = (await client.buy(TOPPS, amount=2, user_id="u1")).nfts
+    await client.aclose()
+    journal = tmp_path / "job.db"
+    with pytest.raises(p.ClientClosedError):
+        await client.sell_back_many(items, journal=journal)
+    with pytest.raises(p.ClientClosedError):
+        client.iter_sell_back(items, journal=journal)
+    assert not journal.exists()
+    assert sandbox.ledger.requests["vm/buyback"] == 0
