@@ -215,6 +215,10 @@ class _Handoff(Generic[T]):
 
 _DRAIN_SECONDS = 5.0  # how long close() lets a bulk run end by itself with its report
 _CLOSED = "this Phygitals client is closed; create a new one"
+_FORKED_ITERATOR = (
+    "this iterator was started in the parent process, before a fork; its run is there. "
+    "Start a new one in this process (the client works here)"
+)
 _CLOSED_IN_FLIGHT = "this Phygitals client was closed while the call was in flight"
 _LOOP_THREAD = (
     "Phygitals (the blocking client) was called from its own event loop thread, e.g. inside "
@@ -335,6 +339,8 @@ class SyncRuntime:
         step: _Handoff[T] | None = None
         try:
             while True:
+                if self._current() is not runner:  # a forked child: the loop is the parent's
+                    raise ConfigurationError(_FORKED_ITERATOR)
                 step = _Handoff(runner.loop, _awaited(anext(source)), runner.calls)
                 try:
                     item = step.result()
@@ -342,7 +348,7 @@ class SyncRuntime:
                     return
                 yield item
         finally:
-            if not self._closed:
+            if not self._closed and self._runner is runner:
                 last = None if step is None else step.task
                 self.call(_close_source, runner, source, last)
 

@@ -190,3 +190,24 @@ def test_a_child_exiting_normally_neither_hangs_nor_harms_the_parent(
     # The child's unclosed client warns (dev mode shows it); nothing of the parent's does.
     assert "Unclosed client session" not in stderr
     assert "Unclosed connector" not in stderr
+
+
+def test_an_iterator_from_the_parent_is_refused_in_the_child_at_once(
+    threaded: LocalSandbox,
+) -> None:
+    """A blocking iter_sell_back started before the fork: a clear error in the child, no hang."""
+    with threaded.sync_client(timeout=5) as client:
+        items = client.buy(TOPPS, amount=3, user_id="u1").nfts
+        outcomes = client.iter_sell_back(items, concurrency=1)
+        first = next(outcomes)
+
+        def child() -> str:
+            try:
+                next(outcomes)
+            except p.ConfigurationError as exc:
+                return str(exc)
+            return "no error"
+
+        assert "started in the parent process" in in_child(child)
+        rest = list(outcomes)  # the parent's iterator goes on
+    assert sorted(o.item_id for o in [first, *rest]) == sorted(i.id for i in items)

@@ -484,3 +484,17 @@ def test_a_client_collected_on_its_own_loop_thread_still_shuts_down(
         time.sleep(0.01)
     assert threading.active_count() == threads
     assert runtime.client._transport.closed
+
+
+def test_a_blocking_iterator_stepped_on_the_loop_thread_is_refused(
+    threaded: LocalSandbox, sync_client: p.Phygitals
+) -> None:
+    """next() of a blocking iterator inside a callback: LoopThreadError, not a deadlock."""
+    items = sync_client.buy(TOPPS, amount=2, user_id="u1").nfts
+    purchase = sync_client.buy(TOPPS, amount=1, user_id="u1")
+    outcomes = sync_client.iter_sell_back(items, concurrency=1)
+    assert next(outcomes).item_id in {i.id for i in items}
+    with pytest.raises(p.LoopThreadError):
+        sync_client.wait_for_purchase(purchase.session_id, on_status=lambda _: next(outcomes))
+    assert list(outcomes) == []  # ended by the error, as any generator; close() frees its run
+    del threaded
