@@ -88,10 +88,13 @@ class SyncPoll(Generic[T]):
                 raise PollCancelledError("the poll was cancelled") from None
             raise
 
+    # A poll that ended (finished or cancelled, by cancel() or by the client's close())
+    # answers these three from its task's final state, so cleanup after close() works.
+
     def cancel(self) -> bool:
         """Stop the poll and its request; returns ``False`` if it had already finished."""
         runtime = self._runs_here()
-        if self._finished() or runtime.call_sync(self._poll.done):
+        if self._poll.done() or runtime.call_sync(self._poll.done):
             return False
         runtime.call(self._poll.wait_cancelled)
         return True
@@ -99,12 +102,14 @@ class SyncPoll(Generic[T]):
     def cancelled(self) -> bool:
         """Whether the poll was cancelled."""
         runtime = self._runs_here()
-        return False if self._finished() else runtime.call_sync(self._poll.cancelled)
+        if self._poll.done():
+            return self._poll.cancelled()
+        return runtime.call_sync(self._poll.cancelled)
 
     def done(self) -> bool:
         """Whether the poll has finished."""
         runtime = self._runs_here()
-        return self._finished() or runtime.call_sync(self._poll.done)
+        return self._poll.done() or runtime.call_sync(self._poll.done)
 
 
 def raw_caller(runtime: SyncRuntime, method: Callable[P, T]) -> Callable[P, APIResponse[T]]:

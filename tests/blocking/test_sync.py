@@ -498,3 +498,28 @@ def test_a_blocking_iterator_stepped_on_the_loop_thread_is_refused(
         sync_client.wait_for_purchase(purchase.session_id, on_status=lambda _: next(outcomes))
     assert list(outcomes) == []  # ended by the error, as any generator; close() frees its run
     del threaded
+
+
+def test_a_poll_ended_by_close_answers_its_state(threaded: LocalSandbox) -> None:
+    """A poll still running when the client closes ends with it: done, cancel() a no-op."""
+    threaded.production.pending_polls = 10_000
+    threaded.faults.add(Fault.latency(30, route="vm/buy/status"))
+    client = threaded.sync_client()
+    purchase = client.buy(TOPPS, amount=1, user_id="u1")
+    handle = client.poll_purchase(purchase.session_id, interval=0)
+    client.close()
+    assert (handle.done(), handle.cancel()) == (True, False)
+    assert not handle.cancelled()  # it ended with the close's error, which result() gives
+    with pytest.raises(p.ClientClosedError):
+        handle.result()
+
+
+def test_a_poll_cancelled_by_close_answers_its_state(threaded: LocalSandbox) -> None:
+    """A poll waiting between looks when the client closes is cancelled: it says so."""
+    threaded.production.pending_polls = 10_000
+    client = threaded.sync_client()
+    purchase = client.buy(TOPPS, amount=1, user_id="u1")
+    handle = client.poll_purchase(purchase.session_id, interval=60)
+    wait_until(lambda: threaded.ledger.requests["vm/buy/status"] == 1, "the first look")
+    client.close()
+    assert (handle.done(), handle.cancelled(), handle.cancel()) == (True, True, False)
