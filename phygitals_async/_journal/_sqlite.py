@@ -59,6 +59,15 @@ SCHEMA_VERSION = 1
 _APPLICATION_ID = 0x5048594A
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 512  # rows read per query while streaming
+# SQLite's errors about reaching a file rather than about what is in it.
+_NOT_THE_CONTENT = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_PERM",
+)
 
 T = TypeVar("T")
 
@@ -174,7 +183,10 @@ class SqliteJournal:
             ).fetchone()
             db.execute(_sql.SELECT + " LIMIT 1").fetchall()
         except sqlite3.OperationalError as exc:
-            # Not the file's content: SQLite could not open or lock it (its side files).
+            if not getattr(exc, "sqlite_errorname", "").startswith(_NOT_THE_CONTENT):
+                msg = f"journal {path!r} is corrupted: {exc}"
+                raise JournalCorruptedError(msg) from exc
+            # SQLite could not open, lock or read the file (or its side files): not damage.
             msg = f"journal {path!r} cannot be opened: {exc}"
             raise JournalError(msg) from exc
         except sqlite3.DatabaseError as exc:

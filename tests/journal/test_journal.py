@@ -123,6 +123,19 @@ async def test_a_corrupted_journal_is_refused_untouched(
     assert digest(path) == before
 
 
+async def test_a_journal_missing_its_job_table_is_corrupted(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A table gone from a journal is damage (JournalCorruptedError), not "cannot open"."""
+    path = tmp_path / "run.db"
+    await a_finished_job(client, path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE job")
+    db.close()
+    caught = await refused(client, sandbox, path, p.JournalCorruptedError)
+    assert "no such table" in str(caught.value)
+
+
 async def test_an_unknown_schema_version_is_refused_untouched(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
