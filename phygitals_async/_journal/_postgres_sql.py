@@ -98,8 +98,8 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE phygitals_journal_item AS i
-SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), amount = NULL,
-    error_type = NULL, error_message = NULL, status_code = NULL, retry = false,
+SET state = 'pending', attempts = i.attempts + 1, begun_at = now(), settled_at = NULL,
+    amount = NULL, error_type = NULL, error_message = NULL, status_code = NULL, retry = false,
     worker = %(worker)s, lease_until = now() + make_interval(secs => %(lease)s)
 FROM picked
 WHERE i.job = %(job)s AND i.item_id = picked.item_id

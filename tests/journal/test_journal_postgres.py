@@ -302,10 +302,17 @@ async def test_retryable_outcomes_are_claimed_again_once_per_run(pg_url: str) ->
     await second.open(user_id="u1", base_url=BASE)
     try:
         again = await second.claim(4)
-        assert [(e.item_id, e.state, e.attempts) for e in again] == [
-            ("item-00000", JournalState.UNKNOWN, 1),
-            ("item-00001", JournalState.FAILED, 1),
+        # The claim hands out each row as it was, and leaves it pending with no outcome.
+        assert [(e.item_id, e.state, e.attempts, e.error_type) for e in again] == [
+            ("item-00000", JournalState.UNKNOWN, 1, "X"),
+            ("item-00001", JournalState.FAILED, 1, None),
         ]
+        now = {e.item_id: e async for e in second.entries()}
+        for claimed in ("item-00000", "item-00001"):
+            entry = now[claimed]
+            assert entry.state is JournalState.PENDING
+            outcome = (entry.error_type, entry.retry, entry.amount, entry.settled_at)
+            assert outcome == (None, False, None, None)
     finally:
         await second.close()
 
