@@ -111,6 +111,7 @@ def _rules() -> set[str]:
     return (
         {f"RETURNS {pattern}" for pattern, _ in RETURNS}
         | {f"SYNC_DOCS {name}" for name in SYNC_DOCS}
+        | {f"RUN_TO_THE_END {name}" for name in RUN_TO_THE_END}
         | {f"DOC_REWRITES {old}" for old, _ in DOC_REWRITES}
         | {f"CLASS_DOC_REWRITES {old}" for old, _ in CLASS_DOC_REWRITES}
         | {f"REWRITTEN_NAMES {name}" for name in REWRITTEN_NAMES}
@@ -319,6 +320,7 @@ def _body(node: ast.FunctionDef | ast.AsyncFunctionDef, args: str, returns: str)
         # A view of the async client (with_options) becomes a view of this client.
         return f"        return self._view(self._client.{name}({args}))"
     if isinstance(node, ast.AsyncFunctionDef) and name in RUN_TO_THE_END:
+        _applied.add(f"RUN_TO_THE_END {name}")
         return f"        return self._runtime.call_to_the_end(self._client.{name}, {args})"
     if isinstance(node, ast.AsyncFunctionDef):
         return f"        return self._runtime.call(self._client.{name}, {args})"

@@ -205,6 +205,7 @@ def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
     """
     sandbox = LocalSandbox(**options)
     started: concurrent.futures.Future[Callable[[], object]] = concurrent.futures.Future()
+    stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def serve() -> None:
         # As asyncio.run: at the end, tasks still pending (requests the server holds) are
@@ -218,7 +219,12 @@ def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
             loop, ended = runner.get_loop(), asyncio.Event()
             started.set_result(lambda: loop.call_soon_threadsafe(ended.set))
             runner.run(ended.wait())  # until the block ends
-            runner.run(sandbox.stop())
+            try:
+                runner.run(sandbox.stop())
+            except BaseException as exc:  # noqa: BLE001  raised in the caller's thread
+                stopped.set_exception(exc)
+            else:
+                stopped.set_result(None)
 
     parent = os.getpid()
     thread = threading.Thread(target=serve, name="phygitals-sandbox", daemon=True)
@@ -232,3 +238,4 @@ def sandbox_in_thread(**options: Any) -> Iterator[LocalSandbox]:
         if os.getpid() == parent:
             end()
             thread.join()
+            stopped.result()

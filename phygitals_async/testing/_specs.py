@@ -126,7 +126,7 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
     """
     kind = _kind(data.get("fault"))
     route = _route(data.get("route"))
-    given = [k for k in ("times", "probability", "every") if data.get(k) not in (None, False)]
+    given = [k for k in ("times", "probability", "every") if _given(data.get(k))]
     if len(given) > 1:
         msg = f"give one of times, probability and every, not {' and '.join(given)}"
         raise SpecError(msg)
@@ -137,6 +137,11 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
         match["count"] = parse_times(data.get("times", 1))
     value = data.get("seconds") if kind is FaultKind.LATENCY else data.get("status")
     return _build(kind, route, value, match)
+
+
+def _given(value: object) -> bool:
+    # 0 is given (and refused as such); only null and false are not (``0 == False``).
+    return value is not None and value is not False
 
 
 def _probability(value: object) -> float:

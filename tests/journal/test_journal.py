@@ -287,7 +287,7 @@ async def test_a_busy_journal_names_a_holder_that_has_just_locked_it(tmp_path: P
     path = tmp_path / "run.db"
     fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    late = threading.Timer(0.03, os.pwrite, (fd, b'{"pid": 7, "host": "h", "since": "s"}', 0))
+    late = threading.Timer(0.01, os.pwrite, (fd, b'{"pid": 7, "host": "h", "since": "s"}', 0))
     late.start()
     journal = SqliteJournal(path)
     try:

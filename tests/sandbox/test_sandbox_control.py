@@ -144,6 +144,7 @@ async def test_the_ledger_answers_per_user(
         ("faults", {"route": "card", "fault": "drop_after", "probability": 2}, 400),
         ("faults", {"route": "card", "fault": "drop_after", "times": 1, "probability": 0.5}, 400),
         ("faults", {"route": "card", "fault": "drop_after", "times": 2, "every": True}, 400),
+        ("faults", {"route": "card", "fault": "drop_after", "times": 0, "probability": 0.5}, 400),
         ("seed", {"user_id": "u", "count": -1}, 400),
         ("seed", {"user_id": "u", "count": 10_000}, 400),
         ("seed", {"user_id": "", "count": 1}, 400),
