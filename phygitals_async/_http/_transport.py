@@ -2,8 +2,7 @@
 
 Retries, the overall deadline, the session and logging live here once; what a call is
 (its :class:`~._calls.RetryPolicy` and decode target) is in :mod:`._calls`, and how one
-answer is read (decoding, error mapping) in :mod:`._answers`. All times are seconds as
-float.
+answer is read (decoding, error mapping) in :mod:`._answers`. Times are float seconds.
 
 A request counts as sent once its connection is established: aiohttp reports every failure
 before that (refused, DNS, TLS, proxy, or a timeout while connecting) as
@@ -16,9 +15,10 @@ than ``max_retry_wait`` or than the time left before the deadline is not waited:
 error is raised at once, carrying ``.retry_after``.
 
 Hostile input stops here too: request bodies are standard JSON or an
-:class:`InvalidRequestError` before any byte is sent; response bodies go through
-:func:`._limits.decode_json` (bounded numbers and nesting) and error messages through
-:func:`._limits.cap_message`; the API key is scrubbed by :mod:`._secrets`.
+:class:`InvalidRequestError` before any byte is sent; response bodies are read up to
+``MAX_BODY_BYTES`` and go through :func:`._limits.decode_json` (bounded numbers and
+nesting), error messages through :func:`._limits.cap_message`; the API key is scrubbed by
+:mod:`._secrets`.
 """
 
 from __future__ import annotations
@@ -423,8 +423,7 @@ class Transport:
             ) as response:
                 self._reading.add(content := response.content)
                 try:
-                    # A plain body of a stated, bounded length is read at once, without a
-                    # frame; a compressed one is counted as it is unpacked.
+                    # Plain, of a stated and bounded length: read at once; any other counted.
                     small = (n := response.content_length) is not None and n <= MAX_BODY
                     small = small and "Content-Encoding" not in response.headers
                     body = await (response.read() if small else read_body(response, MAX_BODY))
