@@ -76,7 +76,14 @@ def configure(value: str | None = None) -> None:
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
         return
     log.setLevel(level)
-    if logging.getLogger().handlers or any(getattr(h, _HANDLER_MARK, False) for h in log.handlers):
+    ours = [h for h in log.handlers if getattr(h, _HANDLER_MARK, False)]
+    if logging.getLogger().handlers or len(ours) < len(log.handlers):
+        # The application configured logging (the root's or this logger's handlers, maybe
+        # after an earlier client added ours): the level only, and ours goes.
+        for handler in ours:
+            log.removeHandler(handler)
+        return
+    if ours:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))

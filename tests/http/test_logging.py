@@ -173,3 +173,37 @@ def test_unconfigured_logging_gets_one_stderr_handler() -> None:
     lines = [line for line in result.stderr.splitlines() if "list_packs GET" in line]
     assert len(lines) == 2, result.stderr
     assert all(" phygitals_async INFO: " in line for line in lines)
+
+
+@pytest.mark.parametrize("where", ["the SDK's logger", "the root, after a first client"])
+def test_logging_the_application_configured_gets_each_line_once(where: str) -> None:
+    """A handler on phygitals_async itself, or logging set up after a client: no second one."""
+    first_client = "" if where == "the SDK's logger" else "await one_call(sandbox)"
+    setup = (
+        "logging.getLogger('phygitals_async').addHandler(logging.StreamHandler(sys.stdout))"
+        if where == "the SDK's logger"
+        else "logging.basicConfig(stream=sys.stdout, level=logging.INFO)"
+    )
+    script = textwrap.dedent(
+        f"""
+        import asyncio, logging, sys
+        from phygitals_async.testing import LocalSandbox
+
+        async def one_call(sandbox):
+            async with sandbox.client() as client:
+                await client.list_packs()
+
+        async def main():
+            async with LocalSandbox() as sandbox:
+                {first_client}
+                {setup}
+                await one_call(sandbox)
+
+        asyncio.run(main())
+        """
+    )
+    result = run_script(script, env={"PHYGITALS_LOG": "info"})
+    after = result.stdout.count("list_packs GET")
+    assert after == 1, result.stdout
+    # Before the application's setup, one line on stderr at most (the first client's).
+    assert result.stderr.count("list_packs GET") == (0 if first_client == "" else 1)
