@@ -226,8 +226,11 @@ async def _rejects(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def _request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Every answer, errors and injected faults included, carries an id as the API's does;
-    # every partner request is logged for the dashboard, a latency fault in its latency.
+    # Every answer of the partner API, errors and injected faults included, carries an id as
+    # the API's does, and is logged for the dashboard (a latency fault in its latency). The
+    # dashboard's own requests take no id: its polling would make the partner's ids jump.
+    if _route_of(request) is None:
+        return await handler(request)
     issued = request.app[REQUEST_IDS_KEY]
     issued[0] += 1
     request_id = f"req_sandbox_{issued[0]:08d}"
@@ -241,8 +244,7 @@ async def _request_id(request: web.Request, handler: Handler) -> web.StreamRespo
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
     finally:
-        if _route_of(request) is not None:
-            _record(request, request_id, status, started)
+        _record(request, request_id, status, started)
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -273,7 +275,8 @@ def make_app(
 ) -> web.Application:
     """The sandbox app, serving every route under both ``/api/v1`` and ``/_/api/v1``.
 
-    Every response carries an ``X-Request-Id`` (``req_sandbox_00000001`` and counting).
+    Every answer of the partner API carries an ``X-Request-Id`` (``req_sandbox_00000001``
+    and counting); the dashboard's own requests take none.
 
     ``api_keys``: the accepted keys; ``None`` accepts any key starting with ``sandbox-``.
     ``admin``: also serve ``GET /_sandbox/ledger`` (the ledger as JSON, for tests in another

@@ -41,7 +41,11 @@ __all__ = ["CONTROL_KEY", "DASHBOARD_PATH", "add_dashboard_routes", "dashboard_m
 DASHBOARD_PATH = "/_sandbox/"
 CONTROL_KEY: web.AppKey[SandboxControl] = web.AppKey("control", SandboxControl)
 _API = "/_sandbox/api"
-_STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+_STATIC = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 _PAGE_HEADERS = {
     # The page runs only its own script and talks only to its own origin; no framing.
     "Content-Security-Policy": (

@@ -50,6 +50,18 @@ async def call(
         return response.status, await response.json(content_type=None)
 
 
+async def test_the_dashboards_polling_takes_no_request_ids(
+    sandbox: LocalSandbox, client: AsyncPhygitals, http: aiohttp.ClientSession
+) -> None:
+    """Partner calls get consecutive X-Request-Ids, whatever the dashboard reads between."""
+    first = await client.with_raw_response(client.list_packs)()
+    for _ in range(3):
+        assert (await call(http, sandbox, "state"))[0] == 200
+    second = await client.with_raw_response(client.list_packs)()
+    numbers = [int(r.request_id.rsplit("_", 1)[1]) for r in (first, second) if r.request_id]
+    assert numbers[1] == numbers[0] + 1
+
+
 async def test_state_shows_what_the_sdk_did(
     sandbox: LocalSandbox, client: AsyncPhygitals, http: aiohttp.ClientSession
 ) -> None:

@@ -10,6 +10,7 @@ pytest-asyncio's event loop; every wait is bounded.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 
@@ -185,3 +186,32 @@ def test_another_origin_cannot_drive_the_sandbox(
             page.close()
     assert outcome == ["json blocked", "form sent"]
     assert threaded.ledger.purchases == 1
+
+
+def test_a_stopped_sandbox_is_said_once_and_its_tables_greyed(browser: Browser) -> None:
+    """The sandbox stops under an open page: one message, a stale page, tries spaced out."""
+    page = browser.new_page()
+    try:
+        page.set_default_timeout(WAIT_MS)
+        with sandbox_in_thread() as sandbox:
+            page.goto(sandbox.dashboard_url)
+            expect(page.locator("#live")).to_contain_text("live", timeout=WAIT_MS)
+        expect(page.locator("#live")).to_contain_text("not answering since", timeout=WAIT_MS)
+        expect(page.locator("body")).to_have_class(re.compile(r"\bstale\b"))
+        expect(page.locator("#message")).to_contain_text("the tables show what it last said")
+        assert page.locator("#message.error").count() == 1
+    finally:
+        page.close()
+
+
+def test_a_focused_user_button_keeps_the_focus_across_refreshes(
+    dashboard: Page, sync_client: Phygitals
+) -> None:
+    """Tables are rebuilt only when they change: a keyboard user keeps their place."""
+    sync_client.buy(TOPPS, amount=1, user_id="u1")
+    button = dashboard.get_by_role("button", name="u1", exact=True)
+    button.focus()
+    for _ in range(2):  # two refreshes of the page with nothing changed
+        before = dashboard.locator("#live").inner_text()
+        expect(dashboard.locator("#live")).not_to_have_text(before, timeout=WAIT_MS)
+    expect(button).to_be_focused()

@@ -3,7 +3,9 @@
 "use strict";
 
 const REFRESH_MS = 1000;
+const LONGEST_WAIT_MS = 30000; // between tries while the sandbox does not answer
 let selectedUser = null;
+let downSince = null; // when the sandbox stopped answering, while it does not
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,6 +32,10 @@ function cell(text, className) {
 
 function fill(tbodyId, rows, columns, emptyText) {
   const body = $(tbodyId);
+  // Unchanged rows are left alone: the focus (a user's button) and the reader's place stay.
+  const key = JSON.stringify(rows);
+  if (body.dataset.shown === key) return;
+  body.dataset.shown = key;
   const trs = rows.map((row) => {
     const tr = document.createElement("tr");
     for (const column of columns) tr.append(column(row));
@@ -174,10 +180,27 @@ async function refresh() {
   try {
     render(await getJSON("api/state"));
     await refreshUser();
+    if (downSince !== null) say("the sandbox answers again", false);
+    downSince = null;
+    document.body.classList.remove("stale");
     $("live").textContent = "live · updated " + new Date().toLocaleTimeString();
+    return true;
   } catch (error) {
-    $("live").textContent = "sandbox not answering: " + error.message;
+    if (downSince === null) {
+      downSince = new Date();
+      say("the sandbox is not answering (" + error.message + "); the tables show what it last said", true);
+    }
+    document.body.classList.add("stale");
+    $("live").textContent = "not answering since " + downSince.toLocaleTimeString();
+    return false;
   }
+}
+
+// Every second while the sandbox answers; while it does not, less and less often.
+async function poll(wait) {
+  const answered = await refresh();
+  const next = answered ? REFRESH_MS : Math.min(wait * 2, LONGEST_WAIT_MS);
+  setTimeout(() => poll(next), next);
 }
 
 function onSubmit(formId, act) {
@@ -231,5 +254,4 @@ onClick("reset", async () => {
   return "sandbox reset: a fresh sandbox with the same seed";
 });
 
-refresh();
-setInterval(refresh, REFRESH_MS);
+poll(REFRESH_MS);
