@@ -277,21 +277,26 @@ async def _serve_raw(head: bytes, body: Callable[[asyncio.StreamWriter], Awaitab
     return await asyncio.start_server(answer, "127.0.0.1", 0)
 
 
-@pytest.mark.parametrize("call", ["list_packs", "sell_back"])
-async def test_a_body_said_to_be_too_large_is_not_read(call: str) -> None:
-    """A Content-Length beyond MAX_BODY_BYTES fails the attempt at once, as a lost answer."""
+async def _first_error(head: bytes, payload: bytes, call: str) -> tuple[Exception, float]:
+    """The error of ``call`` (no retry) against a server answering ``head`` and ``payload``."""
 
-    async def little(writer: asyncio.StreamWriter) -> None:
-        writer.write(b"[")
+    async def once(writer: asyncio.StreamWriter) -> None:
+        writer.write(payload)
         await writer.drain()
 
-    length = f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode()
-    async with await _serve_raw(length, little) as server:
+    async with await _serve_raw(head, once) as server:
         port = server.sockets[0].getsockname()[1]
         base = f"http://127.0.0.1:{port}/_"
         async with p.AsyncPhygitals(api_key="sandbox-a", base_url=base, max_retries=0) as c:
             run = c.list_packs() if call == "list_packs" else c.sell_back("i1")
-            error, elapsed = await timed_error(run)
+            return await timed_error(run)
+
+
+@pytest.mark.parametrize("call", ["list_packs", "sell_back"])
+async def test_a_body_said_to_be_too_large_is_not_read(call: str) -> None:
+    """A Content-Length beyond MAX_BODY_BYTES fails the attempt at once, as a lost answer."""
+    length = f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode()
+    error, elapsed = await _first_error(length, b"[", call)
     expected = p.OutcomeUnknownError if call == "sell_back" else p.APIConnectionError
     assert isinstance(error, expected), repr(error)
     assert "larger than" in str(error)
@@ -320,16 +325,7 @@ async def test_a_compressed_body_is_bounded_as_it_unpacks(monkeypatch: pytest.Mo
     """A few KB of gzip that unpack to more than the limit: refused, not held whole."""
     monkeypatch.setattr(_transport, "MAX_BODY", 1 << 20)
     packed = gzip.compress(b"[" + b" " * (4 << 20) + b"]")
-
-    async def bomb(writer: asyncio.StreamWriter) -> None:
-        writer.write(packed)
-        await writer.drain()
-
     head = f"Content-Encoding: gzip\r\nContent-Length: {len(packed)}\r\n\r\n".encode()
-    async with await _serve_raw(head, bomb) as server:
-        port = server.sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}/_"
-        async with p.AsyncPhygitals(api_key="sandbox-a", base_url=base, max_retries=0) as c:
-            error, _ = await timed_error(c.list_packs())
+    error, _ = await _first_error(head, packed, "list_packs")
     assert isinstance(error, p.APIConnectionError), repr(error)
     assert f"larger than {1 << 20} bytes" in str(error)
