@@ -2,17 +2,20 @@
 
 ``python -m benchmarks.journal_anatomy [--rounds N] [--items N]``. Against the payload
 server of ``benchmarks.server`` in its own process, ``sell_back_many`` at concurrency 32,
-in alternating rounds (medians of items/s and of the client's CPU per item), four ways:
+in alternating rounds (medians of items/s and of the client's CPU per item), five ways:
 
 1. ``no journal``: the floor (a job held in memory).
-2. ``journal``: the real SQLite journal, its statements on its writer thread.
-3. ``no commits``: the same run, but each commit does nothing (the writer thread still
+2. ``journal``: the real SQLite journal, its commits made by its writer process.
+3. ``thread``: the real journal with no writer process: its commits on its thread (as
+   where no process can be started, and as before the writer process).
+4. ``no commits``: the thread's way, but each commit does nothing (the writer thread still
    takes every hand-off: the run's bookkeeping and the thread's cost without the disk).
-4. ``no thread``: commits that do nothing, and every journal call made on the event loop's
+5. ``no thread``: commits that do nothing, and every journal call made on the event loop's
    own thread (the run's bookkeeping alone, with the journal's reads and adds inline).
 
-A probe, not a supported mode: 3 and 4 patch the journal's private methods, and neither
-keeps an outcome. The differences between rows say what each layer costs.
+A probe, not a supported mode: 3 to 5 patch the journal's private methods, and 4 and 5
+keep no outcome. The differences between rows say what each layer costs. The client's CPU
+is this process's: a writer process's own is not in it.
 """
 
 from __future__ import annotations
@@ -32,14 +35,15 @@ from benchmarks.measure import payload_server
 from benchmarks.run import KEY
 from phygitals_async import AsyncPhygitals
 from phygitals_async._journal._sqlite import SqliteJournal
+from phygitals_async._journal._writer import WriterProcess
 
-WAYS = ("no journal", "journal", "no commits", "no thread")
+WAYS = ("no journal", "journal", "thread", "no commits", "no thread")
 
 
 @contextmanager
 def taken_apart(way: str) -> Iterator[None]:
     """The SQLite journal as ``way`` has it, for the duration of the block."""
-    commit, call = SqliteJournal._commit, SqliteJournal._call
+    commit, call, start = SqliteJournal._commit, SqliteJournal._call, WriterProcess.start
 
     def nothing(*_: object) -> None:
         return None
@@ -47,7 +51,12 @@ def taken_apart(way: str) -> Iterator[None]:
     async def inline(_: SqliteJournal, fn: Any, *args: Any) -> Any:
         return fn(*args)
 
+    async def no_process(*_: object) -> None:
+        return None
+
     try:
+        if way in ("thread", "no commits", "no thread"):
+            WriterProcess.start = no_process  # type: ignore[method-assign, assignment]
         if way in ("no commits", "no thread"):
             SqliteJournal._commit = nothing  # type: ignore[method-assign, assignment]
         if way == "no thread":
@@ -56,6 +65,7 @@ def taken_apart(way: str) -> Iterator[None]:
     finally:
         SqliteJournal._commit = commit  # type: ignore[method-assign]
         SqliteJournal._call = call  # type: ignore[method-assign]
+        WriterProcess.start = start  # type: ignore[method-assign]
 
 
 async def measure(base: str, items: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
@@ -77,7 +87,7 @@ async def measure(base: str, items: int, rounds: int) -> dict[str, list[tuple[fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure the four ways and print one table."""
+    """Measure the five ways and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--items", type=int, default=20_000)

@@ -3,6 +3,8 @@
 An OS lock (``flock``) on ``JOURNAL.lock`` beside the journal, which records its holder
 (pid, host, since) for the message a second run gets. The kernel drops the lock when the
 holding process ends, however it ends, so a ``kill -9`` never leaves a stale lock behind.
+A run's writer process holds the lock too, until its last commit is written: a run that
+finds the lock held by a process that has died waits a moment for that writer to end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
 __all__ = ["take_run_lock"]
 
 _UNKNOWN = "holder unknown"
+_WRITER_ENDS_WITHIN = 2.0
 
 
 def take_run_lock(journal: str, lock_path: str) -> int | None:
@@ -43,7 +46,7 @@ def take_run_lock(journal: str, lock_path: str) -> int | None:
         msg = f"journal {journal!r} cannot be written: {exc.strerror or exc}"
         raise JournalError(msg) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _lock_or_wait_for_writer(fd)
     except BlockingIOError:
         holder = _wait_for_holder(fd)
         os.close(fd)
@@ -59,6 +62,38 @@ def take_run_lock(journal: str, lock_path: str) -> int | None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
     return fd
+
+
+def _lock_or_wait_for_writer(fd: int) -> None:
+    """Lock, or raise :class:`BlockingIOError` while a live run holds the lock.
+
+    A holder that died leaves its writer process finishing its last commit: that takes
+    milliseconds, so the lock is tried again for up to :data:`_WRITER_ENDS_WITHIN` seconds.
+    """
+    deadline = time.monotonic() + _WRITER_ENDS_WITHIN
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if _holder_alive(fd) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
+
+
+def _holder_alive(fd: int) -> bool:
+    """Whether the process that wrote itself down as holder may still run."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        if holder["host"] != socket.gethostname():
+            return True  # another machine's process: not ours to know
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return True  # unknown, or alive but not ours to signal
+    return True
 
 
 def _wait_for_holder(fd: int) -> str:

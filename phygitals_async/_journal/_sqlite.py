@@ -1,10 +1,11 @@
 """The SQLite journal: the default backend, one file per job, stdlib only.
 
-Every statement runs on one worker thread owned by the journal, so the event loop never
-waits on the disk. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
+The event loop never waits on the disk. Commits are made by a writer process of the
+journal's own (``_writer``; its thread where none can run), every other statement on one
+worker thread. A :meth:`~SqliteJournal.begin` is one transaction for a whole group of
 items, committed before it returns; settlements are group-committed as soon as the writer
-is free (see ``_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a
-crash of the process, ``kill -9`` included.
+is free (``_commit``). WAL mode, ``synchronous=NORMAL``: a commit survives a crash of the
+process, ``kill -9`` included.
 
 A run holds the journal exclusively (``_lock``: an OS lock on ``JOURNAL.lock`` beside the
 file, which dies with its process). Reading a journal (``phygitals journal show``) takes
@@ -51,6 +52,7 @@ from ._protocol import (
     JournalState,
     check_binding,
 )
+from ._writer import WriterProcess
 
 __all__ = ["SCHEMA_VERSION", "SqliteJournal"]
 
@@ -90,6 +92,7 @@ class SqliteJournal:
         self._commits = GroupCommit(self._write_group)
         self._job: JournalJob | None = None
         self._lock: int | None = None  # the run lock's file descriptor, while held
+        self._writer: WriterProcess | None = None  # makes the commits, where it can run
         self._closing = False
 
     def __repr__(self) -> str:
@@ -287,6 +290,12 @@ class SqliteJournal:
     async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
         """See :meth:`Journal.open`."""
         self._job = await self._call(self._open, user_id, base_url)
+        if _sql.JSON:
+            try:
+                self._writer = await WriterProcess.start(self.path, self._lock)
+            except BaseException:
+                await self.close()
+                raise
         return self._job
 
     async def open_for_reading(self) -> JournalJob:
@@ -348,21 +357,7 @@ class SqliteJournal:
         return added
 
     def _write_settlements(self, db: sqlite3.Connection, batch: list[JournalSettlement]) -> None:
-        # The last settlement of an item wins, as it would written one by one.
-        latest = {s.item_id: s for s in batch}.values()
-        rows = [
-            (
-                s.item_id,
-                s.state.value,
-                None if s.amount is None else str(s.amount),
-                None if s.quoted_amount is None else str(s.quoted_amount),
-                s.error_type,
-                s.error_message,
-                s.status_code,
-                int(s.retry),
-            )
-            for s in latest
-        ]
+        rows = _sql.settlement_rows(batch)
         if _sql.JSON:
             db.execute(_sql.SETTLE_JSON, (_now(), json.dumps(rows)))
         else:
@@ -371,23 +366,21 @@ class SqliteJournal:
 
     def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
         db = self._conn()
-        if _sql.JSON and not (batch and begin):
-            # One statement is its own transaction (autocommit): one call into SQLite, so
-            # the writer thread takes the interpreter's lock once per commit, not three times.
-            if batch:
-                self._write_settlements(db, batch)
-            elif begin:
-                db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
-            return
-        db.execute("BEGIN IMMEDIATE")
+        # Where it can, one statement is its own transaction: one call into SQLite, so the
+        # writer thread takes the interpreter's lock once per commit, not three times.
+        whole = not _sql.JSON or bool(batch and begin)
+        if whole:
+            db.execute("BEGIN IMMEDIATE")
         try:
             if batch:
                 self._write_settlements(db, batch)
             if begin:
                 db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
-            db.execute("COMMIT")
+            if whole:
+                db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if whole:
+                db.execute("ROLLBACK")
             raise
 
     async def add_items(self, items: Sequence[JournalItem]) -> int:
@@ -400,11 +393,17 @@ class SqliteJournal:
         """See :meth:`Journal.begin`: one transaction for the group."""
         if self._commits.failed is not None:
             raise self._commits.failed
-        await self._call(self._commit, [], item_ids)
+        if self._writer is not None:
+            await self._writer.commit("B", _now(), json.dumps(list(item_ids)))
+        else:
+            await self._call(self._commit, [], item_ids)
         return item_ids
 
     async def _write_group(self, batch: list[JournalSettlement]) -> None:
-        await self._call(self._commit, batch, ())
+        if self._writer is not None:
+            await self._writer.commit("S", _now(), json.dumps(_sql.settlement_rows(batch)))
+        else:
+            await self._call(self._commit, batch, ())
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """See :meth:`Journal.settle`: group-committed; returns once durable."""
@@ -468,12 +467,14 @@ class SqliteJournal:
         The worker thread has ended and the run lock is released when this returns, on
         every path (a failed commit, a cancellation: then shield the call, as runs do).
         """
-        executor = self._executor
+        executor, writer, self._writer = self._executor, self._writer, None
         try:
             with contextlib.suppress(JournalError):  # already raised to the run
                 await self._commits.drain()
         finally:
             self._closing = True
+            if writer is not None:
+                await writer.close()  # it commits what it was sent, then ends
             self._executor = None
             if executor is not None:
                 # What is queued still runs (a commit under way); then the thread ends.

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ._protocol import JournalEntry, JournalState
+from ._protocol import JournalEntry, JournalSettlement, JournalState
 
 __all__ = [
     "ADD",
@@ -23,6 +23,7 @@ __all__ = [
     "SETTLE",
     "SETTLE_JSON",
     "entry",
+    "settlement_rows",
 ]
 
 SCHEMA = (
@@ -131,3 +132,21 @@ def entry(row: tuple[Any, ...]) -> JournalEntry:
         begun_at=_time(row[10]),
         settled_at=_time(row[11]),
     )
+
+
+def settlement_rows(batch: list[JournalSettlement]) -> list[tuple[Any, ...]]:
+    """The rows of SETTLE_JSON; the last settlement of an item wins, as written one by one."""
+    latest = {s.item_id: s for s in batch}.values()
+    return [
+        (
+            s.item_id,
+            s.state.value,
+            None if s.amount is None else str(s.amount),
+            None if s.quoted_amount is None else str(s.quoted_amount),
+            s.error_type,
+            s.error_message,
+            s.status_code,
+            int(s.retry),
+        )
+        for s in latest
+    ]

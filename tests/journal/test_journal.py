@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -24,6 +27,14 @@ from phygitals_async.testing import LocalSandbox
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(params=["process", "thread"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The journal's commits made by its writer process, or (as in a frozen app) its thread."""
+    if request.param == "thread":
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+    return str(request.param)
 
 
 async def stocked(client: p.AsyncPhygitals, user: str = "u1", count: int = 3) -> p.Inventory:
@@ -187,13 +198,20 @@ async def test_journal_errors_are_phygitals_errors() -> None:
 
 
 async def test_the_file_records_the_job(
-    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path, writer: str
 ) -> None:
-    """The job's owner, URL, version and each item's state, amount and attempts."""
+    """The job's owner, URL, version and each item's state, amount and attempts.
+
+    Written by the journal's writer process, or by its thread where none can start.
+    """
     path = tmp_path / "run.db"
     inventory = await stocked(client, "u1", 3)
     sandbox.production.fail_sellbacks.add(inventory.items[2].id)
-    await client.sell_back_many(inventory, journal=path)
+    writers: set[int] = set()
+    await client.sell_back_many(
+        inventory, journal=path, on_progress=lambda *_: writers.add(len(writers_of_this_process()))
+    )
+    assert writers == ({1} if writer == "process" else {0})
     with sqlite3.connect(path) as db:
         job = db.execute("SELECT schema_version, base_url, user_id, runs FROM job").fetchone()
         rows = db.execute(
@@ -348,16 +366,78 @@ async def test_a_bad_journal_argument_is_refused(client: p.AsyncPhygitals) -> No
         await client.sell_back_many()
 
 
+@pytest.mark.usefixtures("writer")
 async def test_a_journal_failing_mid_run_raises_a_journal_error(
-    client: p.AsyncPhygitals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: p.AsyncPhygitals, sandbox: LocalSandbox, tmp_path: Path
 ) -> None:
-    """An SQLite failure during a run (a full disk, say) surfaces as a JournalError."""
+    """SQLite refusing a commit mid-run (a full disk, say) stops the run with a JournalError.
+
+    The failure is SQLite's own: a trigger in the file refuses to record a sale.
+    """
     inventory = await stocked(client, "u1", 3)
-
-    def full_disk(*_: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
-
-    monkeypatch.setattr(SqliteJournal, "_commit", full_disk)
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    await journal.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TRIGGER full BEFORE UPDATE ON items WHEN NEW.state = 'sold'"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
     with pytest.raises(p.JournalError, match="disk is full") as caught:
-        await client.sell_back_many(inventory, journal=tmp_path / "run.db")
-    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        await client.sell_back_many(inventory, journal=path)
+    causes, error = [], caught.value.__cause__
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__
+    assert any(isinstance(cause, sqlite3.Error) for cause in causes)  # SQLite's own error
+    assert "sales answered meanwhile could not be recorded" in str(caught.value)
+    assert sandbox.ledger.requests["vm/buyback"] >= 1
+
+
+def writers_of_this_process() -> list[int]:
+    """The pids of this process's journal writer processes, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"_writer_main.py" in command:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_writer_process_that_dies_stops_the_run_and_a_rerun_loses_nothing(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """The journal's writer killed mid-run: a JournalError says so; the rerun settles all.
+
+    The first outcome's commit is the moment: the writer is killed from ``on_progress``.
+    """
+    inventory = await stocked(client, "u1", 6)
+    path = tmp_path / "run.db"
+    killed: list[int] = []
+
+    def kill_the_writer(*_: int) -> None:
+        if not killed:
+            killed.extend(writers_of_this_process())
+            assert len(killed) == 1, "one writer process per journal"
+            os.kill(killed[0], signal.SIGKILL)
+
+    with pytest.raises(p.JournalError, match="writer process ended unexpectedly"):
+        await client.sell_back_many(
+            inventory, journal=path, concurrency=2, on_progress=kill_the_writer
+        )
+    assert killed
+    report = await client.sell_back_many(journal=path)
+    assert report.ok
+    assert not (await client.inventory("u1")).items
+    sold = {s.item_id for s in report.succeeded} | {u.item_id for u in report.unconfirmed}
+    assert sold == {item.id for item in inventory.items}
+    assert not report.failed
+    assert not report.unknown
+    assert writers_of_this_process() == []  # each run's writer ended with it
