@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .._errors import JournalBusyError, JournalError
 
@@ -23,14 +24,37 @@ try:
 except ImportError:  # pragma: no cover  not POSIX: runs are not locked there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["take_run_lock"]
+__all__ = ["release_run_lock", "take_run_lock"]
 
 _UNKNOWN = "holder unknown"
 _WRITER_ENDS_WITHIN = 2.0
 
 
+# The run locks this process holds. A forked child closes its copies at once: a copy kept
+# open would hold the lock for as long as the child lives, after the run has let go.
+_HELD: set[int] = set()
+
+
+def _forget_in_child() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch  POSIX
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def release_run_lock(fd: int) -> None:
+    """Let go of a run lock taken by :func:`take_run_lock` (not in a forked child: done)."""
+    if fd in _HELD:
+        _HELD.discard(fd)
+        os.close(fd)
+
+
 def take_run_lock(journal: str, lock_path: str) -> int | None:
-    """Lock ``lock_path`` for this process; its descriptor (close it to let go).
+    """Lock ``lock_path`` for this process; its descriptor (:func:`release_run_lock` it).
 
     ``None`` where the platform has no ``flock`` (runs are not locked there).
 
@@ -61,6 +85,7 @@ def take_run_lock(journal: str, lock_path: str) -> int | None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
+    _HELD.add(fd)
     return fd
 
 
@@ -88,12 +113,22 @@ def _holder_alive(fd: int) -> bool:
         holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
         if holder["host"] != socket.gethostname():
             return True  # another machine's process: not ours to know
-        os.kill(int(holder["pid"]), 0)
+        pid = int(holder["pid"])
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (OSError, ValueError, KeyError, TypeError):
         return True  # unknown, or alive but not ours to signal
-    return True
+    return not _ended(pid)
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` has ended and only waits to be reaped (a zombie), where /proc says."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _wait_for_holder(fd: int) -> str:

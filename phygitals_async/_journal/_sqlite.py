@@ -43,7 +43,7 @@ from .._errors import (
 )
 from . import _sqlite_sql as _sql
 from ._commit import GroupCommit
-from ._lock import take_run_lock
+from ._lock import release_run_lock, take_run_lock
 from ._protocol import (
     JournalEntry,
     JournalItem,
@@ -89,7 +89,8 @@ class SqliteJournal:
         self.path = os.fspath(path)
         self._db: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._commits = GroupCommit(self._write_group)
+        # Where no writer process runs: settlements grouped here, committed on the thread.
+        self._commits = GroupCommit(lambda batch: self._call(self._commit, batch, ()))
         self._job: JournalJob | None = None
         self._lock: int | None = None  # the run lock's file descriptor, while held
         self._writer: WriterProcess | None = None  # makes the commits, where it can run
@@ -229,7 +230,7 @@ class SqliteJournal:
     def _let_go(self) -> None:
         fd, self._lock = self._lock, None
         if fd is not None:
-            os.close(fd)  # closing the descriptor releases the lock
+            release_run_lock(fd)
 
     def _open(self, user_id: str | None, base_url: str) -> JournalJob:
         self._hold()
@@ -290,12 +291,11 @@ class SqliteJournal:
     async def open(self, *, user_id: str | None, base_url: str) -> JournalJob:
         """See :meth:`Journal.open`."""
         self._job = await self._call(self._open, user_id, base_url)
-        if _sql.JSON:
-            try:
-                self._writer = await WriterProcess.start(self.path, self._lock)
-            except BaseException:
-                await self.close()
-                raise
+        try:
+            self._writer = await WriterProcess.start(self.path, self._lock)
+        except BaseException:
+            await self.close()
+            raise
         return self._job
 
     async def open_for_reading(self) -> JournalJob:
@@ -399,18 +399,17 @@ class SqliteJournal:
             await self._call(self._commit, [], item_ids)
         return item_ids
 
-    async def _write_group(self, batch: list[JournalSettlement]) -> None:
-        if self._writer is not None:
-            await self._writer.commit("S", _now(), json.dumps(_sql.settlement_rows(batch)))
-        else:
-            await self._call(self._commit, batch, ())
-
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """See :meth:`Journal.settle`: group-committed; returns once durable."""
-        await self._commits.settle(settlements)
+        if self._writer is None:
+            await self._commits.settle(settlements)
+        elif settlements:  # the writer process groups what arrives while it commits
+            await self._writer.commit("S", _now(), json.dumps(_sql.settlement_rows(settlements)))
 
     async def flush(self) -> None:
         """See :meth:`Journal.flush`."""
+        if self._writer is not None:
+            await self._writer.drain()
         await self._commits.drain()
 
     # -- reading ----------------------------------------------------------------------------
@@ -464,23 +463,25 @@ class SqliteJournal:
     async def close(self) -> None:
         """See :meth:`Journal.close`: commits what was settled, then releases everything.
 
-        The worker thread has ended and the run lock is released when this returns, on
-        every path (a failed commit, a cancellation: then shield the call, as runs do).
+        The writer process and thread have ended and the run lock is released when this
+        returns, on every path (a failed commit, a cancellation: the process is reaped).
         """
-        executor, writer, self._writer = self._executor, self._writer, None
+        executor, writer = self._executor, self._writer
         try:
             with contextlib.suppress(JournalError):  # already raised to the run
-                await self._commits.drain()
+                await self.flush()
         finally:
-            self._closing = True
-            if writer is not None:
-                await writer.close()  # it commits what it was sent, then ends
-            self._executor = None
-            if executor is not None:
-                # What is queued still runs (a commit under way); then the thread ends.
-                executor.shutdown(wait=True)
-            self._close()  # the worker thread is gone: this thread may close the file
-            self._let_go()
+            self._closing, self._writer = True, None
+            try:
+                if writer is not None:
+                    await writer.close()  # it writes what it was sent, then ends
+            finally:
+                self._executor = None
+                if executor is not None:
+                    # What is queued still runs (a commit under way); then the thread ends.
+                    executor.shutdown(wait=True)
+                self._close()  # the worker thread is gone: this thread may close the file
+                self._let_go()
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:

@@ -7,6 +7,7 @@ one place, apart from the Python that drives it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -134,7 +135,7 @@ def entry(row: tuple[Any, ...]) -> JournalEntry:
     )
 
 
-def settlement_rows(batch: list[JournalSettlement]) -> list[tuple[Any, ...]]:
+def settlement_rows(batch: Sequence[JournalSettlement]) -> list[tuple[Any, ...]]:
     """The rows of SETTLE_JSON; the last settlement of an item wins, as written one by one."""
     latest = {s.item_id: s for s in batch}.values()
     return [

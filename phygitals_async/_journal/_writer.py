@@ -2,13 +2,14 @@
 
 A writer thread shares the interpreter's lock with the event loop: every commit waited for
 the loop to let go of it, a few milliseconds each under load, and its work was taken from
-the loop's. A process of its own commits in a fraction of a millisecond and takes nothing
-from the loop but two pipe writes.
+the loop's. A process of its own commits without either: the loop pays one pipe write per
+turn and reads the answers. It group-commits what arrives while it commits, so an outcome
+the run has written to it is committed even if the run is killed the moment after.
 
 The process holds the run lock's descriptor as well, so the lock lasts until its last
-commit is written, even when the run itself was killed. Where no such process can be
-started (a frozen application, an interpreter that is not Python's own, no ``fork``), the
-journal keeps its thread: :meth:`WriterProcess.start` returns ``None``.
+commit is written. Where no such process can run (a frozen application, an interpreter
+that is not a plain ``python``, an application that ignores ``SIGCHLD``, an SQLite without
+JSON), the journal keeps its thread: :meth:`WriterProcess.start` returns ``None``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import collections
 import contextlib
 import json
 import logging
+import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -30,14 +33,18 @@ __all__ = ["WriterProcess"]
 log = logging.getLogger("phygitals_async")
 
 _SCRIPT = Path(__file__).with_name("_writer_main.py")
-_READY_WITHIN = 10.0  # seconds for the process to start and open the journal
+_READY_WITHIN = 10.0  # seconds for the process to start, open the journal and say so
+_ENDS_WITHIN = 30.0  # seconds for it to write what it was sent and end, before it is killed
+_END = (0).to_bytes(4, "big")  # the empty frame: nothing follows
 
 
 def _python() -> str | None:
-    """This interpreter's executable, where it can run a script (not a frozen app's binary)."""
+    """This interpreter's executable, where a writer process can run on it."""
     executable = sys.executable
     if getattr(sys, "frozen", False) or not executable or not _SCRIPT.is_file():
         return None
+    if signal.getsignal(signal.SIGCHLD) is signal.SIG_IGN:
+        return None  # the kernel reaps children at once: asyncio cannot wait for one
     name = Path(executable).name.lower()
     return executable if name.startswith(("python", "pypy")) else None
 
@@ -47,13 +54,14 @@ def _frame(payload: bytes) -> bytes:
 
 
 class WriterProcess:
-    """One journal's writer process; commits are answered in the order they were sent."""
+    """One journal's writer process; writes are answered in the order they were sent."""
 
     def __init__(self, path: str, process: asyncio.subprocess.Process) -> None:
         self._path = path
         self._process = process
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._ended: JournalError | None = None
+        self._outbox: list[bytes] = []  # frames of this turn of the loop, sent at its end
+        self._failed: JournalError | None = None  # every later write raises it
         self._reader = asyncio.ensure_future(self._read_answers())
 
     @classmethod
@@ -63,13 +71,14 @@ class WriterProcess:
         ``lock`` is the run lock's descriptor: the process holds it until it ends.
         """
         python = _python()
-        if python is None:
+        if python is None or not _sql.JSON:
             return None
         try:
             process = await asyncio.create_subprocess_exec(
-                *(python, "-I", "-S", str(_SCRIPT), path),
+                *(python, "-I", "-S", str(_SCRIPT)),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
                 pass_fds=() if lock is None else (lock,),
                 start_new_session=True,  # a Ctrl+C at the terminal is the run's to handle
             )
@@ -78,29 +87,50 @@ class WriterProcess:
             return None
         assert process.stdin is not None  # noqa: S101  piped above
         assert process.stdout is not None  # noqa: S101
+        setup = {"path": os.fsencode(path).hex(), "begin": _sql.BEGIN, "settle": _sql.SETTLE_JSON}
+        answer = b""
         try:
-            statements = {"begin": _sql.BEGIN, "settle": _sql.SETTLE_JSON}
-            process.stdin.write(_frame(json.dumps(statements).encode()))
+            process.stdin.write(_frame(json.dumps(setup).encode()))
             answer = await asyncio.wait_for(process.stdout.readline(), _READY_WITHIN)
-        except BaseException:
-            await _end(process)
-            raise
+        except Exception:  # noqa: BLE001  no answer in time, or not one of ours: the thread
+            answer = b""
+        finally:
+            if answer != b"ready\n":
+                await _end(process, within=0.0)
         if answer != b"ready\n":
-            await _end(process)
             log.debug("journal %r: the writer process said %r; commits on a thread", path, answer)
             return None
         return cls(path, process)
 
     async def commit(self, kind: str, now: str, rows: str) -> None:
-        """Commit one statement's rows (``B`` begins ids, ``S`` settles); returns once durable."""
-        if self._ended is not None:
-            raise self._ended
-        stdin = self._process.stdin
-        assert stdin is not None  # noqa: S101  piped at the start
+        """Write one statement's rows (``B`` begins ids, ``S`` settles); returns once durable.
+
+        Writes are not sent one by one: those of one turn of the event loop go together,
+        and the process commits, in one transaction, all that arrived while its previous
+        commit ran. A caller cancelled meanwhile withdraws nothing.
+        """
+        if self._failed is not None:
+            raise self._failed
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(done)
-        stdin.write(_frame(f"{kind}{now}\n{rows}".encode()))
+        self._outbox.append(_frame(f"{kind}{now}\n{rows}".encode()))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._send)
         await done
+
+    def _send(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None  # noqa: S101  piped at the start
+        if self._outbox and not stdin.is_closing():
+            stdin.write(b"".join(self._outbox))
+        self._outbox.clear()
+
+    async def drain(self) -> None:
+        """Wait until every write sent so far is durable (raises if one failed)."""
+        if self._waiting:
+            await asyncio.wait(list(self._waiting))
+        if self._failed is not None:
+            raise self._failed
 
     async def _read_answers(self) -> None:
         stdout = self._process.stdout
@@ -108,49 +138,75 @@ class WriterProcess:
         try:
             while line := await stdout.readline():
                 done = self._waiting.popleft()
-                if done.done():  # its caller was cancelled; the commit happened all the same
+                if line != b"ok\n" and self._failed is None:
+                    self._failed = self._failure(line)
+                if done.done():  # its caller was cancelled; the write stands all the same
                     continue
                 if line == b"ok\n":
                     done.set_result(None)
                 else:
-                    done.set_exception(self._failure(line))
+                    done.set_exception(self._failed or self._failure(line))
         finally:
-            self._ended = JournalError(
-                f"journal {self._path!r} failed: its writer process ended unexpectedly"
-            )
+            if self._failed is None:  # from now on every write raises this
+                code = self._process.returncode
+                how = "" if code is None else f" (exit status {code})"
+                self._failed = JournalError(
+                    f"journal {self._path!r} failed: its writer process ended unexpectedly{how}"
+                )
             while self._waiting:
                 done = self._waiting.popleft()
                 if not done.done():
-                    done.set_exception(self._ended)
+                    done.set_exception(self._failed)
+                    done.exception()  # marked as seen: a cancelled caller never reads it
 
     def _failure(self, line: bytes) -> JournalError:
         """The error the process answered, as the thread would raise it (SQLite's as cause)."""
         try:
-            kind, name, message = json.loads(line.removeprefix(b"error "))
+            kind, name, code, message = json.loads(line.removeprefix(b"error "))
         except ValueError:
-            kind, name, message = "Error", None, line.decode(errors="replace").strip()
+            kind, name, code, message = "Error", None, None, line.decode(errors="replace").strip()
         cls = getattr(sqlite3, str(kind), sqlite3.Error)
         if not (isinstance(cls, type) and issubclass(cls, sqlite3.Error)):
             cls = sqlite3.Error
         cause = cls(message)
-        cause.sqlite_errorname = name
+        cause.sqlite_errorname, cause.sqlite_errorcode = name, code
         error = JournalError(f"journal {self._path!r} failed: {message}")
         error.__cause__ = cause
         return error
 
     async def close(self) -> None:
-        """Let the process commit what it was sent, then end (it then lets go of the lock)."""
-        await _end(self._process)
-        await self._reader
+        """Let the process write what it was sent and end (it then lets go of the lock)."""
+        self._send()
+        try:
+            await _end(self._process, within=_ENDS_WITHIN)
+        finally:
+            if not self._reader.done():
+                self._reader.cancel()
+            await asyncio.wait([self._reader])
 
 
-async def _end(process: asyncio.subprocess.Process) -> None:
-    """Close the process's input and wait for it to end; it commits what it has first."""
-    if process.stdin is not None:
-        process.stdin.close()  # what is still buffered is written first
-    try:
-        await asyncio.shield(process.wait())
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        raise
+async def _end(process: asyncio.subprocess.Process, *, within: float) -> None:
+    """Send the end frame and wait for the process to end; killed after ``within`` seconds.
+
+    It writes what it was sent first (milliseconds). A cancellation does not stop the
+    waiting: the process is always reaped, so nothing is left running or unreaped.
+    """
+    stdin = process.stdin
+    if stdin is not None and not stdin.is_closing():
+        stdin.write(_END)  # its end even if a forked copy of this process holds the pipe
+        stdin.close()
+    waited = asyncio.ensure_future(process.wait())
+    cancelled = False
+    while True:
+        try:
+            await asyncio.wait_for(asyncio.shield(waited), within)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            within = _ENDS_WITHIN
+        except asyncio.CancelledError:
+            cancelled = True
+        else:
+            break
+    if cancelled:
+        raise asyncio.CancelledError

@@ -1,69 +1,152 @@
-"""The SQLite journal's writer process: commits what its run sends it, one message at a time.
+"""The SQLite journal's writer process: group-commits what its run sends it, as it arrives.
 
-Started by ``_writer`` as ``python -I -S _writer_main.py JOURNAL``; it imports nothing but
-the standard library, so it starts in milliseconds. The protocol, over its stdin and stdout:
+Started by ``_writer`` as ``python -I -S _writer_main.py``; it imports nothing but the
+standard library, so it starts in milliseconds. The protocol, over its stdin and stdout:
 
-* in: frames of a 4-byte big-endian length and UTF-8 text. The first frame is the
-  statements, as JSON ``{"begin": SQL, "settle": SQL}``; each later one is a commit:
-  ``"B" or "S"``, the time, a newline, and a JSON array of item ids (``B``: begin them)
-  or of settlement rows (``S``), bound with the time to the statement.
-* out: one line per frame, in order: ``ready`` for the statements, then ``ok`` once a
-  commit is durable, or ``error`` and a JSON
-  ``[exception class, SQLite error name, message]``.
+* in: frames of a 4-byte big-endian length and UTF-8 text. The first frame is the setup,
+  as JSON ``{"path": hex of the journal's path bytes, "begin": SQL, "settle": SQL}``;
+  each later one is a write: ``"B" or "S"``, the time, a newline, and a JSON array of
+  item ids (``B``: begin them) or of settlement rows (``S``), bound with the time to the
+  statement. An empty frame is the end: nothing follows.
+* out: one line per frame, in order: ``ready`` for the setup (the file opened, both
+  statements prepared), then ``ok`` once a write is durable, or ``error`` and a JSON
+  ``[exception class, SQLite error name, SQLite error code, message]``.
 
-An end of input (its run closed the journal, or died) ends the process once the commit in
-hand is written: a run killed with ``-9`` still has its last outcomes committed.
+Group commit without a window: everything that arrived while a commit ran is the next
+commit, one transaction, in the order it was sent (consecutive writes of one kind run as
+one statement). After a failed commit every later write is refused, so the run never
+believes a write that followed a lost one.
+
+The process ends at the end frame, or at the end of its input (its run died), once what
+it was sent is written: a run killed with ``-9`` still has every outcome it sent
+committed. Signals meant for the run (Ctrl+C at a terminal, a service manager's SIGTERM)
+do not end it: it ends when its run is done with it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import sys
-from typing import BinaryIO
+from pathlib import Path
+
+_READ = 1 << 20  # bytes read at once: whatever has arrived, up to this
 
 
-def _frame(stream: BinaryIO) -> bytes | None:
-    head = stream.read(4)
-    if len(head) < 4:
-        return None
-    size = int.from_bytes(head, "big")
-    body = stream.read(size)
-    return body if len(body) == size else None
+def _frames(buffer: bytearray, most: int = -1) -> list[bytes]:
+    """Take the complete frames (``most`` of them, if given) off the front of ``buffer``."""
+    frames: list[bytes] = []
+    at = 0
+    while len(buffer) - at >= 4 and len(frames) != most:
+        size = int.from_bytes(buffer[at : at + 4], "big")
+        if len(buffer) - at - 4 < size:
+            break
+        frames.append(bytes(buffer[at + 4 : at + 4 + size]))
+        at += 4 + size
+    del buffer[:at]
+    return frames
+
+
+def _statements(frames: list[bytes]) -> list[tuple[str, str, str]]:
+    """The writes as (kind, time, JSON array), consecutive ones of a kind merged into one."""
+    merged: list[tuple[str, str, str]] = []
+    for frame in frames:
+        text = frame.decode()
+        kind, (now, _, rows) = text[0], text[1:].partition("\n")
+        if merged and merged[-1][0] == kind:
+            earlier = merged[-1][2]
+            if rows == "[]":
+                rows = earlier
+            elif earlier != "[]":
+                rows = earlier[:-1] + "," + rows[1:]
+            merged[-1] = (kind, now, rows)
+        else:
+            merged.append((kind, now, rows))
+    return merged
 
 
 def _error(exc: BaseException) -> bytes:
-    said = [type(exc).__name__, getattr(exc, "sqlite_errorname", None), str(exc)]
+    name, code = getattr(exc, "sqlite_errorname", None), getattr(exc, "sqlite_errorcode", None)
+    said = [type(exc).__name__, name, code, str(exc)]
     return b"error " + json.dumps(said).encode() + b"\n"
 
 
-def main(path: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Serve commits until the input ends; the exit status is 0."""
-    # A Ctrl+C at the terminal is for the run, which drains through this process.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setup = _frame(stdin)
+def _commit(db: sqlite3.Connection, sql: dict[str, str], frames: list[bytes]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, now, rows in _statements(frames):
+            db.execute(sql["begin" if kind == "B" else "settle"], (now, rows))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _serve(db: sqlite3.Connection, sql: dict[str, str], buffer: bytearray) -> None:
+    failed: bytes | None = None
+    while True:
+        frames = _frames(buffer)
+        end = b"" in frames
+        if end:
+            frames = frames[: frames.index(b"")]
+        if frames:
+            if failed is None:
+                try:
+                    _commit(db, sql, frames)
+                except sqlite3.Error as exc:
+                    failed = _error(exc)
+            _reply((b"ok\n" if failed is None else failed) * len(frames))
+        if end:
+            return
+        chunk = os.read(0, _READ)
+        if not chunk:
+            return
+        buffer += chunk
+
+
+def _setup(buffer: bytearray) -> bytes | None:
+    """Read until the first frame is complete; ``None`` if the input ends first."""
+    while not (first := _frames(buffer, most=1)):
+        chunk = os.read(0, _READ)
+        if not chunk:
+            return None
+        buffer += chunk
+    return first[0]
+
+
+def _open(setup: bytes) -> tuple[sqlite3.Connection, dict[str, str]]:
+    """The journal, opened as it is (never created), with both statements checked."""
+    sql = json.loads(setup)
+    path = os.fsdecode(bytes.fromhex(sql["path"]))
+    if not Path(path).is_file():
+        msg = f"unable to open database file {path!r}"
+        raise sqlite3.OperationalError(msg)
+    db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    db.execute("PRAGMA synchronous=NORMAL")  # per connection; WAL is the file's own
+    for statement in (sql["begin"], sql["settle"]):  # this SQLite runs them, or we say so
+        db.execute("EXPLAIN " + statement, ("", "[]")).fetchall()
+    return db, sql
+
+
+def main() -> int:
+    """Serve writes until the end frame or the end of input; the exit status is 0."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    buffer = bytearray()
+    setup = _setup(buffer)
     if setup is None:
         return 0
     try:
-        statements = json.loads(setup)
-        db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-        db.execute("PRAGMA synchronous=NORMAL")  # per connection; WAL is the file's own
-    except (sqlite3.Error, ValueError) as exc:
-        _reply(stdout, _error(exc))
+        db, sql = _open(setup)
+    except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        _reply(_error(exc))
         return 0
     try:
-        _reply(stdout, b"ready\n")
-        while (message := _frame(stdin)) is not None:
-            text = message.decode()
-            now, _, rows = text[1:].partition("\n")
-            statement = statements["begin" if text[0] == "B" else "settle"]
-            try:
-                db.execute(statement, (now, rows))
-            except sqlite3.Error as exc:
-                _reply(stdout, _error(exc))
-            else:
-                _reply(stdout, b"ok\n")
+        _reply(b"ready\n")
+        _serve(db, sql, buffer)
     except BrokenPipeError:
         pass  # the run is gone: what it sent is committed, and nobody waits for an answer
     finally:
@@ -71,10 +154,10 @@ def main(path: str, stdin: BinaryIO, stdout: BinaryIO) -> int:
     return 0
 
 
-def _reply(stdout: BinaryIO, line: bytes) -> None:
-    stdout.write(line)
-    stdout.flush()
+def _reply(data: bytes) -> None:
+    while data:
+        data = data[os.write(1, data) :]
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer))
+    sys.exit(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from support import TOPPS
 
 import phygitals_async as p
 from phygitals_async import cli
-from phygitals_async._journal._lock import take_run_lock
+from phygitals_async._journal._lock import release_run_lock, take_run_lock
 from phygitals_async.cli._commands import _print_report
 from phygitals_async.testing import LocalSandbox
 
@@ -323,7 +322,7 @@ def test_sellback_all_refuses_a_busy_journal_before_reading_the_inventory(
     try:
         assert run(threaded, "sellback", "--user", "u1", "--all", "--journal", str(journal)) == 1
     finally:
-        os.close(held)
+        release_run_lock(held)
     assert "JournalBusyError" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         run(threaded, "sellback", "--user", "u1", "--all", "--concurrency", "0")

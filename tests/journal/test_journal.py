@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support import TOPPS
+from support.journal_runs import writers_of_this_process
 
 import phygitals_async as p
 from phygitals_async._journal import _sqlite_sql as journal_sql
@@ -393,22 +394,6 @@ async def test_a_journal_failing_mid_run_raises_a_journal_error(
     assert any(isinstance(cause, sqlite3.Error) for cause in causes)  # SQLite's own error
     assert "sales answered meanwhile could not be recorded" in str(caught.value)
     assert sandbox.ledger.requests["vm/buyback"] >= 1
-
-
-def writers_of_this_process() -> list[int]:
-    """The pids of this process's journal writer processes, read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == os.getpid() and b"_writer_main.py" in command:
-            found.append(int(entry.name))
-    return found
 
 
 async def test_a_writer_process_that_dies_stops_the_run_and_a_rerun_loses_nothing(

@@ -8,6 +8,7 @@ line, the jobs of this folder), wait on their journals' progress, and signal the
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -183,3 +184,19 @@ def interruptible(
         env=env,
         preexec_fn=ctrl_c_at_default,  # noqa: PLW1509  a signal setting, nothing else
     )
+
+
+def writers_of_this_process() -> list[int]:
+    """The pids of this process's journal writer processes (not yet reaped), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"_writer_main.py" in command:
+            found.append(int(entry.name))
+    return found

@@ -1,0 +1,226 @@
+"""The SQLite journal's writer process where applications really run it.
+
+Forks, cancellations, signals meant for the application, a writer that never starts, and
+a run lock whose holder died while its writer finishes: each with real processes and a
+bounded wall-clock, so a regression fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import TOPPS
+from support.journal_runs import writers_of_this_process
+
+import phygitals_async as p
+from phygitals_async._journal import _writer
+from phygitals_async._journal._lock import release_run_lock, take_run_lock
+from phygitals_async._journal._sqlite import SqliteJournal
+
+BOUND = 20.0  # seconds: each case ends well within it, or it failed
+
+
+async def stocked(client: p.AsyncPhygitals, count: int = 4) -> p.Inventory:
+    await client.buy(TOPPS, amount=count, user_id="u1")
+    return await client.inventory("u1")
+
+
+def sold_all(report: p.BulkSellbackReport, inventory: p.Inventory) -> bool:
+    sold = {s.item_id for s in report.succeeded} | {u.item_id for u in report.unconfirmed}
+    return sold == {item.id for item in inventory.items}
+
+
+def children_running(word: bytes) -> list[int]:
+    """This process's children whose command line holds ``word``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == os.getpid() and word in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+# Forking with the journal's thread alive: on Python 3.12+ a DeprecationWarning says so.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+async def test_a_process_forked_during_a_run_does_not_hold_it_up(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A fork (a worker pool, say) inherits the writer's pipe; the run still ends at once."""
+    inventory = await stocked(client)
+    release, hold = os.pipe()
+    forked: list[int] = []
+
+    def fork_once(*_: int) -> None:
+        if forked:
+            return
+        pid = os.fork()
+        if pid == 0:  # the forked copy lives on, holding every descriptor, until released
+            os.close(hold)
+            os.read(release, 1)
+            os._exit(0)
+        forked.append(pid)
+
+    try:
+        async with asyncio.timeout(BOUND):
+            report = await client.sell_back_many(
+                inventory, journal=tmp_path / "run.db", on_progress=fork_once
+            )
+        assert sold_all(report, inventory)
+        still_alive = os.waitpid(forked[0], os.WNOHANG) == (0, 0)  # noqa: ASYNC222  no wait
+        assert still_alive  # it did not matter
+        assert writers_of_this_process() == []
+        # The copy does not keep the run lock either: the next run starts at once.
+        async with asyncio.timeout(BOUND):
+            again = await client.sell_back_many(journal=tmp_path / "run.db")
+        assert again.this_run.settled == 0
+    finally:
+        os.close(hold)
+        os.close(release)
+        for pid in forked:
+            os.waitpid(pid, 0)  # noqa: ASYNC222  it ends as its pipe closes
+
+
+@pytest.mark.parametrize("after", [1, 2, 3, 5])
+async def test_a_cancelled_close_still_releases_everything(
+    client: p.AsyncPhygitals, tmp_path: Path, after: int
+) -> None:
+    """``close()`` cancelled ``after`` turns of the loop in: no writer left, lock released."""
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    assert len(writers_of_this_process()) == 1
+    closing = asyncio.ensure_future(journal.close())
+    for _ in range(after):
+        await asyncio.sleep(0)
+    closing.cancel()
+    async with asyncio.timeout(BOUND):
+        await asyncio.wait([closing])
+    assert writers_of_this_process() == []
+    again = SqliteJournal(path)
+    await again.open(user_id="u1", base_url=client.base_url)  # not JournalBusyError
+    await again.close()
+
+
+async def test_a_writer_that_never_answers_leaves_the_commits_to_the_thread(
+    client: p.AsyncPhygitals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interpreter that starts but never says ready: killed, reaped, the thread takes over."""
+    silent = tmp_path / "bin" / "python3"
+    silent.parent.mkdir()
+    silent.write_text("#!/bin/sh\nexec sleep 60\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(silent))
+    monkeypatch.setattr(_writer, "_READY_WITHIN", 0.2)
+    inventory = await stocked(client)
+    async with asyncio.timeout(BOUND):
+        report = await client.sell_back_many(inventory, journal=tmp_path / "run.db")
+    assert sold_all(report, inventory)
+    assert children_running(b"sleep") == []  # killed and reaped
+
+
+@pytest.fixture
+def sigchld_ignored() -> Iterator[None]:
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+
+
+@pytest.mark.usefixtures("sigchld_ignored")
+async def test_an_application_ignoring_sigchld_gets_the_thread(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """With SIGCHLD ignored no child can be waited for: no writer process is started."""
+    inventory = await stocked(client)
+    writers: set[int] = set()
+    report = await client.sell_back_many(
+        inventory,
+        journal=tmp_path / "run.db",
+        on_progress=lambda *_: writers.add(len(writers_of_this_process())),
+    )
+    assert sold_all(report, inventory)
+    assert writers == {0}
+
+
+async def test_signals_meant_for_the_application_do_not_end_the_writer(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A service manager's SIGTERM (or a SIGHUP, a SIGINT) reaches the writer: it goes on."""
+    inventory = await stocked(client, 6)
+    signalled: list[int] = []
+
+    def signal_the_writer(*_: int) -> None:
+        if not signalled:
+            signalled.extend(writers_of_this_process())
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                os.kill(signalled[0], sig)
+
+    async with asyncio.timeout(BOUND):
+        report = await client.sell_back_many(
+            inventory, journal=tmp_path / "run.db", concurrency=1, on_progress=signal_the_writer
+        )
+    assert signalled
+    assert report.ok
+    assert len(report.succeeded) == 6
+
+
+def test_a_dead_holders_writer_is_waited_for(tmp_path: Path) -> None:
+    """The lock's holder died (a zombie, here); its writer still holds the lock for a moment.
+
+    A new run waits for that writer to end, then takes the lock: no JournalBusyError.
+    """
+    journal, lock = str(tmp_path / "run.db"), str(tmp_path / "run.db.lock")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, dead.pid, os.WEXITED | os.WNOWAIT)  # it ended, left unreaped: a zombie
+    fd = take_run_lock(journal, lock)
+    assert fd is not None
+    record = {"pid": dead.pid, "host": socket.gethostname(), "since": "2026-12-07T00:00:00"}
+    os.pwrite(fd, json.dumps(record).encode().ljust(200), 0)
+    # The "writer": holds the lock's descriptor for half a second after its run died.
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(0.5)"], pass_fds=(fd,)
+    )
+    release_run_lock(fd)
+    try:
+        start = time.monotonic()
+        taken = take_run_lock(journal, lock)
+        assert taken is not None
+        assert time.monotonic() - start < BOUND
+        assert writer.poll() is not None  # taken once the writer had ended
+        release_run_lock(taken)
+    finally:
+        writer.wait()
+        dead.wait()
+
+
+def test_a_live_holder_is_refused_at_once(tmp_path: Path) -> None:
+    """A holder that is alive is not waited for: JournalBusyError names it."""
+    journal, lock = str(tmp_path / "run.db"), str(tmp_path / "run.db.lock")
+    fd = take_run_lock(journal, lock)
+    assert fd is not None
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], pass_fds=(fd,))
+    record = {"pid": holder.pid, "host": socket.gethostname(), "since": "2026-12-07T00:00:00"}
+    os.pwrite(fd, json.dumps(record).encode().ljust(200), 0)
+    release_run_lock(fd)
+    try:
+        start = time.monotonic()
+        with pytest.raises(p.JournalBusyError, match=f"pid {holder.pid}"):
+            take_run_lock(journal, lock)
+        assert time.monotonic() - start < 1.0
+    finally:
+        holder.kill()
+        holder.wait()
