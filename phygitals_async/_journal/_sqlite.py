@@ -394,7 +394,7 @@ class SqliteJournal:
         if self._commits.failed is not None:
             raise self._commits.failed
         if self._writer is not None:
-            await self._writer.commit("B", _now(), json.dumps(list(item_ids)))
+            await self._writer.commit("B", item_ids)
         else:
             await self._call(self._commit, [], item_ids)
         return item_ids
@@ -404,7 +404,7 @@ class SqliteJournal:
         if self._writer is None:
             await self._commits.settle(settlements)
         elif settlements:  # the writer process groups what arrives while it commits
-            await self._writer.commit("S", _now(), json.dumps(_sql.settlement_rows(settlements)))
+            await self._writer.commit("S", _sql.settlement_rows(settlements))
 
     async def flush(self) -> None:
         """See :meth:`Journal.flush`."""

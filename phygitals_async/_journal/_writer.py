@@ -23,7 +23,10 @@ import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .._errors import JournalError
 from . import _sqlite_sql as _sql
@@ -59,8 +62,10 @@ class WriterProcess:
     def __init__(self, path: str, process: asyncio.subprocess.Process) -> None:
         self._path = path
         self._process = process
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._outbox: list[bytes] = []  # frames of this turn of the loop, sent at its end
+        # The callers of each frame sent, in order: one answer line settles a frame's callers.
+        self._waiting: collections.deque[list[asyncio.Future[None]]] = collections.deque()
+        # This turn of the loop's writes, sent at its end: one frame per run of one kind.
+        self._outbox: list[tuple[str, dict[str, Any], list[asyncio.Future[None]]]] = []
         self._failed: JournalError | None = None  # every later write raises it
         self._reader = asyncio.ensure_future(self._read_answers())
 
@@ -102,33 +107,51 @@ class WriterProcess:
             return None
         return cls(path, process)
 
-    async def commit(self, kind: str, now: str, rows: str) -> None:
-        """Write one statement's rows (``B`` begins ids, ``S`` settles); returns once durable.
+    async def commit(self, kind: str, rows: Sequence[Any]) -> None:
+        """Write rows (``B``: item ids to begin, ``S``: settlement rows); returns once durable.
 
-        Writes are not sent one by one: those of one turn of the event loop go together,
+        Writes are not sent one by one: those of one turn of the event loop go as one frame,
         and the process commits, in one transaction, all that arrived while its previous
         commit ran. A caller cancelled meanwhile withdraws nothing.
         """
         if self._failed is not None:
             raise self._failed
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append(done)
-        self._outbox.append(_frame(f"{kind}{now}\n{rows}".encode()))
-        if len(self._outbox) == 1:
-            asyncio.get_running_loop().call_soon(self._send)
+        loop = asyncio.get_running_loop()
+        if not self._outbox:
+            loop.call_soon(self._send)
+        if not self._outbox or self._outbox[-1][0] != kind:
+            self._outbox.append((kind, {}, []))
+        _, pending, callers = self._outbox[-1]
+        for row in rows:  # keyed by item: its last write in the frame wins
+            key = row if kind == "B" else row[0]
+            pending.pop(key, None)
+            pending[key] = row
+        done = loop.create_future()
+        callers.append(done)
         await done
 
     def _send(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        if self._failed is not None:  # the process has ended: nobody will answer
+            for _, _, callers in outbox:
+                _fail(callers, self._failed)
+            return
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        frames = []
+        for kind, pending, callers in outbox:
+            frames.append(_frame(f"{kind}{now}\n{json.dumps(list(pending.values()))}".encode()))
+            self._waiting.append(callers)
         stdin = self._process.stdin
         assert stdin is not None  # noqa: S101  piped at the start
-        if self._outbox and not stdin.is_closing():
-            stdin.write(b"".join(self._outbox))
-        self._outbox.clear()
+        if not stdin.is_closing():  # else it has ended, and its answers' end fails them
+            stdin.write(b"".join(frames))
 
     async def drain(self) -> None:
         """Wait until every write sent so far is durable (raises if one failed)."""
-        if self._waiting:
-            await asyncio.wait(list(self._waiting))
+        pending = [done for _, _, callers in self._outbox for done in callers]
+        pending += [done for callers in self._waiting for done in callers]
+        if pending:
+            await asyncio.wait(pending)
         if self._failed is not None:
             raise self._failed
 
@@ -137,15 +160,15 @@ class WriterProcess:
         assert stdout is not None  # noqa: S101  piped at the start
         try:
             while line := await stdout.readline():
-                done = self._waiting.popleft()
+                callers = self._waiting.popleft()
                 if line != b"ok\n" and self._failed is None:
                     self._failed = self._failure(line)
-                if done.done():  # its caller was cancelled; the write stands all the same
+                if line != b"ok\n":
+                    _fail(callers, self._failed or self._failure(line))
                     continue
-                if line == b"ok\n":
-                    done.set_result(None)
-                else:
-                    done.set_exception(self._failed or self._failure(line))
+                for done in callers:
+                    if not done.done():  # else its caller was cancelled; the write stands
+                        done.set_result(None)
         finally:
             if self._failed is None:  # from now on every write raises this
                 code = self._process.returncode
@@ -154,10 +177,7 @@ class WriterProcess:
                     f"journal {self._path!r} failed: its writer process ended unexpectedly{how}"
                 )
             while self._waiting:
-                done = self._waiting.popleft()
-                if not done.done():
-                    done.set_exception(self._failed)
-                    done.exception()  # marked as seen: a cancelled caller never reads it
+                _fail(self._waiting.popleft(), self._failed)
 
     def _failure(self, line: bytes) -> JournalError:
         """The error the process answered, as the thread would raise it (SQLite's as cause)."""
@@ -183,6 +203,13 @@ class WriterProcess:
             if not self._reader.done():
                 self._reader.cancel()
             await asyncio.wait([self._reader])
+
+
+def _fail(callers: list[asyncio.Future[None]], error: JournalError) -> None:
+    for done in callers:
+        if not done.done():
+            done.set_exception(error)
+            done.exception()  # marked as seen: a cancelled caller never reads it
 
 
 async def _end(process: asyncio.subprocess.Process, *, within: float) -> None:

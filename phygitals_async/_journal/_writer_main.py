@@ -13,9 +13,8 @@ standard library, so it starts in milliseconds. The protocol, over its stdin and
   ``[exception class, SQLite error name, SQLite error code, message]``.
 
 Group commit without a window: everything that arrived while a commit ran is the next
-commit, one transaction, in the order it was sent (consecutive writes of one kind run as
-one statement). After a failed commit every later write is refused, so the run never
-believes a write that followed a lost one.
+commit, one transaction, its writes in the order they were sent. After a failed commit
+every later write is refused, so the run never believes a write that followed a lost one.
 
 The process ends at the end frame, or at the end of its input (its run died), once what
 it was sent is written: a run killed with ``-9`` still has every outcome it sent
@@ -49,24 +48,6 @@ def _frames(buffer: bytearray, most: int = -1) -> list[bytes]:
     return frames
 
 
-def _statements(frames: list[bytes]) -> list[tuple[str, str, str]]:
-    """The writes as (kind, time, JSON array), consecutive ones of a kind merged into one."""
-    merged: list[tuple[str, str, str]] = []
-    for frame in frames:
-        text = frame.decode()
-        kind, (now, _, rows) = text[0], text[1:].partition("\n")
-        if merged and merged[-1][0] == kind:
-            earlier = merged[-1][2]
-            if rows == "[]":
-                rows = earlier
-            elif earlier != "[]":
-                rows = earlier[:-1] + "," + rows[1:]
-            merged[-1] = (kind, now, rows)
-        else:
-            merged.append((kind, now, rows))
-    return merged
-
-
 def _error(exc: BaseException) -> bytes:
     name, code = getattr(exc, "sqlite_errorname", None), getattr(exc, "sqlite_errorcode", None)
     said = [type(exc).__name__, name, code, str(exc)]
@@ -76,8 +57,10 @@ def _error(exc: BaseException) -> bytes:
 def _commit(db: sqlite3.Connection, sql: dict[str, str], frames: list[bytes]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
-        for kind, now, rows in _statements(frames):
-            db.execute(sql["begin" if kind == "B" else "settle"], (now, rows))
+        for frame in frames:  # in the order sent: a later write of an item wins
+            text = frame.decode()
+            now, _, rows = text[1:].partition("\n")
+            db.execute(sql["begin" if text[0] == "B" else "settle"], (now, rows))
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

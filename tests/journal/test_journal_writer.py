@@ -8,14 +8,17 @@ bounded wall-clock, so a regression fails instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from support import TOPPS
 from support.journal_runs import writers_of_this_process
 
 import phygitals_async as p
-from phygitals_async._journal import _writer
+from phygitals_async._journal import JournalItem, JournalSettlement, JournalState, _writer
 from phygitals_async._journal._lock import release_run_lock, take_run_lock
 from phygitals_async._journal._sqlite import SqliteJournal
 
@@ -224,3 +227,31 @@ def test_a_live_holder_is_refused_at_once(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+async def test_writes_of_one_turn_are_committed_in_their_order(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """Writes made in one turn of the loop go as one frame: the later write of an item wins.
+
+    ``a`` is settled twice (unknown, then sold), ``b`` settled and then begun again: the
+    file holds ``a`` sold and ``b`` begun a second time, as if written one by one.
+    """
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    try:
+        await journal.add_items([JournalItem("a", Decimal("1.00")), JournalItem("b")])
+        await journal.begin(["a", "b"])
+        await asyncio.gather(
+            journal.settle([JournalSettlement("a", JournalState.UNKNOWN, error_type="X")]),
+            journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("2.00"))]),
+            journal.settle([JournalSettlement("b", JournalState.SOLD, Decimal("3.00"))]),
+            journal.begin(["b"]),
+        )
+        assert len(writers_of_this_process()) == 1
+    finally:
+        await journal.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT item_id, state, amount, error_type, attempts FROM items")
+        assert sorted(rows) == [("a", "sold", "2.00", None, 1), ("b", "pending", None, None, 2)]
