@@ -39,6 +39,7 @@ _SCRIPT = Path(__file__).with_name("_writer_main.py")
 _READY_WITHIN = 10.0  # seconds for the process to start, open the journal and say so
 _ENDS_WITHIN = 30.0  # seconds for it to write what it was sent and end, before it is killed
 _END = (0).to_bytes(4, "big")  # the empty frame: nothing follows
+_GRACE = 1.0  # seconds a cancelled close still gives the process to end by itself
 
 
 def _python() -> str | None:
@@ -119,16 +120,21 @@ class WriterProcess:
         loop = asyncio.get_running_loop()
         if not self._outbox:
             loop.call_soon(self._send)
-        if not self._outbox or self._outbox[-1][0] != kind:
+        keys = list(rows) if kind == "B" else [row[0] for row in rows]
+        if (
+            not self._outbox
+            or self._outbox[-1][0] != kind
+            or (kind == "B" and not self._outbox[-1][1].keys().isdisjoint(keys))
+        ):  # an item begun twice is begun twice: in two frames, as by two calls
             self._outbox.append((kind, {}, []))
         _, pending, callers = self._outbox[-1]
-        for row in rows:  # keyed by item: its last write in the frame wins
-            key = row if kind == "B" else row[0]
+        for key, row in zip(keys, rows, strict=True):  # the last write of an item wins
             pending.pop(key, None)
             pending[key] = row
         done = loop.create_future()
         callers.append(done)
-        await done
+        # Shielded: a cancelled caller leaves its write, and drain() still waits for it.
+        await asyncio.shield(done)
 
     def _send(self) -> None:
         outbox, self._outbox = self._outbox, []
@@ -159,7 +165,13 @@ class WriterProcess:
         stdout = self._process.stdout
         assert stdout is not None  # noqa: S101  piped at the start
         try:
-            while line := await stdout.readline():
+            while True:
+                try:
+                    line = await stdout.readline()
+                except ValueError:  # not an answer of ours (too long): the writer is broken
+                    break
+                if not line.endswith(b"\n"):  # the end of its output
+                    break
                 callers = self._waiting.popleft()
                 if line != b"ok\n" and self._failed is None:
                     self._failed = self._failure(line)
@@ -200,9 +212,11 @@ class WriterProcess:
         try:
             await _end(self._process, within=_ENDS_WITHIN)
         finally:
+            # Its last answers are read to the end of its output, which came as it ended.
+            await asyncio.wait([self._reader], timeout=_ENDS_WITHIN)
             if not self._reader.done():
                 self._reader.cancel()
-            await asyncio.wait([self._reader])
+                await asyncio.wait([self._reader])
 
 
 def _fail(callers: list[asyncio.Future[None]], error: JournalError) -> None:
@@ -215,25 +229,30 @@ def _fail(callers: list[asyncio.Future[None]], error: JournalError) -> None:
 async def _end(process: asyncio.subprocess.Process, *, within: float) -> None:
     """Send the end frame and wait for the process to end; killed after ``within`` seconds.
 
-    It writes what it was sent first (milliseconds). A cancellation does not stop the
-    waiting: the process is always reaped, so nothing is left running or unreaped.
+    It writes what it was sent first (milliseconds). A cancellation shortens the wait to
+    :data:`_GRACE` seconds but does not end it: the process is always reaped, so nothing
+    is left running or unreaped, even where cancellation comes again each turn (anyio).
     """
     stdin = process.stdin
     if stdin is not None and not stdin.is_closing():
         stdin.write(_END)  # its end even if a forked copy of this process holds the pipe
         stdin.close()
+    loop = asyncio.get_running_loop()
     waited = asyncio.ensure_future(process.wait())
-    cancelled = False
-    while True:
+    deadline, killed, cancelled = loop.time() + within, False, False
+    while not waited.done():
         try:
-            await asyncio.wait_for(asyncio.shield(waited), within)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            within = _ENDS_WITHIN
+            await asyncio.wait([waited], timeout=max(deadline - loop.time(), 0.0))
         except asyncio.CancelledError:
             cancelled = True
-        else:
+            deadline = min(deadline, loop.time() + _GRACE)
+        if waited.done() or loop.time() < deadline:
+            continue
+        if killed:  # killed and still not reaped: asyncio's watcher will, if it ever can
+            log.warning("journal writer process %d did not end", process.pid)
             break
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        killed, deadline = True, loop.time() + _ENDS_WITHIN
     if cancelled:
         raise asyncio.CancelledError

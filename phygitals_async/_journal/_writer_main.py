@@ -16,22 +16,27 @@ Group commit without a window: everything that arrived while a commit ran is the
 commit, one transaction, its writes in the order they were sent. After a failed commit
 every later write is refused, so the run never believes a write that followed a lost one.
 
-The process ends at the end frame, or at the end of its input (its run died), once what
-it was sent is written: a run killed with ``-9`` still has every outcome it sent
-committed. Signals meant for the run (Ctrl+C at a terminal, a service manager's SIGTERM)
-do not end it: it ends when its run is done with it.
+The process ends at the end frame, or at the end of its input or its run's death (a copy
+of the run made by ``fork`` may hold the input open), once what it was sent is written: a
+run killed with ``-9`` still has every outcome it sent committed, answered or not.
+Signals meant for the run (Ctrl+C at a terminal, a service manager's SIGTERM) do not end
+it: it ends when its run is done with it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sqlite3
 import sys
 from pathlib import Path
 
 _READ = 1 << 20  # bytes read at once: whatever has arrived, up to this
+_LOOK_EVERY = 1.0  # seconds between looks at whether the run is still alive, while idle
+_PARENT = os.getppid()
+_DEAF = False  # the run's end of the answers is closed: it died, or no longer listens
 
 
 def _frames(buffer: bytearray, most: int = -1) -> list[bytes]:
@@ -84,16 +89,28 @@ def _serve(db: sqlite3.Connection, sql: dict[str, str], buffer: bytearray) -> No
             _reply((b"ok\n" if failed is None else failed) * len(frames))
         if end:
             return
-        chunk = os.read(0, _READ)
+        chunk = _read()
         if not chunk:
             return
         buffer += chunk
 
 
+def _read() -> bytes:
+    """What has arrived on the input; empty at its end, or once the run has died.
+
+    A copy of the run made by ``fork`` may hold the input open after the run died: the
+    run's death (this process handed to another parent) ends the input as well.
+    """
+    while not select.select([0], [], [], _LOOK_EVERY)[0]:
+        if os.getppid() != _PARENT:
+            return b""
+    return os.read(0, _READ)
+
+
 def _setup(buffer: bytearray) -> bytes | None:
     """Read until the first frame is complete; ``None`` if the input ends first."""
     while not (first := _frames(buffer, most=1)):
-        chunk = os.read(0, _READ)
+        chunk = _read()
         if not chunk:
             return None
         buffer += chunk
@@ -130,16 +147,21 @@ def main() -> int:
     try:
         _reply(b"ready\n")
         _serve(db, sql, buffer)
-    except BrokenPipeError:
-        pass  # the run is gone: what it sent is committed, and nobody waits for an answer
     finally:
         db.close()
     return 0
 
 
 def _reply(data: bytes) -> None:
-    while data:
-        data = data[os.write(1, data) :]
+    """Answer the run; once it is gone, answer nobody but go on committing what it sent."""
+    global _DEAF  # noqa: PLW0603  one flag for the life of the process
+    if _DEAF:
+        return
+    try:
+        while data:
+            data = data[os.write(1, data) :]
+    except BrokenPipeError:
+        _DEAF = True
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ bounded wall-clock, so a regression fails instead of hanging.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -16,17 +18,20 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
 import pytest
 from support import TOPPS
 from support.journal_runs import writers_of_this_process
 
 import phygitals_async as p
 from phygitals_async._journal import JournalItem, JournalSettlement, JournalState, _writer
+from phygitals_async._journal import _sqlite_sql as sql
 from phygitals_async._journal._lock import release_run_lock, take_run_lock
 from phygitals_async._journal._sqlite import SqliteJournal
 
@@ -234,8 +239,8 @@ async def test_writes_of_one_turn_are_committed_in_their_order(
 ) -> None:
     """Writes made in one turn of the loop go as one frame: the later write of an item wins.
 
-    ``a`` is settled twice (unknown, then sold), ``b`` settled and then begun again: the
-    file holds ``a`` sold and ``b`` begun a second time, as if written one by one.
+    ``a`` is settled twice (unknown, then sold), ``b`` settled and then begun twice more:
+    the file holds ``a`` sold and ``b`` begun three times, as if written one by one.
     """
     path = tmp_path / "run.db"
     journal = SqliteJournal(path)
@@ -248,10 +253,167 @@ async def test_writes_of_one_turn_are_committed_in_their_order(
             journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("2.00"))]),
             journal.settle([JournalSettlement("b", JournalState.SOLD, Decimal("3.00"))]),
             journal.begin(["b"]),
+            journal.begin(["b"]),  # begun twice: twice counted, as by the thread
         )
         assert len(writers_of_this_process()) == 1
     finally:
         await journal.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
         rows = db.execute("SELECT item_id, state, amount, error_type, attempts FROM items")
-        assert sorted(rows) == [("a", "sold", "2.00", None, 1), ("b", "pending", None, None, 2)]
+        assert sorted(rows) == [("a", "sold", "2.00", None, 1), ("b", "pending", None, None, 3)]
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def sold_frame(item_id: str, amount: str) -> bytes:
+    row = [item_id, "sold", amount, None, None, None, None, 0]
+    return frame(f"S2026-12-07T00:00:00.000+00:00\n{json.dumps([row])}".encode())
+
+
+async def test_what_a_dead_run_sent_is_committed_all_the_same(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """The run dies while its writer commits: what is still in the pipe is committed too.
+
+    The writer's first commit (``a``) waits on a lock held here; the run then sends ``b``
+    and ``c`` and dies (both pipes closed). Its answer finds nobody: it goes on anyway.
+    """
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    await journal.add_items([JournalItem(i) for i in "abc"])
+    await journal.close()
+    setup = {"path": os.fsencode(str(path)).hex(), "begin": sql.BEGIN, "settle": sql.SETTLE_JSON}
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as blocker:
+        writer = subprocess.Popen(  # noqa: ASYNC220, S603  the writer, as the journal starts it
+            [sys.executable, "-I", "-S", str(_writer._SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert writer.stdin is not None
+        assert writer.stdout is not None
+        try:
+            writer.stdin.write(frame(json.dumps(setup).encode()))
+            writer.stdin.flush()
+            assert writer.stdout.readline() == b"ready\n"
+            blocker.execute("BEGIN IMMEDIATE")  # the writer's next commit waits (a slow disk)
+            rest = sold_frame("b", "2.00") + sold_frame("c", "3.00")
+            writer.stdin.write(sold_frame("a", "1.00") + rest[:2])  # b only begun
+            writer.stdin.flush()
+            unread = array.array("i", [1])
+            while unread[0]:  # until the writer has read it all: its first commit is a alone
+                fcntl.ioctl(writer.stdin.fileno(), termios.FIONREAD, unread)
+                await asyncio.sleep(0.01)
+            writer.stdin.write(rest[2:])
+            writer.stdin.close()  # the run dies: both of its pipe ends close
+            writer.stdout.close()
+            blocker.execute("ROLLBACK")
+            async with asyncio.timeout(BOUND):
+                while writer.poll() is None:  # noqa: ASYNC110  a process, not an event
+                    await asyncio.sleep(0.01)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+            writer.wait()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = sorted(db.execute("SELECT item_id, state, amount FROM items"))
+    assert rows == [("a", "sold", "1.00"), ("b", "sold", "2.00"), ("c", "sold", "3.00")]
+
+
+async def test_flush_waits_for_the_write_of_a_cancelled_caller(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """A settle() cancelled (its task group cancelled, say) still counts: flush() waits for it."""
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    try:
+        await journal.add_items([JournalItem("a")])
+        await journal.begin(["a"])
+        with contextlib.closing(
+            sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        ) as blocker:
+            blocker.execute("BEGIN IMMEDIATE")  # the settlement's commit waits for this
+            settling = asyncio.ensure_future(
+                journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("5.00"))])
+            )
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            settling.cancel()
+            # Let the commit through only once flush() is waiting: it must still be waiting.
+            asyncio.get_running_loop().call_soon(blocker.execute, "ROLLBACK")
+            async with asyncio.timeout(BOUND):
+                await journal.flush()
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                state = db.execute("SELECT state, amount FROM items").fetchone()
+            assert state == ("sold", "5.00")
+    finally:
+        await journal.close()
+
+
+async def test_a_close_cancelled_again_and_again_still_ends_the_writer(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """Under anyio a cancelled scope cancels again each turn; a stuck writer is still ended.
+
+    The writer is stopped (SIGSTOP: a hung disk). ``close()`` in a cancelled scope gives it
+    a moment, kills it, reaps it and releases the lock.
+    """
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    (pid,) = writers_of_this_process()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        async with asyncio.timeout(BOUND):
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await journal.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert writers_of_this_process() == []
+    again = SqliteJournal(path)
+    await again.open(user_id="u1", base_url=client.base_url)
+    await again.close()
+
+
+def test_a_writer_outlives_no_killed_run_whose_fork_holds_its_pipe(tmp_path: Path) -> None:
+    """A run forks (a worker pool) and is killed -9: its writer ends, the next run starts."""
+    path = tmp_path / "run.db"
+    script = f"""
+import asyncio, os, sys, time
+from phygitals_async._journal._sqlite import SqliteJournal
+async def main():
+    journal = SqliteJournal({str(path)!r})
+    await journal.open(user_id="u1", base_url="https://api.phygitals.com/_")
+    worker = os.fork()
+    if worker == 0:
+        time.sleep(60)  # a pool worker, alive long after the run
+        os._exit(0)
+    print(journal._writer._process.pid, worker, flush=True)
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+    worker = 0
+    with subprocess.Popen(  # noqa: S603  this interpreter
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    ) as run:
+        assert run.stdout is not None
+        try:
+            writer, worker = map(int, run.stdout.readline().split())
+            run.kill()  # the OOM killer, say; the forked worker lives on
+            run.wait()
+            start = time.monotonic()
+            taken = take_run_lock(str(path), f"{path}.lock")  # waits for the writer to end
+            assert taken is not None
+            release_run_lock(taken)
+            assert time.monotonic() - start < BOUND
+            stat = Path(f"/proc/{writer}/stat")
+            assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        finally:
+            run.kill()
+            if worker:
+                os.kill(worker, signal.SIGKILL)
