@@ -154,7 +154,7 @@ class SqliteJournal:
             msg = f"journal {path!r}: its directory does not exist"
             raise JournalError(msg)
         try:
-            db = _connect(file_path, create=create)
+            db = _sql.connect(file_path, create=create)
         except sqlite3.Error as exc:
             msg = f"journal {path!r} cannot be opened: {exc}"
             raise JournalError(msg) from exc
@@ -389,8 +389,15 @@ class SqliteJournal:
             return 0
         return await self._call(self._add, items)
 
+    def _refuse_if_closing(self) -> None:
+        """No write starts once :meth:`close` has: it would race what the writer still has."""
+        if self._closing:
+            msg = f"journal {self.path!r} is closed"
+            raise JournalError(msg)
+
     async def begin(self, item_ids: Sequence[str]) -> Sequence[str]:
         """See :meth:`Journal.begin`: one transaction for the group."""
+        self._refuse_if_closing()
         if self._commits.failed is not None:
             raise self._commits.failed
         if self._writer is not None:
@@ -401,6 +408,7 @@ class SqliteJournal:
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """See :meth:`Journal.settle`: group-committed; returns once durable."""
+        self._refuse_if_closing()
         if self._writer is None:
             await self._commits.settle(settlements)
         elif settlements:  # the writer process groups what arrives while it commits
@@ -467,11 +475,12 @@ class SqliteJournal:
         returns, on every path (a failed commit, a cancellation: the process is reaped).
         """
         executor, writer = self._executor, self._writer
+        self._closing = True  # no write starts now; the writer writes what it has (bounded)
         try:
             with contextlib.suppress(JournalError):  # already raised to the run
-                await self.flush()
+                await self._commits.drain()
         finally:
-            self._closing, self._writer = True, None
+            self._writer = None
             try:
                 if writer is not None:
                     await writer.close()  # it writes what it was sent, then ends
@@ -482,19 +491,3 @@ class SqliteJournal:
                     executor.shutdown(wait=True)
                 self._close()  # the worker thread is gone: this thread may close the file
                 self._let_go()
-
-
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    """A connection to the journal; read-only where its directory cannot be written.
-
-    SQLite reads a WAL file through a ``-shm`` file beside it, which it cannot create in a
-    read-only directory (a read-only mount). Without a ``-wal`` file no run is under way
-    and nothing is left to merge, so the file is read as it is (``immutable``); with one,
-    its ``-shm`` must be there already.
-    """
-    if create or os.access(path.absolute().parent, os.W_OK):
-        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    uri = path.absolute().as_uri() + "?mode=ro"
-    if not Path(f"{path}-wal").exists():
-        uri += "&immutable=1"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

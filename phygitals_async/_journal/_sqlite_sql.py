@@ -1,4 +1,4 @@
-"""The SQL of the SQLite journal: its schema, the statements it runs, its rows as entries.
+"""The SQL of the SQLite journal: its schema, its statements, its rows as entries, its file.
 
 Beside ``_sqlite`` as ``_postgres_sql`` is beside ``_postgres``: what the database runs, in
 one place, apart from the Python that drives it.
@@ -6,10 +6,12 @@ one place, apart from the Python that drives it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ._protocol import JournalEntry, JournalSettlement, JournalState
@@ -23,6 +25,7 @@ __all__ = [
     "SELECT",
     "SETTLE",
     "SETTLE_JSON",
+    "connect",
     "entry",
     "settlement_rows",
 ]
@@ -151,3 +154,19 @@ def settlement_rows(batch: Sequence[JournalSettlement]) -> list[tuple[Any, ...]]
         )
         for s in latest
     ]
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to the journal; read-only where its directory cannot be written.
+
+    SQLite reads a WAL file through a ``-shm`` file beside it, which it cannot create in a
+    read-only directory (a read-only mount). Without a ``-wal`` file no run is under way
+    and nothing is left to merge, so the file is read as it is (``immutable``); with one,
+    its ``-shm`` must be there already.
+    """
+    if create or os.access(path.absolute().parent, os.W_OK):
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    uri = path.absolute().as_uri() + "?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

@@ -81,7 +81,7 @@ class WriterProcess:
             return None
         try:
             process = await asyncio.create_subprocess_exec(
-                *(python, "-I", "-S", str(_SCRIPT)),
+                *(python, "-I", "-S", str(_SCRIPT), str(os.getpid())),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,

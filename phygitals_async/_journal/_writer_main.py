@@ -1,6 +1,6 @@
 """The SQLite journal's writer process: group-commits what its run sends it, as it arrives.
 
-Started by ``_writer`` as ``python -I -S _writer_main.py``; it imports nothing but the
+Started by ``_writer`` as ``python -I -S _writer_main.py RUN_PID``; it imports nothing but the
 standard library, so it starts in milliseconds. The protocol, over its stdin and stdout:
 
 * in: frames of a 4-byte big-endian length and UTF-8 text. The first frame is the setup,
@@ -35,7 +35,7 @@ from pathlib import Path
 
 _READ = 1 << 20  # bytes read at once: whatever has arrived, up to this
 _LOOK_EVERY = 1.0  # seconds between looks at whether the run is still alive, while idle
-_PARENT = os.getppid()
+_PARENT = int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid()  # the run
 _DEAF = False  # the run's end of the answers is closed: it died, or no longer listens
 
 
@@ -135,6 +135,7 @@ def main() -> int:
     """Serve writes until the end frame or the end of input; the exit status is 0."""
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signal.signal(getattr(signal, name), signal.SIG_IGN)
+    os.set_blocking(1, False)  # a full pipe nobody reads must not hold this process for ever
     buffer = bytearray()
     setup = _setup(buffer)
     if setup is None:
@@ -153,13 +154,19 @@ def main() -> int:
 
 
 def _reply(data: bytes) -> None:
-    """Answer the run; once it is gone, answer nobody but go on committing what it sent."""
+    """Answer the run; once it is gone, answer nobody but go on committing what it sent.
+
+    Gone is a closed pipe, or (a forked copy of the run holding the pipe, reading nothing)
+    the run's death while the pipe is full.
+    """
     global _DEAF  # noqa: PLW0603  one flag for the life of the process
-    if _DEAF:
-        return
     try:
-        while data:
-            data = data[os.write(1, data) :]
+        while data and not _DEAF:
+            try:
+                data = data[os.write(1, data) :]
+            except BlockingIOError:
+                _DEAF = os.getppid() != _PARENT
+                select.select([], [1], [], _LOOK_EVERY)
     except BrokenPipeError:
         _DEAF = True
 

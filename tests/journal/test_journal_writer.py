@@ -417,3 +417,50 @@ asyncio.run(main())
             run.kill()
             if worker:
                 os.kill(worker, signal.SIGKILL)
+
+
+async def test_close_ends_a_hung_writer_and_fails_what_it_held(
+    client: p.AsyncPhygitals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that stops answering (a hung disk) is killed by close() after its deadline.
+
+    The settlement it held fails with a JournalError; close() returns, the lock is free.
+    """
+    monkeypatch.setattr(_writer, "_ENDS_WITHIN", 0.5)
+    path = tmp_path / "run.db"
+    journal = SqliteJournal(path)
+    await journal.open(user_id="u1", base_url=client.base_url)
+    await journal.add_items([JournalItem("a")])
+    await journal.begin(["a"])
+    (pid,) = writers_of_this_process()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        settling = asyncio.ensure_future(
+            journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("5.00"))])
+        )
+        await asyncio.sleep(0)
+        async with asyncio.timeout(BOUND):
+            await journal.close()
+            with pytest.raises(p.JournalError, match="writer process ended"):
+                await settling
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert writers_of_this_process() == []
+    again = SqliteJournal(path)
+    await again.open(user_id="u1", base_url=client.base_url)
+    await again.close()
+
+
+async def test_no_write_starts_once_close_has(client: p.AsyncPhygitals, tmp_path: Path) -> None:
+    """A settle() racing close() is refused, not written behind the writer's back."""
+    journal = SqliteJournal(tmp_path / "run.db")
+    await journal.open(user_id="u1", base_url=client.base_url)
+    await journal.add_items([JournalItem("a")])
+    closing = asyncio.ensure_future(journal.close())
+    await asyncio.sleep(0)
+    with pytest.raises(p.JournalError, match="is closed"):
+        await journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("5.00"))])
+    with pytest.raises(p.JournalError, match="is closed"):
+        await journal.begin(["a"])
+    await closing
