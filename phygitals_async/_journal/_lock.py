@@ -16,6 +16,7 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .._errors import JournalBusyError, JournalError
 
@@ -109,8 +110,8 @@ def _lock_or_wait_for_writer(fd: int) -> None:
 
 def _holder_alive(fd: int) -> bool:
     """Whether the process that wrote itself down as holder may still run."""
+    holder = _holder(fd)
     try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
         if holder["host"] != socket.gethostname():
             return True  # another machine's process: not ours to know
         pid = int(holder["pid"])
@@ -143,8 +144,17 @@ def _wait_for_holder(fd: int) -> str:
 
 def _read_holder(fd: int) -> str:
     """Who holds a run lock, as its holder wrote it: "pid 12, host h, since ..."."""
+    holder = _holder(fd)
     try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
         return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return _UNKNOWN
+
+
+def _holder(fd: int) -> dict[str, Any]:
+    """The record a run lock's holder wrote (pid, host, since); empty if none can be read."""
+    try:
+        record = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}

@@ -74,10 +74,6 @@ _NOT_THE_CONTENT = (
 T = TypeVar("T")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 class SqliteJournal:
     """A bulk sellback journal in one SQLite file (see :class:`Journal` for the contract).
 
@@ -359,9 +355,9 @@ class SqliteJournal:
     def _write_settlements(self, db: sqlite3.Connection, batch: list[JournalSettlement]) -> None:
         rows = _sql.settlement_rows(batch)
         if _sql.JSON:
-            db.execute(_sql.SETTLE_JSON, (_now(), json.dumps(rows)))
+            db.execute(_sql.SETTLE_JSON, (_sql.now(), json.dumps(rows)))
         else:
-            now = _now()
+            now = _sql.now()
             db.executemany(_sql.SETTLE, [(*row[1:], now, row[0]) for row in rows])
 
     def _commit(self, batch: list[JournalSettlement], begin: Sequence[str]) -> None:
@@ -375,7 +371,7 @@ class SqliteJournal:
             if batch:
                 self._write_settlements(db, batch)
             if begin:
-                db.execute(_sql.BEGIN, (_now(), json.dumps(list(begin))))
+                db.execute(_sql.BEGIN, (_sql.now(), json.dumps(list(begin))))
             if whole:
                 db.execute("COMMIT")
         except BaseException:

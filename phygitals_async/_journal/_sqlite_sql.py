@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "SETTLE",
     "SETTLE_JSON",
     "connect",
+    "now",
     "entry",
     "settlement_rows",
 ]
@@ -107,6 +108,11 @@ SETTLE_JSON = (
     " json_extract(value, '$[6]') AS status, json_extract(value, '$[7]') AS retry"
     " FROM json_each(?)) AS s WHERE items.item_id = s.id"
 )
+
+
+def now() -> str:
+    """A journal's time: ISO 8601 UTC to the millisecond, as every row stores it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _time(text: str | None) -> datetime | None:

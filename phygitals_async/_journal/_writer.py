@@ -24,7 +24,6 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +141,7 @@ class WriterProcess:
             for _, _, callers in outbox:
                 _fail(callers, self._failed)
             return
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = _sql.now()
         frames = []
         for kind, pending, callers in outbox:
             frames.append(_frame(f"{kind}{now}\n{json.dumps(list(pending.values()))}".encode()))

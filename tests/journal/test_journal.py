@@ -135,15 +135,20 @@ async def test_a_corrupted_journal_is_refused_untouched(
     assert digest(path) == before
 
 
+def alter(path: Path, statement: str) -> None:
+    """Change a journal file behind the SDK's back, with SQLite itself."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(statement)
+        db.commit()
+
+
 async def test_a_journal_missing_its_job_table_is_corrupted(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
     """A table gone from a journal is damage (JournalCorruptedError), not "cannot open"."""
     path = tmp_path / "run.db"
     await a_finished_job(client, path)
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE job")
-    db.close()
+    alter(path, "DROP TABLE job")
     caught = await refused(client, sandbox, path, p.JournalCorruptedError)
     assert "no such table" in str(caught.value)
 
@@ -154,9 +159,7 @@ async def test_an_unknown_schema_version_is_refused_untouched(
     """A journal from a later version of the SDK: JournalVersionError, unchanged."""
     path = tmp_path / "run.db"
     await a_finished_job(client, path)
-    with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    db.close()
+    alter(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = digest(path)
     caught = await refused(client, sandbox, path, p.JournalVersionError)
     assert f"schema version {SCHEMA_VERSION + 1}" in str(caught.value)
@@ -380,11 +383,11 @@ async def test_a_journal_failing_mid_run_raises_a_journal_error(
     journal = SqliteJournal(path)
     await journal.open(user_id="u1", base_url=client.base_url)
     await journal.close()
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute(
-            "CREATE TRIGGER full BEFORE UPDATE ON items WHEN NEW.state = 'sold'"
-            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-        )
+    alter(
+        path,
+        "CREATE TRIGGER full BEFORE UPDATE ON items WHEN NEW.state = 'sold'"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
     with pytest.raises(p.JournalError, match="disk is full") as caught:
         await client.sell_back_many(inventory, journal=path)
     causes, error = [], caught.value.__cause__

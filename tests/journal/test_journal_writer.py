@@ -27,7 +27,7 @@ from pathlib import Path
 import anyio
 import pytest
 from support import TOPPS
-from support.journal_runs import writers_of_this_process
+from support.journal_runs import children_running, writers_of_this_process
 
 import phygitals_async as p
 from phygitals_async._journal import JournalItem, JournalSettlement, JournalState, _writer
@@ -43,22 +43,28 @@ async def stocked(client: p.AsyncPhygitals, count: int = 4) -> p.Inventory:
     return await client.inventory("u1")
 
 
+@contextlib.contextmanager
+def writer_stopped(pid: int) -> Iterator[None]:
+    """The writer stopped (SIGSTOP: a hung disk) for the block; killed after, if still there."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+async def assert_released(client: p.AsyncPhygitals, path: Path) -> None:
+    """No writer process is left, and the journal's lock is free: a new run opens it."""
+    assert writers_of_this_process() == []
+    again = SqliteJournal(path)
+    await again.open(user_id="u1", base_url=client.base_url)  # not JournalBusyError
+    await again.close()
+
+
 def sold_all(report: p.BulkSellbackReport, inventory: p.Inventory) -> bool:
     sold = {s.item_id for s in report.succeeded} | {u.item_id for u in report.unconfirmed}
     return sold == {item.id for item in inventory.items}
-
-
-def children_running(word: bytes) -> list[int]:
-    """This process's children whose command line holds ``word``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == os.getpid() and word in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 # Forking with the journal's thread alive: on Python 3.12+ a DeprecationWarning says so.
@@ -116,10 +122,7 @@ async def test_a_cancelled_close_still_releases_everything(
     closing.cancel()
     async with asyncio.timeout(BOUND):
         await asyncio.wait([closing])
-    assert writers_of_this_process() == []
-    again = SqliteJournal(path)
-    await again.open(user_id="u1", base_url=client.base_url)  # not JournalBusyError
-    await again.close()
+    await assert_released(client, path)
 
 
 async def test_a_writer_that_never_answers_leaves_the_commits_to_the_thread(
@@ -365,19 +368,12 @@ async def test_a_close_cancelled_again_and_again_still_ends_the_writer(
     journal = SqliteJournal(path)
     await journal.open(user_id="u1", base_url=client.base_url)
     (pid,) = writers_of_this_process()
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with writer_stopped(pid):
         async with asyncio.timeout(BOUND):
             with anyio.CancelScope() as scope:
                 scope.cancel()
                 await journal.close()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert writers_of_this_process() == []
-    again = SqliteJournal(path)
-    await again.open(user_id="u1", base_url=client.base_url)
-    await again.close()
+    await assert_released(client, path)
 
 
 def test_a_writer_outlives_no_killed_run_whose_fork_holds_its_pipe(tmp_path: Path) -> None:
@@ -433,8 +429,7 @@ async def test_close_ends_a_hung_writer_and_fails_what_it_held(
     await journal.add_items([JournalItem("a")])
     await journal.begin(["a"])
     (pid,) = writers_of_this_process()
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with writer_stopped(pid):
         settling = asyncio.ensure_future(
             journal.settle([JournalSettlement("a", JournalState.SOLD, Decimal("5.00"))])
         )
@@ -443,13 +438,7 @@ async def test_close_ends_a_hung_writer_and_fails_what_it_held(
             await journal.close()
             with pytest.raises(p.JournalError, match="writer process ended"):
                 await settling
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert writers_of_this_process() == []
-    again = SqliteJournal(path)
-    await again.open(user_id="u1", base_url=client.base_url)
-    await again.close()
+    await assert_released(client, path)
 
 
 async def test_no_write_starts_once_close_has(client: p.AsyncPhygitals, tmp_path: Path) -> None:

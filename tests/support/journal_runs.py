@@ -186,17 +186,19 @@ def interruptible(
     )
 
 
-def writers_of_this_process() -> list[int]:
-    """The pids of this process's journal writer processes (not yet reaped), from /proc."""
+def children_running(word: bytes) -> list[int]:
+    """This process's children (not yet reaped) whose command line holds ``word``."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
+            if ppid == os.getpid() and word in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"_writer_main.py" in command:
-            found.append(int(entry.name))
     return found
+
+
+def writers_of_this_process() -> list[int]:
+    """The pids of this process's journal writer processes (not yet reaped)."""
+    return children_running(b"_writer_main.py")
