@@ -20,7 +20,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 
 import anyio
@@ -36,9 +36,11 @@ from .._journal import (
     SharedJournal,
     commits_instantly,
     is_shared,
+    settles_soon,
 )
 from .._models import FailedSellback, Sellback, UnconfirmedSellback
 from ._feed import Feed
+from ._handed import Handed
 from ._outcomes import (
     _RECONCILE_BATCH,
     Client,
@@ -51,6 +53,7 @@ from ._outcomes import (
     _lost,
     unknown_error,
 )
+from ._tasks import bounded, one_error
 from ._throttle import AdaptiveLimit, settles_lost_answers
 
 __all__ = ["Run"]
@@ -93,14 +96,18 @@ class Run:
         # This run's failures with their full detail, for a report; a stream needs none.
         self.errors: dict[str, Exception] | None = {} if keep_errors else None
         self.ambiguous: list[_Ambiguous] = []
-        # At most ``concurrency`` requests are in flight (fewer while 429s come back). A
-        # worker waits for its outcome's commit holding no slot, so where commits take time
-        # a second worker per slot keeps the slots sending meanwhile. More would keep them
-        # busier still (at concurrency 32 about a quarter sit idle), but every worker
-        # waiting for a commit is an answer a crash can lose: measured at four per slot,
-        # three times as many sales came back unconfirmed per kill -9.
+        # At most ``concurrency`` requests are in flight (fewer while 429s come back), and
+        # a second worker per slot keeps the slots sending while a worker cannot: it waits
+        # out a 429 (lending its slot), or (where the journal cannot take outcomes without
+        # waiting, see ``_handed``) waits for its outcome's commit holding no slot. More
+        # would keep them busier still, but every worker waiting for a commit is an answer
+        # a crash can lose: measured at four per slot, three times as many sales came back
+        # unconfirmed per kill -9.
         self.limit = AdaptiveLimit(concurrency)
+        self._settle_soon = settles_soon(journal)
         self.workers = concurrency if commits_instantly(journal) else 2 * concurrency
+        # Sales handed to the journal, while the workers of a round sell.
+        self.handed: Handed | None = None
         # Lost answers this run settled, by how: for one summary line instead of a warning each.
         self.reconciled: collections.Counter[str] = collections.Counter()
         # A journal that failed mid-run: no item starts after it; answers still arriving
@@ -164,6 +171,9 @@ class Run:
             return None
         if not isinstance(answer, Sellback):
             return await self._refused(entry, answer)
+        if self.handed is not None and self.journal_failure is None:
+            await self.handed.hand(answer)  # reported once durable; the worker goes on
+            return None
         settlement = JournalSettlement(answer.item_id, JournalState.SOLD, answer.amount)
         if await self._record(settlement):
             await self.emit(answer)
@@ -229,9 +239,17 @@ class Run:
             try:
                 await self.journal.settle([settlement])
             except _errors.JournalError as exc:
-                self.journal_failure = exc
+                self._not_recorded(settlement, exc)
+                return False
             else:
                 return True
+        self._not_recorded(settlement, self.journal_failure)
+        return False
+
+    def _not_recorded(self, settlement: JournalSettlement, error: _errors.JournalError) -> None:
+        """Keep an outcome the journal failed to record (see :meth:`_record`)."""
+        if self.journal_failure is None:
+            self.journal_failure = error
         self.unrecorded.append(settlement)
         if settlement.state is JournalState.SOLD:
             log.warning(
@@ -239,7 +257,6 @@ class Run:
                 settlement.item_id,
                 settlement.amount,
             )
-        return False
 
     def lease_clock(self) -> float:
         """Now, on the clock the journal's leases are measured with."""
@@ -320,7 +337,7 @@ class Run:
             if result is not None:
                 later.append(result)
 
-        await _bounded([a for a in again if a.entry.item_id in begun], concurrency, retry)
+        await bounded([a for a in again if a.entry.item_id in begun], concurrency, retry)
         await self._settle_by_inventory(later, final=True)
 
     async def _settle_by_inventory(
@@ -408,8 +425,28 @@ class Run:
         )
 
     async def _round(self) -> None:
+        async with one_error(), anyio.create_task_group() as tasks:
+            if self._settle_soon is not None:
+                # As many sales wait for their commit as when each worker waited for its own.
+                room = self.workers
+                self.handed = Handed(self._settle_soon, self.emit, self._not_recorded, room)
+                tasks.start_soon(self.guarded, self.handed.run)
+            try:
+                await self._sell()
+            finally:
+                handed, self.handed = self.handed, None
+                if handed is not None:
+                    handed.close()
+        batch, self.ambiguous = self.ambiguous, []
+        await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
+        if self.journal_failure is None:
+            await self.guarded(self.journal.flush)
+        self.raise_journal_failure()
+
+    async def _sell(self) -> None:
+        """The round's sales: its workers, until they are done (or the run stops)."""
         fresh, self.fresh = self.fresh, None
-        async with _one_error(), anyio.create_task_group() as tasks:
+        async with one_error(), anyio.create_task_group() as tasks:
             if fresh is not None:
                 pending = iter(fresh.ids)
                 for _ in range(min(self.workers, len(fresh.ids))):
@@ -419,11 +456,6 @@ class Run:
                 tasks.start_soon(self.guarded, feed.fill)
                 for _ in range(self.workers):
                     tasks.start_soon(self.guarded, partial(self._work_from, feed))
-        batch, self.ambiguous = self.ambiguous, []
-        await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
-        if self.journal_failure is None:
-            await self.guarded(self.journal.flush)
-        self.raise_journal_failure()
 
     async def _sell_from(self, pending: Iterator[str], fresh: Fresh) -> None:
         """One worker of a fresh job: sells the ids the workers share until none is left."""
@@ -450,46 +482,3 @@ class Run:
         except _errors.JournalError as exc:
             if self.journal_failure is None:
                 self.journal_failure = exc
-
-
-async def _bounded(
-    items: list[_Ambiguous], concurrency: int, work: Callable[[_Ambiguous], Awaitable[None]]
-) -> None:
-    """Run ``work`` for each item with at most ``concurrency`` at once."""
-    pending: Iterator[_Ambiguous] = iter(items)
-
-    async def worker() -> None:
-        for item in pending:
-            await work(item)
-
-    async with _one_error(), anyio.create_task_group() as group:
-        for _ in range(min(concurrency, len(items))):
-            group.start_soon(worker)
-
-
-@contextlib.asynccontextmanager
-async def _one_error() -> AsyncIterator[None]:
-    """Raise the error that stopped a task group as itself, not as an exception group.
-
-    One failure (a journal that cannot be written, say) cancels the other tasks, so the
-    group holds that error and cancellations: the caller gets the typed error it expects.
-    """
-    failure: BaseException | None = None
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
-        failure = next((e for e in leaves if not isinstance(e, asyncio.CancelledError)), None)
-        if failure is None:
-            raise
-    if failure is not None:
-        # Raised outside the handler, so its own cause and context stay as they were.
-        raise failure
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for error in group.exceptions:
-        if isinstance(error, BaseExceptionGroup):
-            yield from _leaves(error)
-        else:
-            yield error

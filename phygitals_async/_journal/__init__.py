@@ -3,12 +3,19 @@
 :func:`open_journal` turns a ``journal=`` argument into a journal: in memory (no argument),
 SQLite (a path), PostgreSQL (a URL; the shared journal of a fleet of workers) or the
 caller's own object. A run asks a journal questions (:func:`is_shared`,
-:func:`commits_instantly`), never which class it is. The wing imports nothing of the
-package but its errors.
+:func:`commits_instantly`, :func:`settles_soon`), never which class it is. The wing imports
+nothing of the package but its errors.
 """
 
 from ._memory import MemoryJournal
-from ._open import JournalSpec, commits_instantly, is_shared, open_journal
+from ._open import (
+    JournalSpec,
+    SettleSoon,
+    commits_instantly,
+    is_shared,
+    open_journal,
+    settles_soon,
+)
 from ._postgres import PostgresJournal, is_postgres_url
 from ._protocol import (
     SETTLED_STATES,
@@ -39,6 +46,7 @@ __all__ = [
     "JournalSummary",
     "MemoryJournal",
     "PostgresJournal",
+    "SettleSoon",
     "SharedJournal",
     "SqliteJournal",
     "commits_instantly",
@@ -46,5 +54,6 @@ __all__ = [
     "is_postgres_url",
     "is_shared",
     "open_journal",
+    "settles_soon",
     "summarize",
 ]

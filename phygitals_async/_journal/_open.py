@@ -1,25 +1,36 @@
 """Which journal a ``journal=`` argument names, and the questions a run asks of it.
 
 A run never asks which backend it holds: it asks whether the journal is shared by several
-workers (:func:`is_shared`) and whether its commits are instant (:func:`commits_instantly`),
-and the backends answer.
+workers (:func:`is_shared`), whether its commits are instant (:func:`commits_instantly`)
+and whether it takes outcomes without the caller waiting (:func:`settles_soon`), and the
+backends answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeGuard
 
 from .. import _errors
 from ._memory import MemoryJournal
 from ._postgres import PostgresJournal, is_postgres_url
-from ._protocol import Journal, SharedJournal
+from ._protocol import Journal, JournalSettlement, SharedJournal
 from ._sqlite import SqliteJournal
 
-__all__ = ["JournalSpec", "commits_instantly", "is_shared", "open_journal"]
+__all__ = [
+    "JournalSpec",
+    "SettleSoon",
+    "commits_instantly",
+    "is_shared",
+    "open_journal",
+    "settles_soon",
+]
 
 JournalSpec = str | os.PathLike[str] | Journal
+SettleSoon = Callable[[Sequence[JournalSettlement]], asyncio.Future[None]]
 
 
 def open_journal(spec: JournalSpec | None, *, resume_only: bool = False) -> Journal:
@@ -69,3 +80,14 @@ def is_shared(journal: Journal) -> TypeGuard[SharedJournal]:
 def commits_instantly(journal: Journal) -> bool:
     """Whether a commit costs nothing (held in memory): no group commit is worth waiting for."""
     return getattr(journal, "commits_instantly", False) is True
+
+
+def settles_soon(journal: Journal) -> SettleSoon | None:
+    """The journal's way to take outcomes without the caller waiting for them, if it has one.
+
+    ``settle_soon(settlements)`` hands outcomes over at once, in order with every other
+    write, and returns a future done once they are durable. A journal that commits
+    instantly has no need of it.
+    """
+    soon = getattr(journal, "settle_soon", None)
+    return soon if callable(soon) and not commits_instantly(journal) else None

@@ -19,6 +19,7 @@ connection).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import urllib.parse
@@ -347,6 +348,10 @@ class PostgresJournal:
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """Record outcomes, group-committed (one statement a group); returns once durable."""
         await self._commits.settle(settlements)
+
+    def settle_soon(self, settlements: Sequence[JournalSettlement]) -> asyncio.Future[None]:
+        """Hand outcomes over now, in order with every other write; done once durable."""
+        return self._commits.submit(settlements)
 
     async def flush(self) -> None:
         """Wait until every outcome recorded so far is committed."""

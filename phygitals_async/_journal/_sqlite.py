@@ -42,7 +42,7 @@ from .._errors import (
     JournalVersionError,
 )
 from . import _sqlite_sql as _sql
-from ._commit import GroupCommit
+from ._commit import GroupCommit, done_future
 from ._lock import release_run_lock, take_run_lock
 from ._protocol import (
     JournalEntry,
@@ -404,11 +404,17 @@ class SqliteJournal:
 
     async def settle(self, settlements: Sequence[JournalSettlement]) -> None:
         """See :meth:`Journal.settle`: group-committed; returns once durable."""
+        await asyncio.shield(self.settle_soon(settlements))
+
+    def settle_soon(self, settlements: Sequence[JournalSettlement]) -> asyncio.Future[None]:
+        """Hand outcomes over now, in order with every other write; done once durable."""
         self._refuse_if_closing()
         if self._writer is None:
-            await self._commits.settle(settlements)
-        elif settlements:  # the writer process groups what arrives while it commits
-            await self._writer.commit("S", _sql.settlement_rows(settlements))
+            return self._commits.submit(settlements)
+        if not settlements:
+            return done_future(asyncio.get_running_loop())
+        # The writer process groups what arrives while it commits.
+        return self._writer.submit("S", _sql.settlement_rows(settlements))
 
     async def flush(self) -> None:
         """See :meth:`Journal.flush`."""
@@ -433,13 +439,10 @@ class SqliteJournal:
         """The ids, among ``item_ids``, that the job does not include (in their order)."""
         return await self._call(self._missing, item_ids) if item_ids else []
 
-    def _page(self, after: int, states: tuple[str, ...] | None) -> list[JournalEntry]:
-        db = self._conn()
-        query = _sql.SELECT + " WHERE position > ?"
-        if states is not None:
-            query += f" AND state IN ({', '.join('?' * len(states))})"
-        query += f" ORDER BY position LIMIT {_PAGE}"
-        return [_sql.entry(row) for row in db.execute(query, (after, *(states or ())))]
+    def _page(self, after: int, states: tuple[str, ...] | None) -> list[Any] | str:
+        """One page of entries as SQLite gives them: its JSON text, or its rows."""
+        rows = self._conn().execute(_sql.page(states, _PAGE), (after, *(states or ())))
+        return rows.fetchone()[0] if _sql.JSON else rows.fetchall()
 
     async def entries(
         self, states: Collection[JournalState] | None = None
@@ -450,7 +453,9 @@ class SqliteJournal:
             return
         after = -1
         while True:
-            page = await self._call(self._page, after, wanted)
+            # Decoded here: on the thread, its many small steps would contend for the
+            # interpreter's lock with the event loop.
+            page = _sql.entries(await self._call(self._page, after, wanted))
             for entry in page:
                 yield entry
             if len(page) < _PAGE:

@@ -6,6 +6,8 @@ one place, apart from the Python that drives it.
 
 from __future__ import annotations
 
+import json
+import operator
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -57,10 +59,35 @@ SCHEMA = (
 )
 
 
-SELECT = (
-    "SELECT item_id, position, state, quoted_amount, amount, error_type, error_message,"
-    " status_code, retry, attempts, begun_at, settled_at FROM items"
+COLUMNS = (
+    "item_id, position, state, quoted_amount, amount, error_type, error_message,"
+    " status_code, retry, attempts, begun_at, settled_at"
 )
+SELECT = f"SELECT {COLUMNS} FROM items"  # noqa: S608  constants; values go as parameters
+
+
+def page(states: tuple[str, ...] | None, size: int) -> str:
+    """The query of one page of entries in job order: after a position, of some states.
+
+    Where SQLite has JSON, the page is one JSON text built in one step: the thread reading
+    it takes the interpreter's lock once, not once a row, and the event loop does not wait
+    for that lock a few milliseconds a row while the run sells.
+    """
+    query = SELECT + " WHERE position > ?"
+    if states is not None:
+        query += f" AND state IN ({', '.join('?' * len(states))})"
+    query += f" ORDER BY position LIMIT {size}"
+    if JSON:
+        query = f"SELECT json_group_array(json_array({COLUMNS})) FROM ({query})"  # noqa: S608
+    return query
+
+
+def entries(page: list[Any] | str) -> list[JournalEntry]:
+    """The entries of a page read with :func:`page`: its rows, or its JSON text."""
+    rows: list[Any] = page if isinstance(page, list) else json.loads(page)
+    if isinstance(page, str):
+        rows.sort(key=_POSITION)  # as the query ordered them
+    return [entry(row) for row in rows]
 
 
 # Each write is one statement over a JSON array where SQLite can (3.38 and later): the
@@ -124,6 +151,7 @@ def _money(text: str | None) -> Decimal | None:
 
 
 _STATES = {state.value: state for state in JournalState}
+_POSITION = operator.itemgetter(1)
 
 
 def entry(row: tuple[Any, ...]) -> JournalEntry:
@@ -146,20 +174,22 @@ def entry(row: tuple[Any, ...]) -> JournalEntry:
 
 def settlement_rows(batch: Sequence[JournalSettlement]) -> list[tuple[Any, ...]]:
     """The rows of SETTLE_JSON; the last settlement of an item wins, as written one by one."""
-    latest = {s.item_id: s for s in batch}.values()
-    return [
-        (
-            s.item_id,
-            s.state.value,
-            None if s.amount is None else str(s.amount),
-            None if s.quoted_amount is None else str(s.quoted_amount),
-            s.error_type,
-            s.error_message,
-            s.status_code,
-            int(s.retry),
-        )
-        for s in latest
-    ]
+    if len(batch) == 1:  # a sale as it is answered
+        return [settlement_row(batch[0])]
+    return [settlement_row(s) for s in {s.item_id: s for s in batch}.values()]
+
+
+def settlement_row(s: JournalSettlement) -> tuple[Any, ...]:
+    return (
+        s.item_id,
+        s.state.value,
+        None if s.amount is None else str(s.amount),
+        None if s.quoted_amount is None else str(s.quoted_amount),
+        s.error_type,
+        s.error_message,
+        s.status_code,
+        int(s.retry),
+    )
 
 
 def connect(path: Path, *, create: bool) -> sqlite3.Connection:

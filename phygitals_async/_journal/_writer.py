@@ -29,6 +29,7 @@ from typing import Any
 
 from .._errors import JournalError
 from . import _sqlite_sql as _sql
+from ._commit import failed_future
 
 __all__ = ["WriterProcess"]
 
@@ -62,10 +63,10 @@ class WriterProcess:
     def __init__(self, path: str, process: asyncio.subprocess.Process) -> None:
         self._path = path
         self._process = process
-        # The callers of each frame sent, in order: one answer line settles a frame's callers.
-        self._waiting: collections.deque[list[asyncio.Future[None]]] = collections.deque()
+        # Each frame sent, in order, as the future its callers share: one answer line each.
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         # This turn of the loop's writes, sent at its end: one frame per run of one kind.
-        self._outbox: list[tuple[str, dict[str, Any], list[asyncio.Future[None]]]] = []
+        self._outbox: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
         self._failed: JournalError | None = None  # every later write raises it
         self._reader = asyncio.ensure_future(self._read_answers())
 
@@ -110,42 +111,49 @@ class WriterProcess:
     async def commit(self, kind: str, rows: Sequence[Any]) -> None:
         """Write rows (``B``: item ids to begin, ``S``: settlement rows); returns once durable.
 
+        A caller cancelled meanwhile withdraws nothing: its write is made all the same.
+        """
+        await asyncio.shield(self.submit(kind, rows))
+
+    def submit(self, kind: str, rows: Sequence[Any]) -> asyncio.Future[None]:
+        """Hand rows over now (see :meth:`commit`); the future is done once they are durable.
+
         Writes are not sent one by one: those of one turn of the event loop go as one frame,
         and the process commits, in one transaction, all that arrived while its previous
-        commit ran. A caller cancelled meanwhile withdraws nothing.
+        commit ran. The callers of one frame share its future.
         """
-        if self._failed is not None:
-            raise self._failed
         loop = asyncio.get_running_loop()
-        if not self._outbox:
+        if self._failed is not None:
+            return failed_future(loop, self._failed)
+        outbox = self._outbox
+        if not outbox:
             loop.call_soon(self._send)
-        keys = list(rows) if kind == "B" else [row[0] for row in rows]
-        if (
-            not self._outbox
-            or self._outbox[-1][0] != kind
-            or (kind == "B" and not self._outbox[-1][1].keys().isdisjoint(keys))
-        ):  # an item begun twice is begun twice: in two frames, as by two calls
-            self._outbox.append((kind, {}, []))
-        _, pending, callers = self._outbox[-1]
+        if kind == "B":
+            keys = list(rows)
+            if not outbox or outbox[-1][0] != kind or not outbox[-1][1].keys().isdisjoint(keys):
+                # An item begun twice is begun twice: in two frames, as by two calls.
+                outbox.append((kind, {}, loop.create_future()))
+        else:
+            keys = [row[0] for row in rows]
+            if not outbox or outbox[-1][0] != kind:
+                outbox.append((kind, {}, loop.create_future()))
+        _, pending, done = outbox[-1]
         for key, row in zip(keys, rows, strict=True):  # the last write of an item wins
             pending.pop(key, None)
             pending[key] = row
-        done = loop.create_future()
-        callers.append(done)
-        # Shielded: a cancelled caller leaves its write, and drain() still waits for it.
-        await asyncio.shield(done)
+        return done
 
     def _send(self) -> None:
         outbox, self._outbox = self._outbox, []
         if self._failed is not None:  # the process has ended: nobody will answer
-            for _, _, callers in outbox:
-                _fail(callers, self._failed)
+            for _, _, done in outbox:
+                _fail(done, self._failed)
             return
         now = _sql.now()
         frames = []
-        for kind, pending, callers in outbox:
+        for kind, pending, done in outbox:
             frames.append(_frame(f"{kind}{now}\n{json.dumps(list(pending.values()))}".encode()))
-            self._waiting.append(callers)
+            self._waiting.append(done)
         stdin = self._process.stdin
         assert stdin is not None  # noqa: S101  piped at the start
         if not stdin.is_closing():  # else it has ended, and its answers' end fails them
@@ -153,8 +161,7 @@ class WriterProcess:
 
     async def drain(self) -> None:
         """Wait until every write sent so far is durable (raises if one failed)."""
-        pending = [done for _, _, callers in self._outbox for done in callers]
-        pending += [done for callers in self._waiting for done in callers]
+        pending = [done for _, _, done in self._outbox] + list(self._waiting)
         if pending:
             await asyncio.wait(pending)
         if self._failed is not None:
@@ -171,15 +178,13 @@ class WriterProcess:
                     break
                 if not line.endswith(b"\n"):  # the end of its output
                     break
-                callers = self._waiting.popleft()
+                done = self._waiting.popleft()
                 if line != b"ok\n" and self._failed is None:
                     self._failed = self._failure(line)
                 if line != b"ok\n":
-                    _fail(callers, self._failed or self._failure(line))
-                    continue
-                for done in callers:
-                    if not done.done():  # else its caller was cancelled; the write stands
-                        done.set_result(None)
+                    _fail(done, self._failed or self._failure(line))
+                elif not done.done():  # else a caller cancelled it; the write stands
+                    done.set_result(None)
         finally:
             if self._failed is None:  # from now on every write raises this
                 code = self._process.returncode
@@ -218,11 +223,10 @@ class WriterProcess:
                 await asyncio.wait([self._reader])
 
 
-def _fail(callers: list[asyncio.Future[None]], error: JournalError) -> None:
-    for done in callers:
-        if not done.done():
-            done.set_exception(error)
-            done.exception()  # marked as seen: a cancelled caller never reads it
+def _fail(done: asyncio.Future[None], error: JournalError) -> None:
+    if not done.done():
+        done.set_exception(error)
+        done.exception()  # marked as seen: a cancelled caller never reads it
 
 
 async def _end(process: asyncio.subprocess.Process, *, within: float) -> None:
