@@ -39,9 +39,12 @@ class Handed:
         self._report = report
         self._lost = lost  # a sale the journal failed to record
         self._room = room
-        self._waiting: collections.deque[
-            tuple[asyncio.Future[None], JournalSettlement, Sellback]
-        ] = collections.deque()
+        self._turn: list[Sellback] = []  # handed in this turn of the loop: one write at its end
+        # Each write handed to the journal, with its sales: reported in this order.
+        self._waiting: collections.deque[tuple[asyncio.Future[None], list[Sellback]]] = (
+            collections.deque()
+        )
+        self._unreported = 0
         self._wake: asyncio.Future[None] | None = None  # the reporting task's, while idle
         self._roomy: asyncio.Future[None] | None = None  # the workers', while it is full
         self._closed = False
@@ -49,24 +52,34 @@ class Handed:
     async def hand(self, sale: Sellback) -> None:
         """Hand a sale to the journal; returns at once, unless ``room`` sales already wait.
 
-        A sale the journal fails to record is passed to ``lost``, in its turn.
+        The sales of one turn of the event loop go to the journal together as it ends. A
+        sale the journal fails to record is passed to ``lost``, in its turn.
         """
-        settlement = JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
-        try:
-            durable = self._settle_soon([settlement])
-        except _errors.JournalError as exc:  # closed under the run: kept, and named
-            self._lost(settlement, exc)
-            return
-        self._waiting.append((durable, settlement, sale))
-        _wake(self._wake)
-        while len(self._waiting) >= self._room and not self._closed:
+        if not self._turn:
+            asyncio.get_running_loop().call_soon(self._to_journal)
+        self._turn.append(sale)
+        self._unreported += 1
+        while self._unreported >= self._room and not self._closed:
             if self._roomy is None:
                 self._roomy = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._roomy)
 
+    def _to_journal(self) -> None:
+        sales, self._turn = self._turn, []
+        if not sales:
+            return
+        try:
+            durable = self._settle_soon([_sold(sale) for sale in sales])
+        except _errors.JournalError as exc:  # closed under the run: kept, and named
+            durable = asyncio.get_running_loop().create_future()
+            durable.set_exception(exc)
+        self._waiting.append((durable, sales))
+        _wake(self._wake)
+
     def close(self) -> None:
         """No sale is handed over after this: :meth:`run` ends once it has reported all."""
         self._closed = True
+        self._to_journal()
         _wake(self._wake)
 
     async def run(self) -> None:
@@ -79,21 +92,29 @@ class Handed:
                 await self._wake
                 self._wake = None
                 continue
-            durable, settlement, sale = waiting[0]
+            durable, sales = waiting[0]
             if not durable.done():
                 # Waited for, never cancelled: other writes share the future.
                 await asyncio.wait([durable])
             waiting.popleft()
-            if len(waiting) < self._room:
+            error = durable.exception()
+            if error is not None and not isinstance(error, _errors.JournalError):
+                raise error
+            for sale in sales:
+                self._unreported -= 1
+                if error is None:
+                    await self._report(sale)
+                else:
+                    self._lost(
+                        JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount), error
+                    )
+            if self._unreported < self._room:
                 self._roomy, roomy = None, self._roomy
                 _wake(roomy)
-            error = durable.exception()
-            if error is None:
-                await self._report(sale)
-            elif isinstance(error, _errors.JournalError):
-                self._lost(settlement, error)
-            else:
-                raise error
+
+
+def _sold(sale: Sellback) -> JournalSettlement:
+    return JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
