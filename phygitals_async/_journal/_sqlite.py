@@ -413,8 +413,9 @@ class SqliteJournal:
             return self._commits.submit(settlements)
         if not settlements:
             return done_future(asyncio.get_running_loop())
-        # The writer process groups what arrives while it commits.
-        return self._writer.submit("S", _sql.settlement_rows(settlements))
+        # Sent at once (the run hands a turn's sales over together); the writer process
+        # groups what arrives while it commits.
+        return self._writer.submit("S", _sql.settlement_rows(settlements), now=True)
 
     async def flush(self) -> None:
         """See :meth:`Journal.flush`."""

@@ -115,10 +115,11 @@ class WriterProcess:
         """
         await asyncio.shield(self.submit(kind, rows))
 
-    def submit(self, kind: str, rows: Sequence[Any]) -> asyncio.Future[None]:
-        """Hand rows over now (see :meth:`commit`); the future is done once they are durable.
+    def submit(self, kind: str, rows: Sequence[Any], *, now: bool = False) -> asyncio.Future[None]:
+        """Hand rows over (see :meth:`commit`); the future is done once they are durable.
 
-        Writes are not sent one by one: those of one turn of the event loop go as one frame,
+        Writes are not sent one by one: those of one turn of the event loop go as one frame
+        at its end, or at once with ``now`` (a caller that gathered a turn's writes itself),
         and the process commits, in one transaction, all that arrived while its previous
         commit ran. The callers of one frame share its future.
         """
@@ -141,10 +142,14 @@ class WriterProcess:
         for key, row in zip(keys, rows, strict=True):  # the last write of an item wins
             pending.pop(key, None)
             pending[key] = row
+        if now:
+            self._send()
         return done
 
     def _send(self) -> None:
         outbox, self._outbox = self._outbox, []
+        if not outbox:  # sent at once since this call was scheduled
+            return
         if self._failed is not None:  # the process has ended: nobody will answer
             for _, _, done in outbox:
                 _fail(done, self._failed)
