@@ -8,8 +8,10 @@ sales (progress, the report, an item yielded) as their commits end. Nothing is r
 before it is durable, and a sale handed over is committed even if the run is cancelled
 the moment after.
 
-At most ``room`` sales wait for their commit: past that the workers wait too, so a journal
-that has stalled, or a consumer that reads slowly, holds the run back instead of piling up.
+Past ``room`` sales waiting for their commit, each worker waits too once it has handed its
+own over (at most ``room + workers - 1`` wait): a journal that has stalled, or a consumer
+that reads slowly, holds the run back instead of letting answers pile up. A write that
+fails is known at once (``failed``), so the run stops starting items the moment it fails.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ class Handed:
         settle_soon: SettleSoon,
         report: Callable[[Sellback], Awaitable[None]],
         lost: Callable[[JournalSettlement, _errors.JournalError], None],
+        failed: Callable[[_errors.JournalError], None],
         room: int,
     ) -> None:
         self._settle_soon = settle_soon
         self._report = report
-        self._lost = lost  # a sale the journal failed to record
+        self._lost = lost  # a sale the journal failed to record, in its turn
+        self._failed = failed  # a write failed: told at once
         self._room = room
         self._turn: list[Sellback] = []  # handed in this turn of the loop: one write at its end
         # Each write handed to the journal, with its sales: reported in this order.
@@ -70,11 +74,19 @@ class Handed:
             return
         try:
             durable = self._settle_soon([_sold(sale) for sale in sales])
-        except _errors.JournalError as exc:  # closed under the run: kept, and named
+        except Exception as exc:  # noqa: BLE001  closed under the run: kept, and named
+            error = exc if isinstance(exc, _errors.JournalError) else _errors.JournalError(str(exc))
+            error.__cause__ = None if error is exc else exc
             durable = asyncio.get_running_loop().create_future()
-            durable.set_exception(exc)
+            durable.set_exception(error)
+        durable.add_done_callback(self._written)
         self._waiting.append((durable, sales))
         _wake(self._wake)
+
+    def _written(self, durable: asyncio.Future[None]) -> None:
+        error = None if durable.cancelled() else durable.exception()  # (marked as seen)
+        if isinstance(error, _errors.JournalError):
+            self._failed(error)
 
     def close(self) -> None:
         """No sale is handed over after this: :meth:`run` ends once it has reported all."""
@@ -83,7 +95,19 @@ class Handed:
         _wake(self._wake)
 
     async def run(self) -> None:
-        """Report each sale once its commit ends, in order, until closed and none is left."""
+        """Report each sale once its commit ends, in order, until closed and none is left.
+
+        However it ends (``report`` raised, the run was cancelled), no worker is left
+        waiting for room.
+        """
+        try:
+            await self._run()
+        finally:
+            self._closed = True
+            self._roomy, roomy = None, self._roomy
+            _wake(roomy)
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         waiting = self._waiting
         while waiting or not self._closed:

@@ -9,6 +9,7 @@ backends answer.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,4 +91,14 @@ def settles_soon(journal: Journal) -> SettleSoon | None:
     instantly has no need of it.
     """
     soon = getattr(journal, "settle_soon", None)
-    return soon if callable(soon) and not commits_instantly(journal) else None
+    if not callable(soon) or inspect.iscoroutinefunction(soon) or commits_instantly(journal):
+        return None
+    # A subclass that overrides settle() (to mirror or audit outcomes) must see every one.
+    kind = type(journal)
+    if _defined_by(kind, "settle") is not _defined_by(kind, "settle_soon"):
+        return None
+    return soon  # type: ignore[no-any-return]
+
+
+def _defined_by(kind: type, name: str) -> type | None:
+    return next((k for k in kind.__mro__ if name in vars(k)), None)
