@@ -52,6 +52,11 @@ class Handed:
         self._wake: asyncio.Future[None] | None = None  # the reporting task's, while idle
         self._roomy: asyncio.Future[None] | None = None  # the workers', while it is full
         self._closed = False
+        # Once the reporting task has ended early (``report`` raised): the writes left
+        # unreported, and the one being reported when it ended (from the sale at ``done``).
+        self._ended = False
+        self._orphans: list[tuple[asyncio.Future[None], list[Sellback]]] = []
+        self._current: tuple[asyncio.Future[None], list[Sellback], int] | None = None
 
     async def hand(self, sale: Sellback) -> None:
         """Hand a sale to the journal; returns at once, unless ``room`` sales already wait.
@@ -74,18 +79,17 @@ class Handed:
             return
         try:
             durable = self._settle_soon([_sold(sale) for sale in sales])
+            durable.add_done_callback(self._written)
         except Exception as exc:  # noqa: BLE001  closed under the run: kept, and named
-            error = exc if isinstance(exc, _errors.JournalError) else _errors.JournalError(str(exc))
-            error.__cause__ = None if error is exc else exc
-            durable = asyncio.get_running_loop().create_future()
-            durable.set_exception(error)
-        durable.add_done_callback(self._written)
-        self._waiting.append((durable, sales))
+            durable = _failed(exc)
+            durable.add_done_callback(self._written)
+        # Once the reporting task has ended, nobody reports them: drain() names the failed.
+        (self._orphans if self._ended else self._waiting).append((durable, sales))
         _wake(self._wake)
 
     def _written(self, durable: asyncio.Future[None]) -> None:
-        error = None if durable.cancelled() else durable.exception()  # (marked as seen)
-        if isinstance(error, _errors.JournalError):
+        error = _error_of(durable)  # (marked as seen)
+        if error is not None:
             self._failed(error)
 
     def close(self) -> None:
@@ -98,14 +102,35 @@ class Handed:
         """Report each sale once its commit ends, in order, until closed and none is left.
 
         However it ends (``report`` raised, the run was cancelled), no worker is left
-        waiting for room.
+        waiting for room, and the sales it had not reported are left to :meth:`drain`.
         """
         try:
             await self._run()
         finally:
-            self._closed = True
+            self._ended = self._closed = True
+            if self._current is not None:
+                durable, sales, done = self._current
+                self._orphans.append((durable, sales[done:]))
+            self._orphans.extend(self._waiting)
+            self._waiting.clear()
             self._roomy, roomy = None, self._roomy
             _wake(roomy)
+
+    async def drain(self) -> None:
+        """Wait for the writes a reporting task that ended early left; name the failed.
+
+        Their sales go to ``lost``, so the run's error names them.
+        """
+        while self._orphans:
+            orphans, self._orphans = self._orphans, []
+            pending = [durable for durable, _ in orphans if not durable.done()]
+            if pending:
+                await asyncio.wait(pending)
+            for durable, sales in orphans:
+                error = _error_of(durable)
+                if error is not None:
+                    for sale in sales:
+                        self._lost(_sold(sale), error)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,20 +146,41 @@ class Handed:
                 # Waited for, never cancelled: other writes share the future.
                 await asyncio.wait([durable])
             waiting.popleft()
-            error = durable.exception()
-            if error is not None and not isinstance(error, _errors.JournalError):
-                raise error
-            for sale in sales:
+            error = _error_of(durable)
+            for done, sale in enumerate(sales):
+                self._current = (durable, sales, done)  # for run() if this report raises
                 self._unreported -= 1
                 if error is None:
                     await self._report(sale)
                 else:
-                    self._lost(
-                        JournalSettlement(sale.item_id, JournalState.SOLD, sale.amount), error
-                    )
+                    self._lost(_sold(sale), error)
+            self._current = None
             if self._unreported < self._room:
                 self._roomy, roomy = None, self._roomy
                 _wake(roomy)
+
+
+def _error_of(durable: asyncio.Future[None]) -> _errors.JournalError | None:
+    """Why a write failed, as a JournalError (a journal's own error stays as it is)."""
+    if durable.cancelled():
+        return _errors.JournalError("the journal's write was cancelled")
+    error = durable.exception()
+    if error is None or isinstance(error, _errors.JournalError):
+        return error
+    wrapped = _errors.JournalError(f"the journal's write failed: {error}")
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def _failed(exc: Exception) -> asyncio.Future[None]:
+    durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    if isinstance(exc, _errors.JournalError):
+        durable.set_exception(exc)
+    else:
+        error = _errors.JournalError(f"the journal could not take the outcomes: {exc}")
+        error.__cause__ = exc
+        durable.set_exception(error)
+    return durable
 
 
 def _sold(sale: Sellback) -> JournalSettlement:

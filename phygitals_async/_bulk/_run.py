@@ -429,26 +429,29 @@ class Run:
         )
 
     async def _round(self) -> None:
+        handed = None
         async with one_error(), anyio.create_task_group() as tasks:
             if self._settle_soon is not None:
                 # Up to 2 * workers - 1 answered sales wait for their commit (the last of
                 # each worker's beyond the room): as many as waited when each worker waited
                 # for its own, and one more per worker. Half as much room measured 0.05x
                 # slower: the workers waited for room while the writer's answers came back.
-                self.handed = Handed(
+                self.handed = handed = Handed(
                     self._settle_soon,
                     self.emit,
                     self._not_recorded,
                     self._journal_failed,
                     room=self.workers,
                 )
-                tasks.start_soon(self.guarded, self.handed.run)
+                tasks.start_soon(self.guarded, handed.run)
             try:
                 await self._sell()
             finally:
-                handed, self.handed = self.handed, None
+                self.handed = None
                 if handed is not None:
                     handed.close()
+        if handed is not None:
+            await handed.drain()  # what a reporting task that ended early left
         batch, self.ambiguous = self.ambiguous, []
         await self.guarded(partial(self.reconcile, batch, concurrency=self.concurrency))
         if self.journal_failure is None:

@@ -173,3 +173,37 @@ async def test_a_journal_that_overrides_settle_sees_every_sale(
     report = await client.sell_back_many(inventory, journal=Audited(tmp_path / "job.db"))
     assert len(report.succeeded) == 10
     assert sorted(seen) == sorted(item.id for item in inventory.items)
+
+
+async def test_what_a_reporter_that_ended_early_left_is_named_if_its_write_fails() -> None:
+    """Sales left unreported are not lost silently: those whose write fails are named."""
+    loop = asyncio.get_running_loop()
+    writes = [loop.create_future() for _ in range(3)]
+    handed_over = iter(writes)
+    lost: list[str] = []
+
+    async def report(_: p.Sellback) -> None:
+        raise p.JournalError("on_progress could not write")
+
+    handed = Handed(
+        lambda _: next(handed_over),
+        report,
+        lambda settlement, _: lost.append(settlement.item_id),
+        lambda _: None,
+        room=10,
+    )
+    reporting = asyncio.ensure_future(handed.run())
+    await handed.hand(sale("a1"))
+    await handed.hand(sale("a2"))
+    await asyncio.sleep(0)  # the first write: a1 and a2
+    await handed.hand(sale("b1"))
+    await asyncio.sleep(0)  # the second: b1
+    writes[0].set_result(None)
+    with pytest.raises(p.JournalError, match="on_progress"):
+        await asyncio.wait_for(reporting, BOUND)  # at a1: a2 is durable, unreported
+    await handed.hand(sale("c1"))  # a worker's last sale, after the reporter ended
+    handed.close()  # the third write: c1
+    writes[1].set_exception(p.JournalError("disk full"))
+    writes[2].set_exception(p.JournalError("disk full"))
+    await asyncio.wait_for(handed.drain(), BOUND)
+    assert lost == ["b1", "c1"]
