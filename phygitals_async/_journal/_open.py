@@ -93,9 +93,12 @@ def settles_soon(journal: Journal) -> SettleSoon | None:
     soon = getattr(journal, "settle_soon", None)
     if not callable(soon) or inspect.iscoroutinefunction(soon) or commits_instantly(journal):
         return None
-    # A subclass that overrides settle() (to mirror or audit outcomes) must see every one.
+    # A subclass, or an instance, that overrides settle() (to mirror or audit outcomes)
+    # must see every one.
     kind = type(journal)
     if _defined_by(kind, "settle") is not _defined_by(kind, "settle_soon"):
+        return None
+    if "settle" in getattr(journal, "__dict__", {}):
         return None
     return soon  # type: ignore[no-any-return]
 

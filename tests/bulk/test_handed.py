@@ -175,6 +175,25 @@ async def test_a_journal_that_overrides_settle_sees_every_sale(
     assert sorted(seen) == sorted(item.id for item in inventory.items)
 
 
+async def test_a_journal_whose_settle_is_wrapped_sees_every_sale(
+    client: p.AsyncPhygitals, tmp_path: Path
+) -> None:
+    """The same for settle() replaced on the journal object itself."""
+    seen: list[str] = []
+    journal = SqliteJournal(tmp_path / "job.db")
+    settle = journal.settle
+
+    async def audited(settlements: Sequence[JournalSettlement]) -> None:
+        seen.extend(s.item_id for s in settlements)
+        await settle(settlements)
+
+    journal.settle = audited  # type: ignore[method-assign]
+    inventory = await stocked(client, 10)
+    report = await client.sell_back_many(inventory, journal=journal)
+    assert len(report.succeeded) == 10
+    assert sorted(seen) == sorted(item.id for item in inventory.items)
+
+
 async def test_what_a_reporter_that_ended_early_left_is_named_if_its_write_fails() -> None:
     """Sales left unreported are not lost silently: those whose write fails are named."""
     loop = asyncio.get_running_loop()
