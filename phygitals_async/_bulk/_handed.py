@@ -21,7 +21,7 @@ import collections
 from collections.abc import Awaitable, Callable
 
 from .. import _errors
-from .._journal import JournalSettlement, JournalState, SettleSoon
+from .._journal import JournalSettlement, JournalState, SettleSoon, failed_future
 from .._models import Sellback
 
 __all__ = ["Handed"]
@@ -79,10 +79,9 @@ class Handed:
             return
         try:
             durable = self._settle_soon([_sold(sale) for sale in sales])
-            durable.add_done_callback(self._written)
         except Exception as exc:  # noqa: BLE001  closed under the run: kept, and named
-            durable = _failed(exc)
-            durable.add_done_callback(self._written)
+            durable = failed_future(asyncio.get_running_loop(), exc)
+        durable.add_done_callback(self._written)
         # Once the reporting task has ended, nobody reports them: drain() names the failed.
         (self._orphans if self._ended else self._waiting).append((durable, sales))
         _wake(self._wake)
@@ -170,17 +169,6 @@ def _error_of(durable: asyncio.Future[None]) -> _errors.JournalError | None:
     wrapped = _errors.JournalError(f"the journal's write failed: {error}")
     wrapped.__cause__ = error
     return wrapped
-
-
-def _failed(exc: Exception) -> asyncio.Future[None]:
-    durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    if isinstance(exc, _errors.JournalError):
-        durable.set_exception(exc)
-    else:
-        error = _errors.JournalError(f"the journal could not take the outcomes: {exc}")
-        error.__cause__ = exc
-        durable.set_exception(error)
-    return durable
 
 
 def _sold(sale: Sellback) -> JournalSettlement:

@@ -7,6 +7,7 @@ caller's own object. A run asks a journal questions (:func:`is_shared`,
 nothing of the package but its errors.
 """
 
+from ._commit import failed_future
 from ._memory import MemoryJournal
 from ._open import (
     JournalSpec,
@@ -51,6 +52,7 @@ __all__ = [
     "SqliteJournal",
     "commits_instantly",
     "entries_of",
+    "failed_future",
     "is_postgres_url",
     "is_shared",
     "open_journal",

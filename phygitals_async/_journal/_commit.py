@@ -65,8 +65,7 @@ class GroupCommit:
                 batch, done = self._gathering, self._done
                 self._gathering, self._done = [], None
                 try:
-                    if batch:
-                        await self._write(batch)
+                    await self._write(batch)  # never empty: submit() adds before _done
                 except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001  to every waiter
                     self._fail(exc, done)
                     return
