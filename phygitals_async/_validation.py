@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -117,12 +118,19 @@ def destination_json(destination: object) -> dict[str, Any]:
     return data
 
 
+# Text that percent-encoding leaves as it is (RFC 3986's unreserved characters); \Z, not $,
+# which would let a trailing newline through.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*\Z").match
+
+
 def path_segment(value: str) -> str:
     """Percent-encode ``value`` as exactly one path segment.
 
     Everything but unreserved characters is encoded (``|``, ``/``, ``?``, ``#``, ``%``), and
     the dot segments ``.`` and ``..`` are encoded too so no URL normalization can act on them.
     """
+    if _UNRESERVED(value) and value.strip(".") != "":  # the usual id: nothing to encode
+        return value
     segment = quote(value, safe="")
     if segment.strip(".") == "":
         segment = segment.replace(".", "%2E")

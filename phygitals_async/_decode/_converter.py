@@ -229,7 +229,7 @@ def _fast_decoder(strict: bool) -> FastDecoder:
         integer=_json_integer,
         number=bounded_decimal,
     )
-    make, refused = _fastdecode.make_decoder, _fastdecode.Refused
+    make = _fastdecode.make_decoder
     decoders: dict[Any, Callable[[bytes], Any] | None] = {}
 
     def decode(raw: bytes, into: Any) -> Any:
@@ -245,7 +245,8 @@ def _fast_decoder(strict: bool) -> FastDecoder:
             return NOT_DECODED
         try:
             return decoder(raw)
-        except refused:
+        except Exception:  # noqa: BLE001  a refusal, or what msgspec or a conversion refused
+            # The converter decides, and explains: a refusal never becomes an error of its own.
             return NOT_DECODED
 
     return decode

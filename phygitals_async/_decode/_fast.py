@@ -6,7 +6,8 @@ struct is generated from its attrs fields; msgspec fills the struct and generate
 turns it into the very same public model.
 
 The contract is one-sided: a decoder returns the model the converter would return, or
-raises :class:`Refused`. The caller then decodes the body again with the converter, which
+raises: :class:`Refused` where a rule below says no, or whatever msgspec or a conversion
+raised. Either way the caller decodes the body again with the converter, which
 stays the definition of the wire format and produces the error. So a refusal costs a second
 decode, never a different result, and the rules below may refuse more than needed:
 
@@ -255,20 +256,20 @@ _ATTRIBUTES_KEPT = 4096
 
 
 def make_decoder(into: Any, rules: Rules) -> Decoder:
-    """A function decoding a body into ``into``, or raising :class:`Refused`.
+    """A function decoding a body into ``into``; what it raises leaves the body to the converter.
 
     Raises ``TypeError`` when ``into`` has a type msgspec cannot decode like the converter.
     """
     builder = _Builder(rules)
     if into == PurchaseResult | PurchasePending:
-        return _guarded(_status_decoder(builder))
+        return _status_decoder(builder)
     if get_origin(into) is list:
         element, convert = builder.element(get_args(into)[0])
         elements = msgspec.json.Decoder(list[element], float_hook=rules.number)  # type: ignore[valid-type]
         if convert is None:
-            return _guarded(elements.decode)
+            return elements.decode
         convert_element = convert
-        return _guarded(lambda raw: [convert_element(x) for x in elements.decode(raw)])
+        return lambda raw: [convert_element(x) for x in elements.decode(raw)]
     if not attrs.has(into):
         msg = f"no msgspec decoder for {into!r}"
         raise TypeError(msg)
@@ -284,7 +285,7 @@ def make_decoder(into: Any, rules: Rules) -> Decoder:
             raise Refused
         return convert(body)
 
-    return _guarded(decode)
+    return decode
 
 
 def _status_decoder(builder: _Builder) -> Decoder:
@@ -316,15 +317,3 @@ def _status_decoder(builder: _Builder) -> Decoder:
         raise Refused
 
     return decode
-
-
-def _guarded(decode: Decoder) -> Decoder:
-    def guarded(raw: bytes) -> Any:
-        try:
-            return decode(raw)
-        except Exception as exc:
-            # Whatever msgspec or a conversion refuses is the converter's to decide and
-            # to explain: a refusal never becomes an error of its own.
-            raise Refused from exc
-
-    return guarded

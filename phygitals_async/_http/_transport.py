@@ -28,7 +28,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -41,6 +41,7 @@ from .._validation import require_int, require_seconds
 from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
+from ._failures import AttemptError, connection_failure, library_error, retry_delay
 from ._observe import Attempt, observers, tell, wait_to_retry
 from ._pool import MAX_BODY, ConnectorClosedError, env_proxy, own_session, read_body
 from ._secrets import sanitized, scrub_body, scrub_headers
@@ -52,20 +53,9 @@ T = TypeVar("T")
 log = _tracing.log
 
 
-@attrs.frozen
-class _AttemptError:
-    """An attempt ended without a response; ``sent`` says whether the request went out.
-
-    ``cause`` is the library's exception as sanitized text (see :mod:`._secrets`).
-    """
-
-    cause: BaseException
-    sent: bool
-    timed_out: bool
-
-
 # The span of a call when tracing is off: reusable, and every method on it is a no-op.
-_NO_SPAN = contextlib.nullcontext(_tracing.CallTrace(None))
+_NO_TRACE = _tracing.CallTrace(None)
+_NO_SPAN = contextlib.nullcontext(_NO_TRACE)
 
 
 # A first attempt leaves within this many seconds of its deadline being set: it is given
@@ -222,16 +212,18 @@ class Transport:
         if session is not None and session is not self._external:
             await session.close()
 
-    async def request(
+    def request(
         self,
         call: Call[T],
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """Send ``call``, retrying as its class allows; a 2xx body decoded into ``call.into``.
 
         ``timeout`` (seconds) bounds the whole call: every attempt and every wait between.
+        Awaited at once by every caller: a bad argument or a closed client raises here,
+        before the coroutine that sends exists (one coroutine less on every call).
         """
         settings = self.settings
         budget = settings.timeout if timeout is None else require_seconds("timeout", timeout)
@@ -242,19 +234,34 @@ class Transport:
         session = self._get_session()
         deadline = settings.clock() + budget
         url = self._url(call.path, call.params)
-        # Made only when someone reads the INFO line: otherwise logging costs this check.
-        note = _log.CallLog() if log.isEnabledFor(logging.INFO) else None
-        if note is None:
-            return await self._send(session, call, url, body, budget, retries, deadline, None)
+        # A call nobody logs or traces goes straight to _send: one coroutine, no context.
+        if log.isEnabledFor(logging.INFO):
+            return self._noted(session, call, url, body, budget, retries, deadline)
+        if _tracing.enabled():
+            return self._traced(session, call, url, body, budget, retries, deadline, None)
+        return self._send(session, call, url, body, budget, retries, deadline, _NO_TRACE, None)
+
+    async def _noted(
+        self,
+        session: aiohttp.ClientSession,
+        call: Call[T],
+        url: yarl.URL,
+        body: bytes | None,
+        budget: float,
+        retries: int,
+        deadline: float,
+    ) -> T:
+        """The call with its INFO line written as it ends, however it ends."""
+        note = _log.CallLog()
         try:
-            result = await self._send(session, call, url, body, budget, retries, deadline, note)
+            result = await self._traced(session, call, url, body, budget, retries, deadline, note)
         except BaseException as exc:
             note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
             raise
         note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
         return result
 
-    async def _send(
+    async def _traced(
         self,
         session: aiohttp.ClientSession,
         call: Call[T],
@@ -265,66 +272,92 @@ class Transport:
         deadline: float,
         note: _log.CallLog | None,
     ) -> T:
-        """The attempts of one call and the waits between them, under its deadline."""
-        clock = self.settings.clock
+        """The call inside its span (a no-op one when tracing is off)."""
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
             if _tracing.enabled()
             else _NO_SPAN
         )
         with span as trace:
-            attempt = 0
-            while True:
-                remaining = deadline - clock()
-                if remaining <= 0:
-                    raise _errors.APITimeoutError(
-                        f"{call.operation} did not complete within {budget:g} s"
-                    )
-                outcome = await self._once(
-                    session, call, url, body, remaining, budget, deadline, trace, note
-                )
-                if not isinstance(outcome, Retryable):
-                    return outcome
-                if attempt >= retries:
-                    raise outcome.error from outcome.cause
-                delay = self._wait_before_retry(outcome, attempt, deadline)
-                if delay is None:
-                    raise outcome.error from outcome.cause
-                attempt += 1
-                trace.retry(delay, retry_after=outcome.retry_after is not None)
-                _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
-                if delay > 0:
-                    await wait_to_retry(delay, self.settings.sleep)
+            return await self._send(
+                session, call, url, body, budget, retries, deadline, trace, note
+            )
 
-    async def _once(  # noqa: PLR0913, PLR0917  see _send
+    async def _send(  # noqa: PLR0913, PLR0917  a call's state, passed as is: nothing built
         self,
         session: aiohttp.ClientSession,
         call: Call[T],
         url: yarl.URL,
         body: bytes | None,
-        remaining: float,
         budget: float,
+        retries: int,
         deadline: float,
         trace: _tracing.CallTrace,
         note: _log.CallLog | None,
+    ) -> T:
+        """The attempts of one call and the waits between them, under its deadline."""
+        clock = self.settings.clock
+        attempt = 0
+        while True:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise _errors.APITimeoutError(
+                    f"{call.operation} did not complete within {budget:g} s"
+                )
+            if self.closed:  # closed while waiting to retry: it never reconnects
+                raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
+            started = time.perf_counter() if note is not None else 0.0
+            answer = await self._attempt(session, call, url, body, self._timeout(remaining, budget))
+            if note is not None:
+                self._note(note, call, url, body, started, answer)
+            outcome = self._outcome(call, url, answer, budget, deadline, trace)
+            if not isinstance(outcome, Retryable):
+                return outcome
+            if attempt >= retries:
+                raise outcome.error from outcome.cause
+            delay = retry_delay(self.settings, outcome, attempt, deadline)
+            if delay is None:
+                raise outcome.error from outcome.cause
+            attempt += 1
+            trace.retry(delay, retry_after=outcome.retry_after is not None)
+            _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
+            if delay > 0:
+                await wait_to_retry(delay, self.settings.sleep)
+
+    def _note(
+        self,
+        note: _log.CallLog,
+        call: Call[Any],
+        url: yarl.URL,
+        body: bytes | None,
+        started: float,
+        answer: tuple[int, Mapping[str, str], bytes] | AttemptError,
+    ) -> None:
+        """One attempt's DEBUG lines, and its part of the call's INFO line."""
+        sent = self._post_headers if body is not None else None
+        _log.attempt(
+            note,
+            (call.method, url.raw_path_qs, started),
+            (self.settings.headers, sent, body),
+            str(answer.cause) if isinstance(answer, AttemptError) else answer,
+            self._api_key,
+        )
+
+    def _outcome(
+        self,
+        call: Call[T],
+        url: yarl.URL,
+        answer: tuple[int, Mapping[str, str], bytes] | AttemptError,
+        budget: float,
+        deadline: float,
+        trace: _tracing.CallTrace,
     ) -> T | Retryable:
-        """One attempt: the decoded result, a :class:`Retryable`, or a raised error."""
-        if self.closed:  # closed while waiting to retry: a closed client never reconnects
-            raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
-        started = time.perf_counter() if note is not None else 0.0
-        answer = await self._attempt(session, call, url, body, self._timeout(remaining, budget))
-        if note is not None:
-            sent = self._post_headers if body is not None else None
-            _log.attempt(
-                note,
-                (call.method, url.raw_path_qs, started),
-                (self.settings.headers, sent, body),
-                str(answer.cause) if isinstance(answer, _AttemptError) else answer,
-                self._api_key,
+        """What one attempt's answer means: the result, a :class:`Retryable`, or raised."""
+        if isinstance(answer, AttemptError):
+            trace.attempt(error=library_error(answer.cause))
+            failure = connection_failure(
+                call, answer, budget, deadline, self.settings, closed=self.closed
             )
-        if isinstance(answer, _AttemptError):
-            trace.attempt(error=_library_error(answer.cause))
-            failure = self._connection_failure(call, answer, budget, deadline)
             if not (call.retry.after_sent if answer.sent else call.retry.before_sent):
                 if isinstance(failure, _errors.OutcomeUnknownError):
                     self._lost(call, url, failure)
@@ -333,13 +366,14 @@ class Transport:
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT) from answer.cause
             return Retryable(failure, None, answer.cause)
         status, headers, _ = answer
-        trace.attempt(status=status)
+        if trace is not _NO_TRACE:
+            trace.attempt(status=status)
         seen = observers()
         if seen:
             tell(seen, Attempt(call.method, url, status, headers))
         if status == 401 and self._auth_hint:
             return self._unauthorized(call, url, answer)
-        return self.answer(call, url, *answer)
+        return self._reader.read(call, url, *answer)
 
     def _lost(self, call: Call[Any], url: yarl.URL, failure: Exception) -> None:
         """Log an answer lost for good: a WARNING, unless an observer settles it itself."""
@@ -398,8 +432,8 @@ class Transport:
         url: yarl.URL,
         body: bytes | None,
         timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, Mapping[str, str], bytes] | _AttemptError:
-        """One request; a library failure comes back as an :class:`_AttemptError`.
+    ) -> tuple[int, Mapping[str, str], bytes] | AttemptError:
+        """One request; a library failure comes back as an :class:`AttemptError`.
 
         Returned, not raised: raising inside these ``except`` blocks would attach the
         library's exception (and the key in its ``request_info``) as ``__context__``.
@@ -433,68 +467,18 @@ class Transport:
                 status = response.status
                 headers = scrub_headers(response.headers, self._api_key)
         except aiohttp.ConnectionTimeoutError as exc:
-            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
+            return AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
+            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
         except (aiohttp.ClientConnectorError, ConnectorClosedError) as exc:
-            return _AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
+            return AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
         except (aiohttp.ClientError, OSError) as exc:
-            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
+            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         except asyncio.CancelledError as exc:
             # The blocking client's close() ends its calls by cancelling them (a cancel while
             # connecting became ConnectorClosedError above): a money POST past that point
             # may have reached the server, and its caller must hear so.
             if not self.closed or call.retry.after_sent:
                 raise
-            return _AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
+            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
         return status, headers, raw
-
-    def _connection_failure(
-        self, call: Call[Any], failed: _AttemptError, budget: float, deadline: float
-    ) -> _errors.PhygitalsError:
-        reason = str(failed.cause)
-        if failed.sent and not call.retry.after_sent:
-            # When close() dropped the connection, that is the reason to report.
-            lost = (
-                "this client was closed while it was in flight"
-                if self.closed
-                else "no answer arrived"
-            )
-            return _errors.OutcomeUnknownError(
-                f"{call.operation} may have reached the server but {lost} "
-                f"({reason}); it was not resent. Check the outcome before trying again.",
-                operation=call.operation,
-                arguments=call.arguments,
-            )
-        if failed.timed_out and self.settings.clock() >= deadline:
-            return _errors.APITimeoutError(f"{call.operation} did not complete within {budget:g} s")
-        if failed.timed_out:
-            return _errors.APITimeoutError(f"{call.operation} timed out ({reason})")
-        return _errors.APIConnectionError(f"{call.operation} failed to connect ({reason})")
-
-    def _wait_before_retry(self, outcome: Retryable, attempt: int, deadline: float) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` to raise the error now."""
-        longest = self.settings.max_retry_wait
-        if outcome.retry_after is None:
-            delay = min(self._backoff(attempt), longest)
-        elif outcome.retry_after > longest:
-            # Longer than this client may wait at once: the caller decides, with the
-            # error's .retry_after in hand.
-            return None
-        else:
-            delay = outcome.retry_after
-        if delay >= deadline - self.settings.clock():
-            # Not enough time left to wait and try again: the real reason beats a timeout.
-            return None
-        return delay
-
-    def _backoff(self, attempt: int) -> float:
-        # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
-        settings = self.settings
-        step = min(settings.retry_backoff_max, settings.retry_backoff * 2.0**attempt)
-        return step / 2 + step / 2 * settings.jitter()
-
-
-def _library_error(cause: BaseException) -> str:
-    """The HTTP library's exception class name, from its sanitized stand-in's text."""
-    return str(cause).split(":", 1)[0].rsplit(".", 1)[-1] or type(cause).__name__

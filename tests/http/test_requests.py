@@ -6,8 +6,11 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest_asyncio
+from hypothesis import example, given
+from hypothesis import strategies as st
 from support import Recorder
 
 from phygitals_async import (
@@ -18,6 +21,7 @@ from phygitals_async import (
     PurchasePending,
     PurchaseResult,
 )
+from phygitals_async._validation import path_segment
 
 BASE = "/_/api/v1"
 KEY = "sandbox-test-key"
@@ -370,3 +374,17 @@ async def test_large_body_leaves_the_gc_as_it_found_it(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@given(st.text() | st.text(alphabet="azAZ09._~-|/%?#\n "))
+@example("v1\n")
+@example(".")
+@example("..")
+@example("v1|2|0")
+def test_a_path_segment_is_the_id_percent_encoded_whole(value: str) -> None:
+    """Every id becomes exactly one segment: unreserved text as it is, the rest encoded."""
+    expected = quote(value, safe="")
+    if expected.strip(".") == "":  # "." and "..": no URL normalization may act on them
+        expected = expected.replace(".", "%2E")
+    assert path_segment(value) == expected
+    assert "/" not in path_segment(value)
