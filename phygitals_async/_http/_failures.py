@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import attrs
 
 from .. import _errors
 from .._config import Settings
 from ._answers import Retryable
 from ._calls import Call
+from ._pool import ConnectorClosedError
+from ._secrets import sanitized
 
-__all__ = ["AttemptError", "connection_failure", "library_error", "retry_delay"]
+__all__ = ["AttemptError", "attempt_error", "connection_failure", "library_error", "retry_delay"]
 
 
 @attrs.frozen
@@ -29,6 +32,22 @@ class AttemptError:
     cause: BaseException
     sent: bool
     timed_out: bool
+
+
+def attempt_error(exc: BaseException, secret: str) -> AttemptError:
+    """What the HTTP library raised, as an :class:`AttemptError` without ``secret``.
+
+    Anything raised before the connection was made (refused, DNS, TLS, proxy, a timeout
+    while connecting, a pool closed first) left nothing; anything after may have.
+    """
+    cause = sanitized(exc, secret)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return AttemptError(cause, sent=False, timed_out=True)
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return AttemptError(cause, sent=True, timed_out=True)
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectorClosedError):
+        return AttemptError(cause, sent=False, timed_out=False)
+    return AttemptError(cause, sent=True, timed_out=False)
 
 
 def connection_failure(

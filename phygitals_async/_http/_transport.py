@@ -28,7 +28,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -41,10 +41,10 @@ from .._validation import require_int, require_seconds
 from . import _log
 from ._answers import Reader, Retryable
 from ._calls import Call, encode_body
-from ._failures import AttemptError, connection_failure, library_error, retry_delay
+from ._failures import AttemptError, attempt_error, connection_failure, library_error, retry_delay
 from ._observe import Attempt, observers, tell, wait_to_retry
-from ._pool import MAX_BODY, ConnectorClosedError, env_proxy, own_session, read_body
-from ._secrets import sanitized, scrub_body, scrub_headers
+from ._pool import MAX_BODY, env_proxy, own_session, read_body
+from ._secrets import scrub_body, scrub_headers
 
 __all__ = ["Transport"]
 
@@ -295,7 +295,11 @@ class Transport:
         trace: _tracing.CallTrace,
         note: _log.CallLog | None,
     ) -> T:
-        """The attempts of one call and the waits between them, under its deadline."""
+        """The attempts of one call and the waits between them, under its deadline.
+
+        Each attempt's request is made here, not in a coroutine of its own: under many
+        concurrent calls every layer of coroutines costs each call its share.
+        """
         clock = self.settings.clock
         attempt = 0
         while True:
@@ -307,22 +311,55 @@ class Transport:
             if self.closed:  # closed while waiting to retry: it never reconnects
                 raise _errors.ClientClosedError(_CLOSED_IN_FLIGHT)
             started = time.perf_counter() if note is not None else 0.0
-            answer = await self._attempt(session, call, url, body, self._timeout(remaining, budget))
+            answer: tuple[int, Mapping[str, str], bytes] | AttemptError
+            response: aiohttp.ClientResponse | None
+            try:
+                async with session.request(
+                    call.method, url, **self._options(body, self._timeout(remaining, budget))
+                ) as response:
+                    self._reading.add(response.content)
+                    try:  # no local holds what is not scrubbed yet
+                        answer = self._scrubbed(response, await self._body(response))
+                    finally:
+                        self._reading.discard(response.content)
+            except (aiohttp.ClientError, OSError, asyncio.CancelledError) as exc:
+                # A cancel is the caller's, unless the blocking client's close() ends a POST.
+                if isinstance(exc, asyncio.CancelledError) and (
+                    not self.closed or call.retry.after_sent
+                ):
+                    raise
+                # Kept, not raised here: a raise inside this block would attach the
+                # library's exception (and the key in its request_info) as __context__.
+                answer = attempt_error(exc, self._api_key)
+            response = None  # its headers are not scrubbed: never in an error's traceback
             if note is not None:
                 self._note(note, call, url, body, started, answer)
             outcome = self._outcome(call, url, answer, budget, deadline, trace)
             if not isinstance(outcome, Retryable):
                 return outcome
-            if attempt >= retries:
-                raise outcome.error from outcome.cause
-            delay = retry_delay(self.settings, outcome, attempt, deadline)
-            if delay is None:
-                raise outcome.error from outcome.cause
             attempt += 1
-            trace.retry(delay, retry_after=outcome.retry_after is not None)
-            _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
+            delay = self._retry_delay(call, outcome, (attempt, retries), deadline, trace)
             if delay > 0:
                 await wait_to_retry(delay, self.settings.sleep)
+
+    def _retry_delay(
+        self,
+        call: Call[Any],
+        outcome: Retryable,
+        attempts: tuple[int, int],
+        deadline: float,
+        trace: _tracing.CallTrace,
+    ) -> float:
+        """The wait before attempt number ``attempts[0] + 1``, or the outcome's error raised."""
+        attempt, retries = attempts
+        if attempt > retries:
+            raise outcome.error from outcome.cause
+        delay = retry_delay(self.settings, outcome, attempt - 1, deadline)
+        if delay is None:
+            raise outcome.error from outcome.cause
+        trace.retry(delay, retry_after=outcome.retry_after is not None)
+        _log.retry_line(call.operation, (attempt, retries, delay), outcome, self._api_key)
+        return delay
 
     def _note(
         self,
@@ -425,60 +462,37 @@ class Transport:
             total=total, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        call: Call[Any],
-        url: yarl.URL,
-        body: bytes | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, Mapping[str, str], bytes] | AttemptError:
-        """One request; a library failure comes back as an :class:`AttemptError`.
-
-        Returned, not raised: raising inside these ``except`` blocks would attach the
-        library's exception (and the key in its ``request_info``) as ``__context__``.
-        """
+    def _options(self, body: bytes | None, timeout: aiohttp.ClientTimeout) -> dict[str, Any]:
+        """One attempt's options (a new body each time); never a local of _send: keyed headers."""
         data: bytes | aiohttp.BytesPayload | None = body
         sent = self._get_headers
-        if body is not None:
-            if self._typed_body:
-                data = aiohttp.BytesPayload(body, content_type="application/json")
-            else:  # over any Content-Type of the session's
-                sent = self._post_headers
-        try:
-            async with session.request(
-                call.method,
-                url,
-                data=data,
-                headers=sent,
-                timeout=timeout,
-                allow_redirects=False,
-                proxy=self._proxy,
-            ) as response:
-                self._reading.add(content := response.content)
-                try:
-                    # Plain, of a stated and bounded length: read at once; any other counted.
-                    small = (n := response.content_length) is not None and n <= MAX_BODY
-                    small = small and "Content-Encoding" not in response.headers
-                    body = await (response.read() if small else read_body(response, MAX_BODY))
-                    raw = scrub_body(body, self._secret)
-                finally:
-                    self._reading.discard(content)
-                status = response.status
-                headers = scrub_headers(response.headers, self._api_key)
-        except aiohttp.ConnectionTimeoutError as exc:
-            return AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=True)
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=True)
-        except (aiohttp.ClientConnectorError, ConnectorClosedError) as exc:
-            return AttemptError(sanitized(exc, self._api_key), sent=False, timed_out=False)
-        except (aiohttp.ClientError, OSError) as exc:
-            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
-        except asyncio.CancelledError as exc:
-            # The blocking client's close() ends its calls by cancelling them (a cancel while
-            # connecting became ConnectorClosedError above): a money POST past that point
-            # may have reached the server, and its caller must hear so.
-            if not self.closed or call.retry.after_sent:
-                raise
-            return AttemptError(sanitized(exc, self._api_key), sent=True, timed_out=False)
-        return status, headers, raw
+        if body is not None and self._typed_body:
+            data = aiohttp.BytesPayload(body, content_type="application/json")
+        elif body is not None:  # over any Content-Type of the session's
+            sent = self._post_headers
+        return {
+            "data": data,
+            "headers": sent,
+            "timeout": timeout,
+            "allow_redirects": False,
+            "proxy": self._proxy,
+        }
+
+    @staticmethod
+    def _body(response: aiohttp.ClientResponse) -> Awaitable[bytes]:
+        """The read of the answer's body, bounded (see :func:`._pool.read_body`).
+
+        A plain body of a stated length within the bound is read at once; any other is
+        counted as it arrives.
+        """
+        small = (n := response.content_length) is not None and n <= MAX_BODY
+        if small and "Content-Encoding" not in response.headers:
+            return response.read()
+        return read_body(response, MAX_BODY)
+
+    def _scrubbed(
+        self, response: aiohttp.ClientResponse, body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """The answer's status, headers and body, the key scrubbed from them."""
+        headers = scrub_headers(response.headers, self._api_key)
+        return response.status, headers, scrub_body(body, self._secret)

@@ -204,16 +204,18 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _route_of(request) is None:
         return await handler(request)
+    if not _valid_key(request):
+        return _json({"error": "Invalid API key"}, 401)
+    # The key is no local of this frame, which every handler's traceback holds.
+    return await handler(request)
+
+
+def _valid_key(request: web.Request) -> bool:
     key = request.headers.get("X-API-Key", "")
     allowed = request.app[KEYS_KEY]
-    valid = (
-        key in allowed
-        if allowed is not None
-        else (key.startswith(SANDBOX_KEY_PREFIX) and len(key) > len(SANDBOX_KEY_PREFIX))
-    )
-    if not valid:
-        return _json({"error": "Invalid API key"}, 401)
-    return await handler(request)
+    if allowed is not None:
+        return key in allowed
+    return key.startswith(SANDBOX_KEY_PREFIX) and len(key) > len(SANDBOX_KEY_PREFIX)
 
 
 @web.middleware

@@ -3,8 +3,9 @@
 The fault matrix: the sandbox's fault injection on every kind of call, plus a raw loopback
 server that answers malformed HTTP (and echoes the request, key included, back in its
 status line, headers and body). Everything produced is searched: each exception's
-``__cause__``/``__context__`` chain, attributes, ``repr``, ``vars`` and formatted
-traceback; every log record at DEBUG; every warning.
+``__cause__``/``__context__`` chain, attributes, ``repr``, ``vars``, formatted traceback
+and the ``repr`` of each local of each frame in its traceback; every log record at DEBUG;
+every warning.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import traceback
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
-from types import FunctionType, ModuleType
+from types import FunctionType, ModuleType, TracebackType
 from typing import Any, Self
 
+import aiohttp
 import attrs
 import pytest
 import pytest_asyncio
@@ -64,6 +66,22 @@ def _texts(obj: object) -> list[tuple[str, str]]:
         texts.append(("repr", repr(obj)))
     if isinstance(obj, BaseException):
         texts.append(("traceback", "".join(traceback.format_exception(obj))))
+        texts += _frame_locals(obj.__traceback__)
+    return texts
+
+
+def _frame_locals(tb: TracebackType | None) -> list[tuple[str, str]]:
+    """The ``repr`` of each local of each frame a traceback holds.
+
+    What an error tracker that shows locals (Sentry, rich's ``show_locals``) prints.
+    """
+    texts = []
+    while tb is not None:
+        frame = tb.tb_frame
+        for name, value in frame.f_locals.items():
+            with contextlib.suppress(Exception):
+                texts.append((f"local {name} of {frame.f_code.co_name}", repr(value)))
+        tb = tb.tb_next
     return texts
 
 
@@ -213,20 +231,33 @@ def fake_sleep(client: p.AsyncPhygitals) -> None:
     FakeTime().attach(client)
 
 
+@pytest.mark.parametrize("session", ["own", "given"])
 @pytest.mark.parametrize("answer", ANSWERS)
 async def test_malformed_http_never_leaks_the_key(
-    raw_server: RawServer, caplog: pytest.LogCaptureFixture, answer: str
+    raw_server: RawServer, caplog: pytest.LogCaptureFixture, answer: str, session: str
 ) -> None:
-    """Broken and key-echoing answers, on every retry class: the key is nowhere."""
+    """Broken and key-echoing answers, on every retry class: the key is nowhere.
+
+    With a session of the caller's, the key goes with each request's own headers.
+    """
     caplog.set_level(logging.DEBUG)
     raw_server.answer = answer
     harvest = Harvest()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        # A production key over plain http is allowed to a loopback host only.
-        async with p.AsyncPhygitals(
-            api_key=PRODUCTION_SECRET, base_url=raw_server.url, max_retries=1
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            given = None
+            if session == "given":
+                given = await stack.enter_async_context(aiohttp.ClientSession())
+            # A production key over plain http is allowed to a loopback host only.
+            client = await stack.enter_async_context(
+                p.AsyncPhygitals(
+                    api_key=PRODUCTION_SECRET,
+                    base_url=raw_server.url,
+                    max_retries=1,
+                    http_session=given,
+                )
+            )
             fake_sleep(client)
             for call in CALLS.values():
                 await harvest.run(call(client))
