@@ -377,6 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REF",
         help="compare this tree with a git ref (a commit, branch or tag) in one run instead",
     )
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=[case for case, _ in against.CASES],
+        help="with --against: only this case (repeatable)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, metavar="N", help="with --against: rounds (default 7, quick 5)"
+    )
     parser.add_argument("--save", metavar="FILE", help="also write the run's rows as JSON")
     parser.add_argument(
         "--plot",
@@ -391,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.plot:
         return plots.main(options.plot, options.fleet)
     if options.against:
-        return against.main(options.against, quick=quick)
+        return against.main(options.against, quick=quick, cases=options.case, rounds=options.rounds)
     started = time.perf_counter()
     paths = PATHS if speedups_available() else ("pure",)
     print(
