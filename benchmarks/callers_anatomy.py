@@ -37,7 +37,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from benchmarks.measure import payload_server
+from benchmarks.measure import concurrently, payload_server
 from benchmarks.run import KEY, sdk_clients, speedups_available
 from phygitals_async import AsyncPhygitals
 from phygitals_async._http import _answers
@@ -92,16 +92,8 @@ def _untyped() -> Callable[[bytes], Any]:
 
 async def _round(way: Way, calls: int) -> float:
     """The client's CPU seconds per call of ``calls`` calls made by 32 concurrent callers."""
-    left = calls
-
-    async def caller() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await way()
-
     started = time.process_time()
-    await asyncio.gather(*(caller() for _ in range(32)))
+    await concurrently(way, calls, 32)
     return (time.process_time() - started) / calls
 
 

@@ -127,22 +127,27 @@ async def per_call(stacks: list[Stack], n: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
+async def concurrently(call: Stack, calls: int, callers: int) -> None:
+    """``calls`` calls of ``call`` made by ``callers`` concurrent callers."""
+    left = calls
+
+    async def caller() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await call()
+
+    await asyncio.gather(*(caller() for _ in range(callers)))
+
+
 async def throughput(stacks: list[Stack], total: int, callers: int) -> list[float]:
     """Seconds per call for each stack with ``callers`` concurrent callers (median round)."""
     rates: list[list[float]] = [[] for _ in stacks]
     for _ in range(ROUNDS):
         for fn, record in zip(stacks, rates, strict=True):
-            remaining = max(callers, total // ROUNDS)
-            calls = remaining
-
-            async def caller(fn: Stack = fn) -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await fn()
-
+            calls = max(callers, total // ROUNDS)
             start = time.perf_counter()
-            await asyncio.gather(*(caller() for _ in range(callers)))
+            await concurrently(fn, calls, callers)
             record.append((time.perf_counter() - start) / calls)
     return [statistics.median(r) for r in rates]
 

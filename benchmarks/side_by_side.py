@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 
 import phygitals_async
-from benchmarks.measure import payload_server
+from benchmarks.measure import concurrently, payload_server
 from benchmarks.run import KEY, speedups_available
 
 CASES = ("one", "callers", "bulk")
@@ -94,9 +94,9 @@ def _ways(
         ways = {name: partial(c.sell_back_many, ids, concurrency=32) for name, c in clients.items()}
     else:
         callers = 1 if case == "one" else 32
-        bare = partial(_calling, partial(_raw_inventory, base, raw), callers)
+        bare = partial(concurrently, partial(_raw_inventory, base, raw), CALLS, callers)
         ways = {
-            name: partial(_calling, partial(c.inventory, "bench"), callers)
+            name: partial(concurrently, partial(c.inventory, "bench"), CALLS, callers)
             for name, c in clients.items()
         }
     return {"raw": bare, **ways, "raw again": bare}
@@ -115,19 +115,6 @@ async def _raw_bulk(base: str, raw: aiohttp.ClientSession, ids: list[str]) -> ob
             return Decimal(json.loads(await response.read(), parse_float=Decimal)["amount"])
 
     return await asyncio.gather(*(sell(i) for i in ids))
-
-
-async def _calling(call: Way, callers: int) -> None:
-    """``CALLS`` calls of ``call`` made by ``callers`` concurrent callers."""
-    left = CALLS
-
-    async def caller() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await call()
-
-    await asyncio.gather(*(caller() for _ in range(callers)))
 
 
 async def _case(case: str, ways: dict[str, Way], rounds: int) -> dict[str, list[float]]:
