@@ -63,6 +63,7 @@ from ._codegen import attrs_hook
 from ._hooks import (
     EXPLAINED,
     detailed_attrs_hook,
+    make_literal_hook,
     make_open_enum_hook,
     optional_hook,
     structure_attribute,
@@ -74,7 +75,7 @@ from ._hooks import (
     structure_str,
     tuple_hook,
 )
-from ._types import is_homogeneous_tuple, is_list, is_optional, open_enum
+from ._types import is_homogeneous_tuple, is_list, is_literal, is_optional, open_enum
 
 __all__ = [
     "NOT_DECODED",
@@ -109,6 +110,7 @@ def make_converter(*, strict: bool = False, detailed: bool = False) -> cattrs.Co
     conv.register_structure_hook(str, structure_str)
     conv.register_structure_hook(int, structure_int)
     conv.register_structure_hook(bool, structure_bool)
+    conv.register_structure_hook_factory(is_literal, make_literal_hook)
     configure_union_passthrough(AttributeValue, conv)
     if detailed:
         # cattrs' own hooks, refusing what the fast ones refuse: an object where a model

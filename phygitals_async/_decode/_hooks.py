@@ -84,6 +84,25 @@ def structure_bool(value: object, _: type) -> bool:
     raise TypeError(msg)
 
 
+def make_literal_hook(tp: Any) -> Callable[[object, Any], object]:
+    """``Literal[...]``: one of the listed values, of its JSON type too.
+
+    cattrs' own check is ``in``, so ``1`` and ``1.0`` passed for ``True``: a buyback answer
+    saying ``"success": 1`` is not the documented ``true``, and the model would hold ``1``.
+    """
+    values = get_args(tp)
+
+    def hook(value: object, _: Any) -> object:
+        for literal in values:
+            if value.__class__ is literal.__class__ and value == literal:
+                return literal
+        listed = ", ".join(repr(v) for v in values)
+        msg = f"expected {listed}, got {short_repr(value)}"
+        raise ValueError(msg)
+
+    return hook
+
+
 def make_open_enum_hook(tp: Any) -> Callable[[object, Any], object]:
     enum_type = open_enum(tp)
     assert enum_type is not None  # noqa: S101  only called where the predicate matched

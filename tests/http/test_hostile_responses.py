@@ -122,6 +122,21 @@ async def test_a_buyback_answered_success_false_is_no_sale(recorder: Recorder) -
     assert [f.item_id for f in report.failed + report.unknown] == ["b"]
 
 
+@pytest.mark.parametrize("path", ["pure", "speedups"])
+@pytest.mark.parametrize("success", [b"1", b"1.0", b'"true"'])
+async def test_a_buyback_success_that_is_not_true_is_no_sale(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, path: str, success: bytes
+) -> None:
+    """``success`` equal to true but not JSON ``true`` is not the documented answer."""
+    if path == "pure":
+        monkeypatch.setenv("PHYGITALS_SPEEDUPS", "0")
+    body = b'{"success": %s, "amount": 5}' % success
+    recorder.add("POST", "/_/api/v1/vm/buyback", body=body)
+    async with p.AsyncPhygitals(api_key="sandbox-a", base_url=recorder.url + "/_") as client:
+        with pytest.raises(p.ResponseValidationError, match=r"expected True.*\$\.success"):
+            await client.sell_back("a")
+
+
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
