@@ -6,9 +6,11 @@ goes through :func:`.._limits.short_repr`. The hook choices are listed in :mod:`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, get_args, get_origin
 
 import cattrs
@@ -91,12 +93,14 @@ def make_literal_hook(tp: Any) -> Callable[[object, Any], object]:
     saying ``"success": 1`` is not the documented ``true``, and the model would hold ``1``.
     """
     values = get_args(tp)
+    # Each literal as JSON writes it (an enum member as its value), and what it decodes to.
+    forms = [(v.value if isinstance(v, Enum) else v, v) for v in values]
 
     def hook(value: object, _: Any) -> object:
-        for literal in values:
-            if value.__class__ is literal.__class__ and value == literal:
+        for written, literal in forms:
+            if value.__class__ is written.__class__ and value == written:
                 return literal
-        listed = ", ".join(repr(v) for v in values)
+        listed = ", ".join(json.dumps(w, default=str) for w, _ in forms)
         msg = f"expected {listed}, got {short_repr(value)}"
         raise ValueError(msg)
 

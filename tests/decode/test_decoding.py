@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import cattrs
@@ -161,6 +162,27 @@ def test_integers_and_booleans_are_exact() -> None:
     for field, bad in (("max_per_mint", True), ("max_per_mint", Decimal("2.5")), ("enable", 1)):
         with pytest.raises(Exception):  # noqa: B017, PT011
             LENIENT.structure(pack | {field: bad}, Pack)
+
+
+class _Tier(enum.Enum):
+    GOLD = "gold"
+
+
+@attrs.frozen
+class _Literals:
+    ok: Literal[True]
+    tier: Literal[_Tier.GOLD]
+    count: Literal[1] | None = None
+
+
+def test_a_literal_is_its_value_of_its_json_type() -> None:
+    """``1`` and ``1.0`` equal ``true`` but are not it; an enum literal is read by its value."""
+    read = LENIENT.structure({"ok": True, "tier": "gold", "count": 1}, _Literals)
+    assert read == _Literals(ok=True, tier=_Tier.GOLD, count=1)
+    assert LENIENT.structure(LENIENT.unstructure(read), _Literals) == read
+    for field, bad in (("ok", 1), ("ok", Decimal("1.0")), ("count", True), ("tier", "GOLD")):
+        with pytest.raises(ValueError, match="expected"):
+            LENIENT.structure({"ok": True, "tier": "gold", field: bad}, _Literals)
 
 
 def test_tuples_need_arrays_and_destination_needs_an_object() -> None:
