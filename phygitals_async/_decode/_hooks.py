@@ -98,7 +98,8 @@ def make_literal_hook(tp: Any) -> Callable[[object, Any], object]:
 
     def hook(value: object, _: Any) -> object:
         for written, literal in forms:
-            if value.__class__ is written.__class__ and value == written:
+            # The literal itself too: an unstructured model may keep an enum member as is.
+            if value is literal or (value.__class__ is written.__class__ and value == written):
                 return literal
         listed = ", ".join(json.dumps(w, default=str) for w, _ in forms)
         msg = f"expected {listed}, got {short_repr(value)}"
