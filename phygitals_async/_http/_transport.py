@@ -235,13 +235,11 @@ class Transport:
         deadline = settings.clock() + budget
         url = self._url(call.path, call.params)
         # A call nobody logs or traces goes straight to _send: one coroutine, no context.
-        if log.isEnabledFor(logging.INFO):
-            return self._noted(session, call, url, body, budget, retries, deadline)
-        if _tracing.enabled():
-            return self._traced(session, call, url, body, budget, retries, deadline, None)
+        if log.isEnabledFor(logging.INFO) or _tracing.enabled():
+            return self._observed(session, call, url, body, budget, retries, deadline)
         return self._send(session, call, url, body, budget, retries, deadline, _NO_TRACE, None)
 
-    async def _noted(
+    async def _observed(
         self,
         session: aiohttp.ClientSession,
         call: Call[T],
@@ -251,37 +249,28 @@ class Transport:
         retries: int,
         deadline: float,
     ) -> T:
-        """The call with its INFO line written as it ends, however it ends."""
-        note = _log.CallLog()
-        try:
-            result = await self._traced(session, call, url, body, budget, retries, deadline, note)
-        except BaseException as exc:
-            note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
-            raise
-        note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
-        return result
+        """The call inside its span (tracing on) and with its INFO line (INFO on).
 
-    async def _traced(
-        self,
-        session: aiohttp.ClientSession,
-        call: Call[T],
-        url: yarl.URL,
-        body: bytes | None,
-        budget: float,
-        retries: int,
-        deadline: float,
-        note: _log.CallLog | None,
-    ) -> T:
-        """The call inside its span (a no-op one when tracing is off)."""
+        The INFO line is written once the span has ended, however the call ends.
+        """
+        note = _log.CallLog() if log.isEnabledFor(logging.INFO) else None
         span = (
             _tracing.call_span(call.operation, call.method, str(url))
             if _tracing.enabled()
             else _NO_SPAN
         )
-        with span as trace:
-            return await self._send(
-                session, call, url, body, budget, retries, deadline, trace, note
-            )
+        try:
+            with span as trace:
+                result = await self._send(
+                    session, call, url, body, budget, retries, deadline, trace, note
+                )
+        except BaseException as exc:
+            if note is not None:
+                note.finish(call.operation, call.method, url.raw_path, exc, self._api_key)
+            raise
+        if note is not None:
+            note.finish(call.operation, call.method, url.raw_path, None, self._api_key)
+        return result
 
     async def _send(  # noqa: PLR0913, PLR0917  a call's state, passed as is: nothing built
         self,
