@@ -84,6 +84,29 @@ async def test_working_an_item_again_forgets_its_outcome(backend: Backend, tmp_p
         await journal.close()
 
 
+async def test_entries_keep_the_job_order_whatever_was_worked(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Items worked, settled or quoted later keep their place; the memory job reads each alike."""
+    journal = backend(tmp_path)
+    try:
+        await journal.open(user_id="u1", base_url=BASE_URL)
+        await journal.add_items([p.JournalItem("a"), p.JournalItem("b"), p.JournalItem("c")])
+        await journal.begin(["b"])
+        await journal.settle([p.JournalSettlement("b", p.JournalState.SOLD, Decimal(2))])
+        await journal.add_items([p.JournalItem("d"), p.JournalItem("a", Decimal(1))])
+        entries = [e async for e in journal.entries()]
+        assert [e.item_id for e in entries] == ["a", "b", "c", "d"]
+        assert [e.position for e in entries] == sorted({e.position for e in entries})
+        pending, sold = p.JournalState.PENDING, p.JournalState.SOLD
+        assert [e.state for e in entries] == [pending, sold, pending, pending]
+        assert (entries[0].quoted_amount, entries[1].amount) == (Decimal(1), Decimal(2))
+        if isinstance(journal, MemoryJournal):
+            assert [journal.entry(e.item_id) for e in entries] == entries
+    finally:
+        await journal.close()
+
+
 async def test_an_in_memory_journal_has_no_job_to_read() -> None:
     with pytest.raises(p.JournalError, match="no job to read"):
         await MemoryJournal().open_for_reading()
