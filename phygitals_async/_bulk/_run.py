@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import math
 import time
@@ -54,12 +53,9 @@ from ._outcomes import (
     unknown_error,
 )
 from ._tasks import bounded, one_error
-from ._throttle import AdaptiveLimit, settles_lost_answers
+from ._throttle import AdaptiveLimit, Slot, settles_lost_answers
 
 __all__ = ["Run"]
-
-#: A worker's hold on the adaptive limit, taken again for each item it sends.
-Slot = contextlib.AbstractAsyncContextManager[None]
 
 log = logging.getLogger("phygitals_async")
 
@@ -187,7 +183,9 @@ class Run:
         Not sent when the run is stopping, nor when a claim (``claimed_at``) may have
         lapsed meanwhile: the item is given back for a claim again.
         """
-        async with slot:
+        if not slot.enter_now():  # (without an await where a slot is free: every item asks)
+            await slot.enter()
+        try:
             if self.stopping:
                 return None
             if claimed_at != math.inf and not self._still_held(claimed_at):
@@ -204,6 +202,8 @@ class Run:
                 return exc if isinstance(item, JournalEntry) and item.attempts else None
             except _errors.PhygitalsError as exc:
                 return exc
+        finally:
+            slot.leave()
 
     async def _refused(self, entry: JournalEntry, error: Exception) -> _Ambiguous | None:
         """Settle a refusal that is final; return a lost answer (or a repeat's refusal)."""
@@ -211,22 +211,6 @@ class Run:
             return _Ambiguous(entry, error)
         await self.settle(_failure(entry.item_id, error, JournalState.FAILED), error)
         return None
-
-    async def _sell_fresh(self, item_id: str, fresh: Fresh, slot: Slot) -> None:
-        """:meth:`work` for an item of a fresh in-memory job, sent for the first time.
-
-        Nothing but the run reads such a job, so a sale goes straight to the report: no
-        entry is built and no journal written, unless the answer leaves something to settle.
-        """
-        answer = await self._send(slot, item_id)
-        if answer is None:
-            return
-        if isinstance(answer, Sellback):
-            await self.emit(answer)
-            return
-        ambiguous = await self._refused(fresh.entry(item_id), answer)
-        if ambiguous is not None:
-            await self._hold(ambiguous)
 
     async def _record(self, settlement: JournalSettlement) -> bool:
         """Commit an outcome; on a journal failure, stop the run but keep what was answered.
@@ -473,18 +457,32 @@ class Run:
                     tasks.start_soon(self.guarded, partial(self._work_from, feed))
 
     async def _sell_from(self, pending: Iterator[str], fresh: Fresh) -> None:
-        """One worker of a fresh job: sells the ids the workers share until none is left."""
+        """One worker of a fresh job: sells the ids the workers share until none is left.
+
+        Each id is sent for the first time (a fresh job is in memory, nothing begun).
+        """
         slot = self.limit.slot()
-        for item_id in pending:
-            if self.stopping:
-                return
-            await self._sell_fresh(item_id, fresh, slot)
+        with observe(slot):  # once for the worker's life, not once an item
+            for item_id in pending:
+                if self.stopping:
+                    return
+                # Nothing but the run reads such a job, so a sale goes straight to the
+                # report: no entry is built and no journal written, unless the answer leaves
+                # something to settle.
+                answer = await self._send(slot, item_id)
+                if isinstance(answer, Sellback):
+                    await self.emit(answer)
+                elif answer is not None:
+                    ambiguous = await self._refused(fresh.entry(item_id), answer)
+                    if ambiguous is not None:
+                        await self._hold(ambiguous)
 
     async def _work_from(self, feed: Feed) -> None:
         """One worker of a journaled job: works what the feed hands out until it is empty."""
         slot = self.limit.slot()
-        while (taken := await feed.take()) is not None:
-            await self.work(*taken, slot)
+        with observe(slot):
+            while (taken := await feed.take()) is not None:
+                await self.work(*taken, slot)
 
     async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work``; a journal failure stops the run instead of cancelling the others.

@@ -23,9 +23,9 @@ import asyncio
 import collections
 import logging
 
-from .._http import Attempt, observe
+from .._http import Attempt, observe, observers
 
-__all__ = ["AdaptiveLimit", "settles_lost_answers"]
+__all__ = ["AdaptiveLimit", "Slot", "settles_lost_answers"]
 
 log = logging.getLogger("phygitals_async")
 
@@ -63,12 +63,12 @@ class AdaptiveLimit:
         self._epoch = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    def slot(self) -> _Slot:
+    def slot(self) -> Slot:
         """Hold one slot while sending; 429s seen inside cut the limit, success grows it.
 
         A slot can be held again once released: a worker keeps one for all its items.
         """
-        return _Slot(self)
+        return Slot(self)
 
     def _set(self, limit: float) -> None:
         self.limit = limit
@@ -117,35 +117,62 @@ class AdaptiveLimit:
         log.info("bulk sellback: answered 429, concurrency now %d", self.allowed)
 
 
-class _Slot:
+class Slot:
     """One holder of an :class:`AdaptiveLimit` slot, as an async context manager.
 
-    While held, it is the seam's observer (a :class:`~.._http.LendingObserver`) of the calls made.
+    While held, it is the seam's observer (a :class:`~.._http.LendingObserver`) of the calls
+    made. A worker that sends item after item takes and gives back its slot without an await
+    where one is free (:meth:`enter_now`, :meth:`leave`), and registers it as an observer
+    once for its whole life (``with observe(slot):``) instead of once an item: outside its
+    holds it then sees nothing and lends nothing.
     """
 
-    __slots__ = ("_epoch", "_held", "_limit", "_limited", "_observing")
+    __slots__ = ("_epoch", "_held", "_lent", "_limit", "_limited", "_observing", "_registered")
 
     def __init__(self, limit: AdaptiveLimit) -> None:
         self._limit = limit
         self._limited = False
         self._held = False
+        self._lent = False  # released while its call waits to retry: taken again before it
+        self._registered = False  # observing for this hold only (not for a worker's life)
         self._epoch = 0
         self._observing = observe(self)
 
-    async def __aenter__(self) -> None:
+    def enter_now(self) -> bool:
+        """Take a slot if one is free and nobody waits for one; whether it did."""
         limit = self._limit
-        # The limit's _enter, without a call where a slot is free (every item asks).
-        if not limit._waiters and limit.in_flight < limit.allowed:  # noqa: SLF001
-            limit.in_flight += 1
-        else:
-            await limit._enter()  # noqa: SLF001  the slot is the limit's own half
+        if limit._waiters or limit.in_flight >= limit.allowed:  # noqa: SLF001
+            return False
+        limit.in_flight += 1
+        self._entered()
+        return True
+
+    async def enter(self) -> None:
+        """Wait for a slot and take it."""
+        await self._limit._enter()  # noqa: SLF001  the slot is the limit's own half
+        self._entered()
+
+    def _entered(self) -> None:
         self._held = True
         self._limited = False
-        self._epoch = limit._epoch  # noqa: SLF001
-        self._observing.__enter__()
+        self._epoch = self._limit._epoch  # noqa: SLF001
+        seen = observers()
+        if not (seen and seen[-1] is self):  # else its worker registered it for good
+            self._observing.__enter__()
+            self._registered = True
+
+    def leave(self) -> None:
+        """Give the slot back (a success grows the limit)."""
+        if self._registered:
+            self._registered = False
+            self._observing.__exit__()
+        self._lent = False
+        if self._held:
+            self._held = False
+            self._limit._leave(limited=self._limited)  # noqa: SLF001
 
     def __call__(self, attempt: Attempt) -> None:
-        if attempt.status == 429:
+        if attempt.status == 429 and (self._held or self._lent):
             self._limited = True
             self._limit._cut(self._epoch)  # noqa: SLF001
 
@@ -153,17 +180,20 @@ class _Slot:
         """The call waits to retry: its slot serves others meanwhile."""
         if self._held:
             self._held = False
+            self._lent = True
             self._limit._leave(limited=True)  # noqa: SLF001
 
     async def reacquire(self) -> None:
         """The retry is about to leave: a slot again, ahead of the items not yet sent."""
-        if not self._held:
+        if self._lent:
             await self._limit._enter(first=True)  # noqa: SLF001
             self._held = True
+            self._lent = False
             self._epoch = self._limit._epoch  # noqa: SLF001
 
+    async def __aenter__(self) -> None:
+        if not self.enter_now():
+            await self.enter()
+
     async def __aexit__(self, *_: object) -> None:
-        self._observing.__exit__()
-        if self._held:
-            self._held = False
-            self._limit._leave(limited=self._limited)  # noqa: SLF001
+        self.leave()

@@ -9,7 +9,7 @@ calls they make; the seam knows nothing of who they are.
 from ._calls import Call, OneOf, Retry, RetryPolicy
 from ._log import configure as configure_logging
 from ._log import forced as forced_logging
-from ._observe import Attempt, LendingObserver, Observer, observe
+from ._observe import Attempt, LendingObserver, Observer, observe, observers
 from ._request import Params, request_call
 from ._response import APIResponse, raw_call
 from ._transport import Transport
@@ -28,6 +28,7 @@ __all__ = [
     "configure_logging",
     "forced_logging",
     "observe",
+    "observers",
     "raw_call",
     "request_call",
 ]

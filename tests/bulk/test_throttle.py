@@ -12,7 +12,7 @@ from support import TOPPS
 import phygitals_async as p
 from phygitals_async._bulk import AdaptiveLimit
 from phygitals_async._http import Attempt
-from phygitals_async._http._observe import observers, tell, wait_to_retry
+from phygitals_async._http._observe import observe, observers, tell, wait_to_retry
 from phygitals_async.testing import FakeTime, Fault, LocalSandbox
 
 BUSY = {"error": "A buyback request for this item is already being processed"}
@@ -135,6 +135,33 @@ async def test_a_waiter_cancelled_after_it_was_handed_a_slot_passes_it_on() -> N
     await asyncio.gather(cancelled, after, return_exceptions=True)
     assert got == ["after"]
     assert limit.in_flight == 0
+
+
+async def test_a_worker_s_slot_observes_and_lends_only_while_it_holds_it() -> None:
+    """A worker registers its slot once for its life: between items it cuts and takes nothing.
+
+    Its other calls (an inventory read between items, answered 429 and retried) must neither
+    cut the limit nor take a slot it never gave back.
+    """
+    limit = AdaptiveLimit(2)
+    slot = limit.slot()
+    with observe(slot):
+        told()  # not held: a 429 of another call
+        await wait_to_retry(0.0, asyncio.sleep)  # lends nothing, takes nothing back
+        assert (limit.cuts, limit.in_flight) == (0, 0)
+        assert slot.enter_now()
+        told()  # held: its own call's 429
+        assert (limit.cuts, limit.in_flight) == (1, 1)
+        slot.release()  # its backoff
+        assert limit.in_flight == 0
+        await slot.reacquire()
+        assert limit.in_flight == 1
+        slot.leave()
+        await wait_to_retry(0.0, asyncio.sleep)
+        assert (limit.cuts, limit.in_flight) == (1, 0)
+    async with slot:  # observing for this hold only, as any other holder
+        assert observers()[-1] is slot
+    assert observers() == ()
 
 
 async def test_a_sale_waiting_out_a_429_does_not_hold_back_the_others(
