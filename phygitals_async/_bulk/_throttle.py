@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from typing import Any
 
 from .._http import Attempt, observe, observers
 
@@ -127,7 +128,16 @@ class Slot:
     holds it then sees nothing and lends nothing.
     """
 
-    __slots__ = ("_epoch", "_held", "_lent", "_limit", "_limited", "_observing", "_registered")
+    __slots__ = (
+        "_epoch",
+        "_held",
+        "_holder",
+        "_lent",
+        "_limit",
+        "_limited",
+        "_observing",
+        "_registered",
+    )
 
     def __init__(self, limit: AdaptiveLimit) -> None:
         self._limit = limit
@@ -135,6 +145,9 @@ class Slot:
         self._held = False
         self._lent = False  # released while its call waits to retry: taken again before it
         self._registered = False  # observing for this hold only (not for a worker's life)
+        # The task holding it: a task started from the worker's context (an on_progress
+        # callback's) sees the slot among its observers, but its calls are not the slot's.
+        self._holder: asyncio.Task[Any] | None = None
         self._epoch = 0
         self._observing = observe(self)
 
@@ -154,6 +167,7 @@ class Slot:
 
     def _entered(self) -> None:
         self._held = True
+        self._holder = asyncio.current_task()
         self._limited = False
         self._epoch = self._limit._epoch  # noqa: SLF001
         seen = observers()
@@ -167,25 +181,30 @@ class Slot:
             self._registered = False
             self._observing.__exit__()
         self._lent = False
+        self._holder = None
         if self._held:
             self._held = False
             self._limit._leave(limited=self._limited)  # noqa: SLF001
 
+    def _own(self) -> bool:
+        """Whether the call being observed is the slot's own (made by its holder, holding)."""
+        return (self._held or self._lent) and asyncio.current_task() is self._holder
+
     def __call__(self, attempt: Attempt) -> None:
-        if attempt.status == 429 and (self._held or self._lent):
+        if attempt.status == 429 and self._own():
             self._limited = True
             self._limit._cut(self._epoch)  # noqa: SLF001
 
     def release(self) -> None:
         """The call waits to retry: its slot serves others meanwhile."""
-        if self._held:
+        if self._held and self._own():
             self._held = False
             self._lent = True
             self._limit._leave(limited=True)  # noqa: SLF001
 
     async def reacquire(self) -> None:
         """The retry is about to leave: a slot again, ahead of the items not yet sent."""
-        if self._lent:
+        if self._lent and self._own():
             await self._limit._enter(first=True)  # noqa: SLF001
             self._held = True
             self._lent = False

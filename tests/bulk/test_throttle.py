@@ -164,6 +164,38 @@ async def test_a_worker_s_slot_observes_and_lends_only_while_it_holds_it() -> No
     assert observers() == ()
 
 
+async def test_a_task_started_by_a_worker_neither_cuts_nor_borrows_its_slot() -> None:
+    """A task started from a worker's context (by an ``on_progress`` callback) sees the slot.
+
+    Its 429 and its backoff are its own: while the worker holds its slot, the task must not
+    cut the limit, lend the worker's slot away, or take one back that nobody then gives up.
+    """
+    limit = AdaptiveLimit(2)
+    slot = limit.slot()
+    backing_off = asyncio.Event()
+    resume = asyncio.Event()
+
+    async def pause(_: float) -> None:
+        backing_off.set()
+        await resume.wait()
+
+    async def other_call() -> None:
+        told()  # its 429
+        await wait_to_retry(0.0, pause)
+
+    with observe(slot):
+        assert slot.enter_now()
+        task = asyncio.ensure_future(other_call())  # a copy of the worker's context
+        await asyncio.wait_for(backing_off.wait(), 5)
+        assert (limit.cuts, limit.in_flight) == (0, 1)  # the worker still holds its slot
+        slot.leave()
+        resume.set()
+        await asyncio.wait_for(task, 5)
+    assert (limit.cuts, limit.in_flight) == (0, 0)
+    async with limit.slot(), limit.slot():  # both slots free, nothing stranded
+        assert limit.in_flight == 2
+
+
 async def test_a_sale_waiting_out_a_429_does_not_hold_back_the_others(
     sandbox: LocalSandbox, client: p.AsyncPhygitals, tmp_path: Path
 ) -> None:
