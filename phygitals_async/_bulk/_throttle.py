@@ -125,7 +125,9 @@ class Slot:
     made. A worker that sends item after item takes and gives back its slot without an await
     where one is free (:meth:`enter_now`, :meth:`leave`), and registers it as an observer
     once for its whole life (``with observe(slot):``) instead of once an item: outside its
-    holds it then sees nothing and lends nothing.
+    holds it then sees nothing and lends nothing. It answers only to calls made in the task
+    that took it: a call the worker runs in a task of its own (``asyncio.wait_for`` on
+    Python 3.11 starts one) neither cuts the limit on a 429 nor lends the slot.
     """
 
     __slots__ = (
