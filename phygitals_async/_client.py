@@ -29,6 +29,7 @@ from ._config import (
     resolve_base_url,
     resolve_key,
 )
+from ._errors import ConfigurationError
 from ._http import (
     APIResponse,
     Call,
@@ -118,25 +119,31 @@ class AsyncPhygitals(PurchaseEndpoints, SellbackEndpoints, ShippingEndpoints):
         app_name: str | None = None,
         app_version: str | None = None,
     ) -> None:
-        key = resolve_key(api_key)
-        configure_logging()
-        settings = Settings(
-            api_key=key,
-            base_url=resolve_base_url(base_url, key),
-            headers=request_headers(key, default_headers, app_name, app_version),
-            timeout=timeout,
-            max_retries=max_retries,
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            ssl=ssl,
-            trust_env=trust_env,
-            retry_backoff=retry_backoff,
-            retry_backoff_max=retry_backoff_max,
-            max_retry_wait=max_retry_wait,
-            http_session=http_session,
-            trace_configs=trace_configs,
-        )
+        try:
+            key = resolve_key(api_key)
+            configure_logging()
+            settings = Settings(
+                api_key=key,
+                base_url=resolve_base_url(base_url, key),
+                headers=request_headers(key, default_headers, app_name, app_version),
+                timeout=timeout,
+                max_retries=max_retries,
+                max_connections=max_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                ssl=ssl,
+                trust_env=trust_env,
+                retry_backoff=retry_backoff,
+                retry_backoff_max=retry_backoff_max,
+                max_retry_wait=max_retry_wait,
+                http_session=http_session,
+                trace_configs=trace_configs,
+            )
+        except ConfigurationError as exc:
+            # Error trackers print the locals of every frame of a traceback (Sentry, rich):
+            # the error leaves without the frames below, and this one lets go of the key.
+            api_key = key = default_headers = None  # type: ignore[assignment]
+            raise exc.with_traceback(None) from None
         self._transport = Transport(settings)
 
     def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
@@ -193,6 +200,8 @@ class AsyncPhygitals(PurchaseEndpoints, SellbackEndpoints, ShippingEndpoints):
         return self._transport.base_url.endswith("/_")
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_transport"):  # its construction was refused
+            return f"{type(self).__name__}(not configured)"
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     async def __aenter__(self) -> Self:

@@ -28,6 +28,7 @@ import aiohttp
 
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
+from ._errors import ConfigurationError
 from ._http import APIResponse, Params, RetryPolicy
 from ._journal import Journal
 from ._models import (
@@ -125,26 +126,31 @@ class Phygitals:
         app_name: str | None = None,
         app_version: str | None = None,
     ) -> None:
-        self._client = AsyncPhygitals(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            ssl=ssl,
-            trust_env=trust_env,
-            retry_backoff=retry_backoff,
-            retry_backoff_max=retry_backoff_max,
-            max_retry_wait=max_retry_wait,
-            http_session=http_session,
-            trace_configs=trace_configs,
-            default_headers=default_headers,
-            app_name=app_name,
-            app_version=app_version,
-        )
-        self._runtime = SyncRuntime(self._client)
+        try:
+            self._client = AsyncPhygitals(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                max_connections=max_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                ssl=ssl,
+                trust_env=trust_env,
+                retry_backoff=retry_backoff,
+                retry_backoff_max=retry_backoff_max,
+                max_retry_wait=max_retry_wait,
+                http_session=http_session,
+                trace_configs=trace_configs,
+                default_headers=default_headers,
+                app_name=app_name,
+                app_version=app_version,
+            )
+            self._runtime = SyncRuntime(self._client)
+        except ConfigurationError as exc:
+            # As AsyncPhygitals does: no frame of the error's holds the key.
+            api_key = default_headers = None
+            raise exc.with_traceback(None) from None
         self._owner = True
 
     def _view(self, client: AsyncPhygitals) -> Self:
@@ -155,6 +161,8 @@ class Phygitals:
         return view
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_runtime"):  # its construction was refused
+            return f"{type(self).__name__}(not configured)"
         return f"{type(self).__name__}(base_url={self._client.base_url!r})"
 
     def __enter__(self) -> Self:

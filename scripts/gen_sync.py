@@ -370,6 +370,7 @@ def _imports(sources: list[Source]) -> list[str]:
         external["typing"].add("overload")
     local: dict[str, set[str]] = {
         "._client": {"AsyncPhygitals"},
+        "._errors": {"ConfigurationError"},
         "._portal": {"SyncRuntime"},
         "._portal_handles": {"SyncPoll", "raw_caller"},
     }
@@ -415,8 +416,13 @@ def generate() -> str:
     out += [
         "",
         f"    def __init__({ast.unparse(init.args)}) -> None:",
-        f"        self._client = AsyncPhygitals({_call_args(init.args)})",
-        "        self._runtime = SyncRuntime(self._client)",
+        "        try:",
+        f"            self._client = AsyncPhygitals({_call_args(init.args)})",
+        "            self._runtime = SyncRuntime(self._client)",
+        "        except ConfigurationError as exc:",
+        "            # As AsyncPhygitals does: no frame of the error's holds the key.",
+        "            api_key = default_headers = None",
+        "            raise exc.with_traceback(None) from None",
         "        self._owner = True",
         "",
         "    def _view(self, client: AsyncPhygitals) -> Self:",
@@ -427,6 +433,8 @@ def generate() -> str:
         "        return view",
         "",
         "    def __repr__(self) -> str:",
+        '        if not hasattr(self, "_runtime"):  # its construction was refused',
+        '            return f"{type(self).__name__}(not configured)"',
         '        return f"{type(self).__name__}(base_url={self._client.base_url!r})"',
         "",
         "    def __enter__(self) -> Self:",

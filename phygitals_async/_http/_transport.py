@@ -144,7 +144,12 @@ class Transport:
             changes["timeout"] = timeout
         if max_retries is not None:
             changes["max_retries"] = max_retries
-        settings = attrs.evolve(self.settings, **changes)
+        try:
+            settings = attrs.evolve(self.settings, **changes)
+        except _errors.ConfigurationError as exc:
+            # attrs.evolve's frame holds every setting, the key among them: the error
+            # leaves without it (error trackers print the locals of each frame).
+            raise exc.with_traceback(None) from None
         view = copy.copy(self)
         view.settings = settings
         view._root = self._root or self  # noqa: SLF001  a copy of this same class

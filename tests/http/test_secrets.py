@@ -347,3 +347,57 @@ def test_the_leak_search_finds_a_chained_library_exception() -> None:
     error = p.APIConnectionError("failed")
     error.__context__ = LibraryError()
     assert leaks(error, SANDBOX_SECRET)
+
+
+def _async_view() -> object:
+    return p.AsyncPhygitals(api_key=SANDBOX_SECRET).with_options(timeout=-1)
+
+
+def _blocking_view() -> object:
+    with p.Phygitals(api_key=SANDBOX_SECRET) as client:
+        return client.with_options(max_retries=-1)
+
+
+_API = "https://api.phygitals.com"
+
+# Each refusal reads the key from this module (or the environment): no frame of the test's
+# own holds it, so any frame found holding it is the client's.
+_REFUSED: list[tuple[str, Callable[[], object]]] = [
+    (SANDBOX_SECRET, lambda: p.AsyncPhygitals(api_key=SANDBOX_SECRET, base_url=_API)),
+    (SANDBOX_SECRET, lambda: p.AsyncPhygitals(api_key=SANDBOX_SECRET, base_url=f"{_API}//_")),
+    (PRODUCTION_SECRET, lambda: p.AsyncPhygitals(api_key=PRODUCTION_SECRET, base_url="http://a.b")),
+    (SANDBOX_SECRET, lambda: p.AsyncPhygitals(api_key=SANDBOX_SECRET, timeout=-1)),
+    (SANDBOX_SECRET, lambda: p.AsyncPhygitals(api_key=SANDBOX_SECRET + " x")),
+    (
+        SANDBOX_SECRET,
+        lambda: p.AsyncPhygitals(
+            api_key=SANDBOX_SECRET, default_headers={"X-API-Key": SANDBOX_SECRET}
+        ),
+    ),
+    (PRODUCTION_SECRET, lambda: p.AsyncPhygitals(base_url="http://a.b")),  # the environment's
+    (SANDBOX_SECRET, lambda: p.Phygitals(api_key=SANDBOX_SECRET, timeout=-1)),
+    (SANDBOX_SECRET, lambda: p.Phygitals(api_key=SANDBOX_SECRET, base_url=_API)),
+    (SANDBOX_SECRET, _async_view),
+    (SANDBOX_SECRET, _blocking_view),
+]
+
+
+@pytest.mark.parametrize(("secret", "refused"), _REFUSED)
+def test_a_client_refused_at_construction_never_leaks_the_key(
+    monkeypatch: pytest.MonkeyPatch, secret: str, refused: Callable[[], object]
+) -> None:
+    """A configuration error leaves no frame holding the key, and formats with its locals."""
+    monkeypatch.setenv("PHYGITALS_API_KEY", PRODUCTION_SECRET)
+    error = _raised(refused)
+    assert leaks(error, secret) == []
+    shown = traceback.TracebackException.from_exception(error, capture_locals=True)
+    assert secret not in "".join(shown.format())
+
+
+def _raised(refused: Callable[[], object]) -> p.ConfigurationError:
+    """The error ``refused`` raises, from a frame that holds no key (unlike the test's)."""
+    try:
+        refused()
+    except p.ConfigurationError as exc:
+        return exc
+    raise AssertionError("accepted")
