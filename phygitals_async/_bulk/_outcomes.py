@@ -6,13 +6,13 @@ See ``_run`` for how each item is settled without guessing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import attrs
 
 from .. import _errors
-from .._journal import JournalEntry, JournalSettlement, JournalState
+from .._journal import NO_OWNER, JournalEntry, JournalSettlement, JournalState, SharedJournal
 from .._models import FailedSellback, Inventory, Item, Sellback, UnconfirmedSellback
 
 __all__ = [
@@ -49,9 +49,7 @@ _WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAIL
 DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
 
 
-# Why an item stays unknown when nobody says whose it is: a rerun without an owner would
-# get the same answer, so it does not resend it (see _Feed).
-_NO_OWNER = "no owner to check the inventory of"
+_NO_OWNER = NO_OWNER  # why an item stays unknown when nobody says whose it is
 _HOW_TO_RESOLVE = {
     True: (
         "; pass user_id= (the items' owner) or the Inventory with the same journal to"
@@ -175,10 +173,34 @@ class _Ambiguous:
         return _lost(self.error)
 
 
-def _how(present: set[str] | None, item_id: str, *, final: bool) -> str | None:
-    """How a lost answer ended (``None``: not yet, it is sent once more)."""
-    if present is None:
-        return "left unknown"
-    if item_id not in present:
-        return "sold, amount unconfirmed"
-    return "left unknown" if final else None
+_SOLD_UNCONFIRMED = "sold, amount unconfirmed"  # how a lost answer ended: gone from the inventory
+
+
+def say_reconciled(reconciled: Mapping[str, int]) -> None:
+    """The run's one INFO line on the lost answers it reconciled: how many, and how."""
+    if reconciled:
+        count = sum(reconciled.values())
+        log.info(
+            "bulk sellback: %d lost answer%s reconciled (%s)",
+            count,
+            "" if count == 1 else "s",
+            ", ".join(f"{n} {how}" for how, n in sorted(reconciled.items())),
+        )
+
+
+async def say_who_holds(shared: SharedJournal | None, held: int) -> None:
+    """One INFO line: what this worker waits for, held by whom, until when."""
+    who = ""
+    if shared is not None:
+        me = shared.worker
+        others = [h for h in await shared.holders() if h.items and h.worker != me]
+        who = "; ".join(
+            f"{h.worker}: {h.items} until {h.lease_until:%H:%M:%S}"
+            + (" (lease ended: settled by the next claim)" if h.expired else "")
+            for h in others
+        )
+    log.info(
+        "bulk sellback: waiting for %d items other workers hold%s",
+        held,
+        f" ({who})" if who else "",
+    )

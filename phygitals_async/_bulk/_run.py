@@ -41,15 +41,18 @@ from .._models import FailedSellback, Sellback, UnconfirmedSellback
 from ._feed import Feed
 from ._handed import Handed
 from ._outcomes import (
+    _NO_OWNER,
     _RECONCILE_BATCH,
+    _SOLD_UNCONFIRMED,
     Client,
     Fresh,
     SellbackOutcome,
     StopFlag,
     _Ambiguous,
     _failure,
-    _how,
     _lost,
+    say_reconciled,
+    say_who_holds,
     unknown_error,
 )
 from ._tasks import bounded, one_error
@@ -287,7 +290,7 @@ class Run:
             if entry.item_id in present:
                 rest.append(entry)
                 continue
-            self.reconciled["sold, amount unconfirmed"] += 1
+            self.reconciled[_SOLD_UNCONFIRMED] += 1
             settlement = JournalSettlement(
                 entry.item_id, JournalState.UNCONFIRMED, quoted_amount=entry.quoted_amount
             )
@@ -336,34 +339,42 @@ class Run:
         present = await self.present()
         again: list[_Ambiguous] = []
         for ambiguous in batch:
-            item_id = ambiguous.entry.item_id
-            how = _how(present, item_id, final=final) if ambiguous.lost else None
-            if how is not None:
-                self.reconciled[how] += 1
-            if present is None:
-                why = (
-                    "no owner to check the inventory of"
-                    if self.owner is None
-                    else "the owner's inventory could not be read"
-                )
-                error = unknown_error(item_id, f"{why} ({ambiguous.error})")
-                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
-            elif item_id not in present:
-                quoted = ambiguous.entry.quoted_amount
-                await self.settle(
-                    JournalSettlement(item_id, JournalState.UNCONFIRMED, quoted_amount=quoted)
-                )
-            elif not ambiguous.lost:
-                # Still owned: not sold, and the refusal stands.
-                refusal = ambiguous.error
-                await self.settle(_failure(item_id, refusal, JournalState.FAILED), refusal)
-            elif not final:
+            # Each is an answer lost (in this run, or by an earlier attempt a crash cut
+            # short): counted once, as it is settled, for the run's one summary line.
+            how = await self._settle_ambiguous(ambiguous, present, final=final)
+            if how is None:
                 again.append(ambiguous)
             else:
-                # Owned after a lost answer may be a sale still in progress: do not guess.
-                error = unknown_error(item_id, f"still in the inventory ({ambiguous.error})")
-                await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+                self.reconciled[how] += 1
         return again
+
+    async def _settle_ambiguous(
+        self, ambiguous: _Ambiguous, present: set[str] | None, *, final: bool
+    ) -> str | None:
+        """Settle one ambiguous answer by the inventory; how, or ``None`` to send it again."""
+        item_id = ambiguous.entry.item_id
+        if present is None:
+            why = _NO_OWNER if self.owner is None else "the owner's inventory could not be read"
+            error = unknown_error(item_id, f"{why} ({ambiguous.error})")
+            await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+            return f"left unknown, {why}"
+        if item_id not in present:
+            quoted = ambiguous.entry.quoted_amount
+            await self.settle(
+                JournalSettlement(item_id, JournalState.UNCONFIRMED, quoted_amount=quoted)
+            )
+            return _SOLD_UNCONFIRMED
+        if not ambiguous.lost:
+            # Still owned: not sold, and the refusal stands.
+            refusal = ambiguous.error
+            await self.settle(_failure(item_id, refusal, JournalState.FAILED), refusal)
+            return "not sold, the refusal stands"
+        if not final:
+            return None
+        # Owned after a lost answer may be a sale still in progress: do not guess.
+        error = unknown_error(item_id, f"still in the inventory ({ambiguous.error})")
+        await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
+        return "left unknown, still in the inventory"
 
     async def run(self) -> None:
         """Begin and sell every unsettled item of the job, then settle the ambiguous ones.
@@ -382,35 +393,13 @@ class Run:
                     break
                 if time.monotonic() - said >= _SAY_EVERY:
                     said = time.monotonic()
-                    await self._say_who_holds(held)
+                    await say_who_holds(self._shared, held)
                 # Others are working (they settle soon) or died (their leases run out):
                 # look again when the soonest lease ends, or sooner.
                 await asyncio.sleep(min(_CLAIM_POLL, max(expires_in or 0.0, 0.01)))
                 await self._round()
         self.raise_journal_failure()
-        if self.reconciled:
-            log.info(
-                "bulk sellback: %d lost answers reconciled through the owner's inventory (%s)",
-                sum(self.reconciled.values()),
-                ", ".join(f"{n} {how}" for how, n in sorted(self.reconciled.items())),
-            )
-
-    async def _say_who_holds(self, held: int) -> None:
-        """One INFO line: what this worker waits for, held by whom, until when."""
-        who = ""
-        if self._shared is not None:
-            me = self._shared.worker
-            others = [h for h in await self._shared.holders() if h.items and h.worker != me]
-            who = "; ".join(
-                f"{h.worker}: {h.items} until {h.lease_until:%H:%M:%S}"
-                + (" (lease ended: settled by the next claim)" if h.expired else "")
-                for h in others
-            )
-        log.info(
-            "bulk sellback: waiting for %d items other workers hold%s",
-            held,
-            f" ({who})" if who else "",
-        )
+        say_reconciled(self.reconciled)
 
     async def _round(self) -> None:
         handed = None

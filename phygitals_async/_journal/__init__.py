@@ -19,6 +19,7 @@ from ._open import (
 )
 from ._postgres import PostgresJournal, is_postgres_url
 from ._protocol import (
+    NO_OWNER,
     SETTLED_STATES,
     Holder,
     Journal,
@@ -34,6 +35,7 @@ from ._sqlite import SCHEMA_VERSION, SqliteJournal
 from ._summary import JournalSummary, summarize
 
 __all__ = [
+    "NO_OWNER",
     "SCHEMA_VERSION",
     "SETTLED_STATES",
     "Holder",

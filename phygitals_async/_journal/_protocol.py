@@ -40,6 +40,7 @@ import attrs
 from .._errors import JournalMismatchError
 
 __all__ = [
+    "NO_OWNER",
     "SETTLED_STATES",
     "entries_of",
     "Journal",
@@ -67,6 +68,10 @@ class JournalState(enum.StrEnum):
 SETTLED_STATES = frozenset(
     {JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED, JournalState.UNKNOWN}
 )
+
+# In the error message of an item left unknown because nobody said whose it is: a rerun
+# without an owner would get the same answer, so it does not resend it (the bulk feed).
+NO_OWNER = "no owner to check the inventory of"
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from .._client import AsyncPhygitals
 from .._errors import ConfigurationError
 from .._journal import (
+    NO_OWNER,
     Holder,
     Journal,
     JournalState,
@@ -232,7 +233,7 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
         for u in report.unconfirmed
     ]
     rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
-    rows += [(f.item_id, "UNKNOWN: check before retrying", "-") for f in report.unknown]
+    rows += [(f.item_id, _unknown(f.error), "-") for f in report.unknown]
     rows.sort(key=lambda row: position.get(row[0], len(position)))
     table(["item", "outcome", "amount"], rows)
     print(
@@ -249,6 +250,13 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
             f"this run: sold {run.sold}, failed {run.failed}, unknown {run.unknown},"
             f" unconfirmed {run.unconfirmed}; credited {money(run.total_amount)}"
         )
+
+
+def _unknown(error: Exception) -> str:
+    """An unknown outcome, with what settles it where the owner was missing."""
+    if NO_OWNER in str(error):
+        return "UNKNOWN: no owner to check; rerun with --user"
+    return "UNKNOWN: check before retrying"
 
 
 async def journal_show(args: argparse.Namespace) -> int:

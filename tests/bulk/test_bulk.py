@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -445,3 +446,51 @@ async def test_a_closed_client_refuses_a_bulk_run_before_any_journal(
         client.iter_sell_back(items, journal=journal)
     assert not journal.exists()
     assert sandbox.ledger.requests["vm/buyback"] == 0
+
+
+def reconciled(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The run's summary lines of the lost answers it reconciled."""
+    return [r.getMessage() for r in caplog.records if "reconciled (" in r.getMessage()]
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_job_reconciling_lost_answers_warns_of_none_and_says_how_once(
+    sandbox: LocalSandbox, client: p.AsyncPhygitals, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answers lost and settled by the inventory: no WARNING each, one INFO line for all."""
+    items = await stock(client, "u1", 6)
+    sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=2))
+    caplog.set_level(logging.DEBUG, logger="phygitals_async")
+    report = await client.sell_back_many(items, concurrency=2)  # the items carry their owner
+    assert len(report.unconfirmed) == 2
+    assert warnings_of(caplog) == []
+    assert reconciled(caplog) == [
+        "bulk sellback: 2 lost answers reconciled (2 sold, amount unconfirmed)"
+    ]
+
+
+@pytest.mark.parametrize("inventory", ["no owner", "unreadable"])
+async def test_the_summary_says_why_a_lost_answer_was_left_unknown(
+    sandbox: LocalSandbox,
+    client: p.AsyncPhygitals,
+    caplog: pytest.LogCaptureFixture,
+    inventory: str,
+) -> None:
+    """Without an owner no inventory is read: the line does not claim one was."""
+    items = await stock(client, "u1", 3)
+    sandbox.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    caplog.set_level(logging.INFO, logger="phygitals_async")
+    if inventory == "no owner":
+        report = await client.sell_back_many([i.id for i in items])
+        why = "no owner to check the inventory of"
+    else:
+        sandbox.faults.add(Fault.status(503, route="inventory"))
+        report = await client.sell_back_many(items)
+        why = "the owner's inventory could not be read"
+    assert len(report.unknown) == 1
+    assert reconciled(caplog) == [
+        f"bulk sellback: 1 lost answer reconciled (1 left unknown, {why})"
+    ]

@@ -13,7 +13,7 @@ import phygitals_async as p
 from phygitals_async import cli
 from phygitals_async._journal._lock import release_run_lock, take_run_lock
 from phygitals_async.cli._commands import _print_report
-from phygitals_async.testing import LocalSandbox
+from phygitals_async.testing import Fault, LocalSandbox
 
 
 def run(sandbox: LocalSandbox, *args: str) -> int:
@@ -74,6 +74,18 @@ def test_sellback_ids_and_partial_failure_exit_code(
     out = capsys.readouterr().out
     assert "failed: ItemNotFoundError" in out
     assert "sold 1, failed 1" in out
+
+
+def test_an_unknown_outcome_without_an_owner_says_to_rerun_with_user(
+    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bare ids and a lost answer: no inventory to read, so the table says what settles it."""
+    items = sync_client.buy(TOPPS, amount=2, user_id="u1").nfts
+    threaded.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    assert run(threaded, "sellback", items[0].id, items[1].id) == 3
+    out = capsys.readouterr().out
+    assert out.count("UNKNOWN: no owner to check; rerun with --user") == 1
+    assert "sold 1, failed 0, unknown 1" in out
 
 
 def test_sellback_all_with_journal_resumes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
@@ -57,6 +58,22 @@ async def test_a_crashed_runs_sales_are_reported_unconfirmed_with_their_quotes(
     assert report.total_amount + report.unconfirmed_amount == sandbox.ledger.amount_paid
     assert sandbox.ledger.sellback_executions == 8  # each item sold exactly once
     assert report.ok
+
+
+async def test_a_rerun_says_once_how_it_settled_a_crashed_runs_sends(
+    client: p.AsyncPhygitals, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The crash lost two answers: the rerun settles them quietly, in one INFO line."""
+    items = (await stocked(client, "u1", 6)).items
+    path = tmp_path / "run.db"
+    await crashed_job(client, path, items, "u1", sent=2)
+    caplog.set_level(logging.DEBUG, logger="phygitals_async")
+    report = await client.sell_back_many(journal=path)
+    assert len(report.unconfirmed) == 2
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [r.getMessage() for r in caplog.records if "reconciled (" in r.getMessage()] == [
+        "bulk sellback: 2 lost answers reconciled (2 sold, amount unconfirmed)"
+    ]
 
 
 async def test_without_an_owner_a_refused_resend_stays_unknown_until_one_is_known(
