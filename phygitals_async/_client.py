@@ -29,7 +29,6 @@ from ._config import (
     resolve_base_url,
     resolve_key,
 )
-from ._errors import ConfigurationError
 from ._http import (
     APIResponse,
     Call,
@@ -139,11 +138,11 @@ class AsyncPhygitals(PurchaseEndpoints, SellbackEndpoints, ShippingEndpoints):
                 http_session=http_session,
                 trace_configs=trace_configs,
             )
-        except ConfigurationError as exc:
+        except Exception as exc:  # noqa: BLE001  re-raised as it is, without its frames
             # Error trackers print the locals of every frame of a traceback (Sentry, rich):
             # the error leaves without the frames below, and this one lets go of the key.
             api_key = key = default_headers = None  # type: ignore[assignment]
-            raise exc.with_traceback(None) from None
+            raise exc.with_traceback(None)  # noqa: B904  the same error, context kept
         self._transport = Transport(settings)
 
     def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:

@@ -82,6 +82,9 @@ def resolve_key(api_key: str | None) -> str:
 def normalised_host(host: str) -> str:
     """``host`` as DNS would resolve it: decoded, IDNA-encoded, lower case, no final dot."""
     name = unquote(host).rstrip(".").lower()
+    if not name.isprintable():  # a NUL or a control character: no resolver takes it
+        msg = f"base_url has an invalid host: {short_repr(host)}"
+        raise ConfigurationError(msg)
     if not name.isascii():
         try:
             name = name.encode("idna").decode("ascii")

@@ -28,7 +28,6 @@ import aiohttp
 
 from ._client import AsyncPhygitals, P, T
 from ._config import DEFAULT_TIMEOUT
-from ._errors import ConfigurationError
 from ._http import APIResponse, Params, RetryPolicy
 from ._journal import Journal
 from ._models import (
@@ -147,10 +146,10 @@ class Phygitals:
                 app_version=app_version,
             )
             self._runtime = SyncRuntime(self._client)
-        except ConfigurationError as exc:
+        except Exception as exc:  # noqa: BLE001  re-raised as it is, without its frames
             # As AsyncPhygitals does: no frame of the error's holds the key.
             api_key = default_headers = None
-            raise exc.with_traceback(None) from None
+            raise exc.with_traceback(None)  # noqa: B904  the same error, context kept
         self._owner = True
 
     def _view(self, client: AsyncPhygitals) -> Self:

@@ -370,7 +370,6 @@ def _imports(sources: list[Source]) -> list[str]:
         external["typing"].add("overload")
     local: dict[str, set[str]] = {
         "._client": {"AsyncPhygitals"},
-        "._errors": {"ConfigurationError"},
         "._portal": {"SyncRuntime"},
         "._portal_handles": {"SyncPoll", "raw_caller"},
     }
@@ -419,10 +418,10 @@ def generate() -> str:
         "        try:",
         f"            self._client = AsyncPhygitals({_call_args(init.args)})",
         "            self._runtime = SyncRuntime(self._client)",
-        "        except ConfigurationError as exc:",
+        "        except Exception as exc:  # noqa: BLE001  re-raised as it is, without its frames",
         "            # As AsyncPhygitals does: no frame of the error's holds the key.",
         "            api_key = default_headers = None",
-        "            raise exc.with_traceback(None) from None",
+        "            raise exc.with_traceback(None)  # noqa: B904  the same error, context kept",
         "        self._owner = True",
         "",
         "    def _view(self, client: AsyncPhygitals) -> Self:",

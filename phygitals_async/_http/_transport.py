@@ -146,10 +146,10 @@ class Transport:
             changes["max_retries"] = max_retries
         try:
             settings = attrs.evolve(self.settings, **changes)
-        except _errors.ConfigurationError as exc:
+        except Exception as exc:  # noqa: BLE001  re-raised as it is, without its frames
             # attrs.evolve's frame holds every setting, the key among them: the error
             # leaves without it (error trackers print the locals of each frame).
-            raise exc.with_traceback(None) from None
+            raise exc.with_traceback(None)  # noqa: B904  the same error, context kept
         view = copy.copy(self)
         view.settings = settings
         view._root = self._root or self  # noqa: SLF001  a copy of this same class

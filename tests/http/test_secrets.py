@@ -379,6 +379,12 @@ _REFUSED: list[tuple[str, Callable[[], object]]] = [
     (SANDBOX_SECRET, lambda: p.Phygitals(api_key=SANDBOX_SECRET, base_url=_API)),
     (SANDBOX_SECRET, _async_view),
     (SANDBOX_SECRET, _blocking_view),
+    (
+        PRODUCTION_SECRET,
+        lambda: p.AsyncPhygitals(api_key=PRODUCTION_SECRET, base_url="http://a%00b"),
+    ),
+    (SANDBOX_SECRET, lambda: p.AsyncPhygitals(api_key=SANDBOX_SECRET, trace_configs=5)),  # type: ignore[arg-type]
+    (SANDBOX_SECRET, lambda: p.Phygitals(api_key=SANDBOX_SECRET, trace_configs=5)),  # type: ignore[arg-type]
 ]
 
 
@@ -394,10 +400,28 @@ def test_a_client_refused_at_construction_never_leaks_the_key(
     assert secret not in "".join(shown.format())
 
 
-def _raised(refused: Callable[[], object]) -> p.ConfigurationError:
-    """The error ``refused`` raises, from a frame that holds no key (unlike the test's)."""
+def _raised(refused: Callable[[], object]) -> Exception:
+    """The error ``refused`` raises, from a frame that holds no key (unlike the test's).
+
+    A configuration error, or a ``TypeError`` for an argument of the wrong type.
+    """
     try:
         refused()
-    except p.ConfigurationError as exc:
+    except (p.ConfigurationError, TypeError) as exc:
         return exc
     raise AssertionError("accepted")
+
+
+def _built_while_handling_an_error() -> None:
+    try:
+        int("not a number")
+    except ValueError:
+        p.AsyncPhygitals(api_key=SANDBOX_SECRET, timeout=-1)
+
+
+def test_a_refused_construction_keeps_the_callers_context() -> None:
+    """Built while handling another error, the refusal still shows that error as context."""
+    with pytest.raises(p.ConfigurationError) as caught:
+        _built_while_handling_an_error()
+    assert isinstance(caught.value.__context__, ValueError)
+    assert not caught.value.__suppress_context__
