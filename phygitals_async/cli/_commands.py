@@ -200,7 +200,7 @@ async def _sellback(client: AsyncPhygitals, args: argparse.Namespace) -> int:
         position: dict[str, int] = {}
         for item_id in args.item_ids or [i.id for i in targets or ()]:
             position.setdefault(item_id, len(position))
-        _print_report(report, position)
+        _print_report(report, position, journaled=bool(args.journal))
     stop = getattr(args, "stop", None)
     if stop is not None and stop.is_set():
         return EXIT_INTERRUPTED  # drained: what was sent is committed; a rerun resumes
@@ -223,7 +223,9 @@ def _report_json(report: BulkSellbackReport) -> dict[str, Any]:
     }
 
 
-def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> None:
+def _print_report(
+    report: BulkSellbackReport, position: Mapping[str, int], *, journaled: bool = False
+) -> None:
     """The outcome of each item, in the order the items were given (others after them)."""
     rows = [(s.item_id, "sold", money(s.amount)) for s in report.succeeded]
     rows += [
@@ -233,7 +235,7 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
         for u in report.unconfirmed
     ]
     rows += [(f.item_id, f"failed: {type(f.error).__name__}", "-") for f in report.failed]
-    rows += [(f.item_id, _unknown(f.error), "-") for f in report.unknown]
+    rows += [(f.item_id, _unknown(f.error, journaled=journaled), "-") for f in report.unknown]
     rows.sort(key=lambda row: position.get(row[0], len(position)))
     table(["item", "outcome", "amount"], rows)
     print(
@@ -252,11 +254,17 @@ def _print_report(report: BulkSellbackReport, position: Mapping[str, int]) -> No
         )
 
 
-def _unknown(error: Exception) -> str:
-    """An unknown outcome, with what settles it where the owner was missing."""
-    if NO_OWNER in str(error):
-        return "UNKNOWN: no owner to check; rerun with --user"
-    return "UNKNOWN: check before retrying"
+def _unknown(error: Exception, *, journaled: bool) -> str:
+    """An unknown outcome, with what settles it where the owner was missing.
+
+    Only a journal remembers that the item was sent: without one, a rerun would send it
+    again and read "item not found" as a plain failure.
+    """
+    if NO_OWNER not in str(error):
+        return "UNKNOWN: check before retrying"
+    if journaled:
+        return "UNKNOWN: no owner to check; rerun with --user and the same --journal"
+    return "UNKNOWN: no owner to check; see the owner's inventory before retrying"
 
 
 async def journal_show(args: argparse.Namespace) -> int:

@@ -76,16 +76,30 @@ def test_sellback_ids_and_partial_failure_exit_code(
     assert "sold 1, failed 1" in out
 
 
-def test_an_unknown_outcome_without_an_owner_says_to_rerun_with_user(
-    threaded: LocalSandbox, sync_client: p.Phygitals, capsys: pytest.CaptureFixture[str]
+def test_an_unknown_outcome_without_an_owner_says_how_to_settle_it(
+    threaded: LocalSandbox,
+    sync_client: p.Phygitals,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    """Bare ids and a lost answer: no inventory to read, so the table says what settles it."""
-    items = sync_client.buy(TOPPS, amount=2, user_id="u1").nfts
+    """Bare ids and a lost answer: no inventory to read, so the table says what settles it.
+
+    With a journal, a rerun with the owner does; without one, a rerun would send it again.
+    """
+    items = sync_client.buy(TOPPS, amount=4, user_id="u1").nfts
     threaded.faults.add(Fault.drop_after(route="vm/buyback", count=1))
     assert run(threaded, "sellback", items[0].id, items[1].id) == 3
     out = capsys.readouterr().out
-    assert out.count("UNKNOWN: no owner to check; rerun with --user") == 1
+    assert out.count("UNKNOWN: no owner to check; see the owner's inventory") == 1
     assert "sold 1, failed 0, unknown 1" in out
+
+    journal = str(tmp_path / "job.db")
+    threaded.faults.add(Fault.drop_after(route="vm/buyback", count=1))
+    assert run(threaded, "sellback", items[2].id, items[3].id, "--journal", journal) == 3
+    out = capsys.readouterr().out
+    assert out.count("rerun with --user and the same --journal") == 1
+    assert run(threaded, "sellback", "--journal", journal, "--user", "u1") == 0  # as told
+    assert "unconfirmed 1" in capsys.readouterr().out
 
 
 def test_sellback_all_with_journal_resumes(
