@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .._journal import (
+    NO_OWNER,
     Journal,
     JournalEntry,
     JournalSettlement,
@@ -18,7 +19,6 @@ from .._journal import (
 )
 from ._outcomes import (
     _BEGIN_GROUP,
-    _NO_OWNER,
     _RECONCILE_BATCH,
     _WORK,
     _failure,
@@ -122,7 +122,7 @@ class Feed:
         return (
             entry.state is JournalState.UNKNOWN
             and self.run.owner is None
-            and _NO_OWNER in (entry.error_message or "")
+            and NO_OWNER in (entry.error_message or "")
         )
 
     async def _claim(self, journal: SharedJournal) -> None:
@@ -151,7 +151,7 @@ class Feed:
             send += await self.run.sold_already(unknown)
         else:
             for entry in unknown:
-                if _NO_OWNER in (entry.error_message or ""):
+                if NO_OWNER in (entry.error_message or ""):
                     # Without an owner the answer would be the same: it stays unknown.
                     error = _rebuild_error(entry)
                     await self.run.settle(

@@ -49,7 +49,6 @@ _WORK = frozenset({JournalState.PENDING, JournalState.UNKNOWN, JournalState.FAIL
 DONE = frozenset({JournalState.SOLD, JournalState.UNCONFIRMED, JournalState.FAILED})
 
 
-_NO_OWNER = NO_OWNER  # why an item stays unknown when nobody says whose it is
 _HOW_TO_RESOLVE = {
     True: (
         "; pass user_id= (the items' owner) or the Inventory with the same journal to"
@@ -101,7 +100,7 @@ def _lost(error: Exception) -> bool:
 
 def unknown_error(item_id: str, why: str) -> _errors.OutcomeUnknownError:
     """The error of an item whose outcome could not be established, saying why and what to do."""
-    how = _HOW_TO_RESOLVE[_NO_OWNER in why]
+    how = _HOW_TO_RESOLVE[NO_OWNER in why]
     return _errors.OutcomeUnknownError(
         f"the sellback's outcome could not be established: {why}{how}",
         operation="sell_back",

@@ -28,6 +28,7 @@ import attrs
 from .. import _errors
 from .._http import observe
 from .._journal import (
+    NO_OWNER,
     Journal,
     JournalEntry,
     JournalSettlement,
@@ -41,7 +42,6 @@ from .._models import FailedSellback, Sellback, UnconfirmedSellback
 from ._feed import Feed
 from ._handed import Handed
 from ._outcomes import (
-    _NO_OWNER,
     _RECONCILE_BATCH,
     _SOLD_UNCONFIRMED,
     Client,
@@ -354,7 +354,7 @@ class Run:
         """Settle one ambiguous answer by the inventory; how, or ``None`` to send it again."""
         item_id = ambiguous.entry.item_id
         if present is None:
-            why = _NO_OWNER if self.owner is None else "the owner's inventory could not be read"
+            why = NO_OWNER if self.owner is None else "the owner's inventory could not be read"
             error = unknown_error(item_id, f"{why} ({ambiguous.error})")
             await self.settle(_failure(item_id, error, JournalState.UNKNOWN), error)
             return f"left unknown, {why}"
